@@ -1,0 +1,134 @@
+"""Plain records shared by the store, the API and the call layer.
+
+These are what the store returns and accepts; the SQL tables in
+``store/tables.py`` mirror them. Field names follow Plivo's API where Plivo has
+the concept, so the API layer can serialise them with little translation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    auth_id: str
+    auth_token: str
+    name: str
+    parent_auth_id: str | None = None  # None for the main account
+    enabled: bool = True
+    inbound_cps: float = 10.0  # inbound calls per second accepted; excess refused 486
+    rate_per_minute: str = "0.00"  # decimal string, billed per started interval
+    billing_interval: int = 60  # seconds
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    app_id: str
+    auth_id: str
+    app_name: str
+    answer_url: str
+    answer_method: str = "POST"
+    fallback_answer_url: str = ""
+    fallback_method: str = "POST"
+    hangup_url: str = ""
+    hangup_method: str = "POST"
+    message_url: str = ""
+    message_method: str = "POST"
+    status_callback_url: str = ""  # JSON events (call-rejected, ...)
+    status_callback_method: str = "POST"
+    dialect: str = ""  # "" = auto-detect; else "plivo" | "twiml" | "voxml"
+    max_concurrent_calls: int = 0  # 0 = unlimited
+    default_number_app: bool = False
+    default_endpoint_app: bool = False
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    number: str  # E.164 digits without "+"
+    auth_id: str
+    app_id: str | None = None
+    alias: str = ""
+    carrier: str = ""
+    region: str = ""
+    number_type: str = "local"
+    max_concurrent_calls: int = 0  # 0 = unlimited
+    added_on: datetime | None = None
+
+
+class BlockMatch(StrEnum):
+    EXACT = "exact"
+    PREFIX = "prefix"
+    ANONYMOUS = "anonymous"  # withheld / anonymous callers; pattern unused
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRule:
+    rule_id: str
+    auth_id: str
+    match: BlockMatch
+    pattern: str  # digits (no "+"); "" for ANONYMOUS
+    reason: str = "rejected"  # one of the reject reasons of design.md §3
+    number: str | None = None  # scope: this number only ...
+    app_id: str | None = None  # ... or every number of this application
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Everything the call router needs to take an inbound call, read from memory."""
+
+    number: Number
+    account: Account
+    application: Application | None
+    block_rules: tuple[BlockRule, ...] = ()
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call detail record (CDR); exactly one per call."""
+
+    call_uuid: str
+    auth_id: str
+    from_number: str
+    to_number: str
+    call_direction: str = "inbound"
+    caller_name: str = ""
+    app_id: str | None = None
+    call_status: str = "ringing"  # design.md §4 CallStatus
+    state: str = "live"  # "live" while the call runs, "ended" once final
+    hangup_cause_name: str = ""
+    hangup_cause_code: int = 0
+    hangup_source: str = ""
+    sip_response_code: int = 0
+    initiation_time: datetime | None = None
+    answer_time: datetime | None = None
+    end_time: datetime | None = None
+    call_duration: int = 0
+    bill_duration: int = 0
+    billed_duration: int = 0
+    total_amount: str = "0.00000"
+    total_rate: str = "0.00000"
+    parent_call_uuid: str | None = None
+    error: str = ""  # what went wrong, for the customer (call log)
+    events: list[dict[str, str]] = field(default_factory=list)  # call log: {"time","level","message"}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCallback:
+    """A callback request that failed and waits to be retried later."""
+
+    callback_id: str
+    auth_id: str
+    url: str
+    method: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+    attempts: int
+    next_attempt: datetime
+    created: datetime | None = None

@@ -115,7 +115,9 @@ class CallRecord:
     total_rate: str = "0.00000"
     parent_call_uuid: str | None = None
     error: str = ""  # what went wrong, for the customer (call log)
-    events: list[dict[str, str]] = field(default_factory=list)  # call log: {"time","level","message"}
+    events: list[dict[str, str]] = field(
+        default_factory=list
+    )  # call log: {"time","level","message"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,252 @@
+"""One call: its state, its SIP side, its record, and the narrow API verbs use.
+
+State changes go through ``_set_state`` and the table ``_TRANSITIONS``.
+``finish`` is the only way a call ends, and it runs once: it completes the
+record, releases limits and queues the customer's hangup callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from callplane.calls import causes
+from callplane.calls.causes import Cause
+from callplane.calls.params import answer_params
+from callplane.errors import MarkupError, WebhookError
+from callplane.markup import parse_document
+from callplane.markup.verbs import REJECT_SIP, Dialect, Document
+from callplane.store.models import CallRecord, Route
+
+if TYPE_CHECKING:
+    from callplane.calls.services import Services
+
+log = logging.getLogger("callplane.calls")
+
+ACK_WAIT = 32.0  # 64*T1: how long a 2xx waits for its ACK (RFC 3261 Timer H / RFC 6026 L)
+
+
+class CallState(Enum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+_TRANSITIONS = {
+    CallState.RINGING: {CallState.ANSWERED, CallState.ENDED},
+    CallState.ANSWERED: {CallState.ENDED},
+    CallState.ENDED: set(),
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Call:
+    def __init__(
+        self,
+        services: Services,
+        route: Route,
+        leg: object,
+        record: CallRecord,
+        sip_headers: dict[str, str],
+        limit_keys: tuple[str, ...],
+    ) -> None:
+        self.services = services
+        self.route = route
+        self.leg = leg  # callplane.calls.leg.InboundLeg: the SIP side of the call
+        self.record = record
+        self.sip_headers = sip_headers
+        self.limit_keys = limit_keys
+        self.state = CallState.RINGING
+        self.dialect: Dialect | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.reject_reason: str | None = None
+
+    @property
+    def uuid(self) -> str:
+        return self.record.call_uuid
+
+    @property
+    def answered(self) -> bool:
+        return self.state is CallState.ANSWERED
+
+    @property
+    def ended(self) -> bool:
+        return self.state is CallState.ENDED
+
+    def _set_state(self, new: CallState) -> None:
+        if new not in _TRANSITIONS[self.state]:
+            raise RuntimeError(f"call {self.uuid}: {self.state.value} -> {new.value} not allowed")
+        log.debug("call %s %s -> %s", self.uuid, self.state.value, new.value)
+        self.state = new
+
+    def note(self, message: str, level: str = "info") -> None:
+        self.record.events.append(
+            {"time": utcnow().isoformat(), "level": level, "message": message}
+        )
+        if level == "error":
+            self.record.error = f"{self.record.error}; {message}" if self.record.error else message
+
+    # -- documents -------------------------------------------------------------------------
+
+    async def fetch_answer(self) -> Document | None:
+        """The answer document, from answer_url or else fallback_answer_url."""
+        app = self.route.application
+        assert app is not None
+        failures: list[Exception] = []
+        for url, method in (
+            (app.answer_url, app.answer_method),
+            (app.fallback_answer_url, app.fallback_method),
+        ):
+            if not url:
+                continue
+            try:
+                return await self._fetch(url, method, answer_params(self.record, self.sip_headers))
+            except (WebhookError, MarkupError) as exc:
+                failures.append(exc)
+                self.note(
+                    f"{'answer' if url == app.answer_url else 'fallback'} URL: {exc}", "error"
+                )
+        invalid = bool(failures) and isinstance(failures[-1], MarkupError)
+        self.fail(causes.INVALID_ANSWER_XML if invalid else causes.ANSWER_URL_FAILED)
+        return None
+
+    async def fetch_action(
+        self, url: str, method: str, extra: dict[str, str] | None = None
+    ) -> Document | None:
+        """A document from an action URL (Redirect, GetInput...); failure ends the call."""
+        params = {**answer_params(self.record, self.sip_headers), **(extra or {})}
+        params["CallStatus"] = "in-progress" if self.answered else "ringing"
+        try:
+            return await self._fetch(url, method, params)
+        except (WebhookError, MarkupError) as exc:
+            self.note(f"action URL: {exc}", "error")
+            invalid = isinstance(exc, MarkupError)
+            self.fail(causes.INVALID_ANSWER_XML if invalid else causes.ANSWER_URL_FAILED)
+            return None
+
+    async def _fetch(self, url: str, method: str, params: dict[str, str]) -> Document:
+        response = await self.services.webhooks.fetch(
+            url,
+            method,
+            params,
+            self.route.account.auth_token,
+            timeout=self.services.settings.answer_timeout,
+        )
+        app = self.route.application
+        pinned = Dialect(app.dialect) if app and app.dialect else None
+        document = parse_document(response.body, response.content_type, pinned)
+        self.dialect = document.dialect
+        return document
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def reject(self, reason: str, source: str) -> None:
+        code, phrase = REJECT_SIP[reason]
+        self.reject_reason = reason
+        self.refuse(code, phrase, causes.REJECT_CAUSES[reason], source)
+
+    def refuse(
+        self,
+        code: int,
+        phrase: str,
+        cause: Cause,
+        source: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Send a final non-2xx to the INVITE and end the call unanswered."""
+        if self.ended:
+            return
+        self.leg.respond(code, phrase, headers)
+        self.finish(cause, source, code)
+
+    def fail(self, cause: Cause) -> None:
+        """End the call because of an error already noted in the call log."""
+        if self.answered:
+            self.services.spawn(self.hangup(cause, causes.SOURCE_ERROR))
+        else:
+            warning = ("Warning", f'399 callplane "{cause.name}"')
+            self.refuse(500, "Server Internal Error", cause, causes.SOURCE_ERROR, (warning,))
+
+    def fail_unsupported(self, element: str, why: str) -> None:
+        self.note(f"{element} is not supported yet: {why}", "error")
+        self.fail(causes.UNSUPPORTED_VERB)
+
+    async def answer(self) -> bool:
+        """Answer with 200 OK and SDP; False (call ended) when no codec is common."""
+        if not self.leg.accept():
+            self.note("no common codec in the caller's SDP offer", "error")
+            self.finish(causes.NO_COMMON_CODEC, causes.SOURCE_PLATFORM, 488)
+            return False
+        self._set_state(CallState.ANSWERED)
+        self.record.answer_time = utcnow()
+        self.record.call_status = "in-progress"
+        self.record.sip_response_code = 200
+        if not await self.leg.wait_ack(ACK_WAIT):
+            self.note("no ACK for our 200 OK", "error")
+        return not self.ended
+
+    async def hangup(self, cause: Cause, source: str) -> None:
+        """End an answered call from our side with BYE."""
+        if self.ended:
+            return
+        self.finish(cause, source)
+        if not await self.leg.bye():
+            log.info("call %s: BYE got no final response", self.uuid)
+
+    def remote_hangup(self) -> None:
+        """The caller sent BYE (answered) or CANCEL (ringing)."""
+        if self.ended:
+            return
+        if self.answered:
+            self.finish(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+        else:
+            self.refuse(487, "Request Terminated", causes.CANCELLED, causes.SOURCE_CALLER)
+        if self.task and self.task is not asyncio.current_task():
+            self.task.cancel()
+
+    def finish(self, cause: Cause, source: str, sip_code: int = 0) -> None:
+        if self.ended:
+            return
+        was_answered = self.answered
+        self._set_state(CallState.ENDED)
+        record = self.record
+        record.end_time = utcnow()
+        record.state = "ended"
+        record.call_status = cause.call_status
+        record.hangup_cause_name = cause.name
+        record.hangup_cause_code = cause.code
+        record.hangup_source = source
+        if sip_code:
+            record.sip_response_code = sip_code
+        if was_answered:
+            self._bill()
+        self.services.call_ended(self, cause)
+
+    def _bill(self) -> None:
+        record, account = self.record, self.route.account
+        assert record.answer_time and record.end_time
+        seconds = (record.end_time - record.answer_time).total_seconds()
+        record.call_duration = record.bill_duration = math.ceil(seconds)
+        interval = max(account.billing_interval, 1)
+        record.billed_duration = max(1, math.ceil(seconds / interval)) * interval
+        rate = Decimal(account.rate_per_minute)
+        record.total_rate = f"{rate:.5f}"
+        record.total_amount = f"{rate * record.billed_duration / 60:.5f}"
+
+
+def new_call_uuid() -> str:
+    """A UUID4 string, made without the uuid module's overhead on the hot path."""
+    b = bytearray(secrets.token_bytes(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

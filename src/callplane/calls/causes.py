@@ -1,0 +1,59 @@
+"""How calls end: Plivo-style hangup causes and their SIP and Q.850 equivalents.
+
+Plivo reports ``HangupCauseName`` / ``HangupCauseCode`` / ``HangupSource`` and a
+FreeSWITCH-style ``HangupCause`` (Q.850 name). Codes 4000, 4010 and 1000 are
+Plivo's published ones; the 3xxx, 7xxx and 8xxx codes below are ours, chosen in
+Plivo's bands (destination refusals, XML errors, URL errors) and documented in
+docs/hangup-causes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    name: str  # HangupCauseName
+    code: int  # HangupCauseCode
+    q850: str  # HangupCause
+    call_status: str  # CallStatus reported for the call
+
+
+NORMAL_HANGUP = Cause("Normal Hangup", 4000, "NORMAL_CLEARING", "completed")
+END_OF_XML = Cause("End Of XML Instructions", 4010, "NORMAL_CLEARING", "completed")
+CANCELLED = Cause("Canceled", 1000, "ORIGINATOR_CANCEL", "cancel")
+REJECTED = Cause("Rejected", 3010, "CALL_REJECTED", "no-answer")
+BUSY = Cause("Busy Line", 3000, "USER_BUSY", "busy")
+FORBIDDEN = Cause("Forbidden", 3020, "CALL_REJECTED", "failed")
+ANONYMITY_DISALLOWED = Cause("Anonymity Disallowed", 3030, "CALL_REJECTED", "failed")
+ADDRESS_INCOMPLETE = Cause("Address Incomplete", 3040, "INVALID_NUMBER_FORMAT", "failed")
+NO_ROUTE = Cause("No Route", 3050, "NO_ROUTE_DESTINATION", "failed")
+SERVICE_UNAVAILABLE = Cause("Service Unavailable", 3060, "NORMAL_TEMPORARY_FAILURE", "failed")
+UNWANTED = Cause("Unwanted", 3070, "CALL_REJECTED", "failed")
+ANSWER_URL_FAILED = Cause("Error Reaching Answer URL", 8011, "NORMAL_TEMPORARY_FAILURE", "failed")
+INVALID_ANSWER_XML = Cause("Invalid Answer XML", 7011, "NORMAL_TEMPORARY_FAILURE", "failed")
+UNSUPPORTED_VERB = Cause("Unsupported XML Element", 7021, "FACILITY_NOT_IMPLEMENTED", "failed")
+NO_COMMON_CODEC = Cause("Incompatible Media", 3080, "INCOMPATIBLE_DESTINATION", "failed")
+PROCESS_STOPPED = Cause("Callplane Stopped", 5090, "SYSTEM_SHUTDOWN", "failed")
+BYE_TIMEOUT = Cause("Hangup Not Acknowledged", 5080, "RECOVERY_ON_TIMER_EXPIRE", "completed")
+
+REJECT_CAUSES: dict[str, Cause] = {
+    "rejected": REJECTED,
+    "busy": BUSY,
+    "forbidden": FORBIDDEN,
+    "anonymity_disallowed": ANONYMITY_DISALLOWED,
+    "address_incomplete": ADDRESS_INCOMPLETE,
+    "no_route": NO_ROUTE,
+    "service_unavailable": SERVICE_UNAVAILABLE,
+    "unwanted": UNWANTED,
+}
+
+# HangupSource values, as Plivo names them ("Callplane" stands where Plivo says "Plivo").
+SOURCE_CALLER = "Caller"
+SOURCE_XML = "Answer XML"
+SOURCE_PLATFORM = "Callplane"
+SOURCE_ERROR = "Error"
+UNANSWERED_END_OF_XML = Cause("End Of XML Instructions", 4010, "NORMAL_CLEARING", "no-answer")
+INTERNAL_ERROR = Cause("Internal Error", 5000, "NORMAL_TEMPORARY_FAILURE", "failed")
+NO_APPLICATION = Cause("No Application", 3090, "NO_ROUTE_DESTINATION", "failed")

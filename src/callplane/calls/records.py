@@ -1,0 +1,67 @@
+"""Write-behind for call records: every call's CDR reaches the store, batched.
+
+A record is written twice at most: when the call starts (``state="live"``, so a
+crash leaves a trace that start-up turns into a final record) and when it ends.
+Both snapshots are coalesced by ``call_uuid`` while they wait, so a call that
+ends within one flush interval costs one row write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+
+from callplane.store.models import CallRecord
+
+log = logging.getLogger("callplane.records")
+
+WriteBatch = Callable[[list[CallRecord]], Awaitable[None]]
+
+
+class RecordWriter:
+    def __init__(self, write: WriteBatch, *, interval: float = 0.05, max_batch: int = 2000):
+        self._write = write
+        self._interval = interval
+        self._max_batch = max_batch
+        self._pending: dict[str, CallRecord] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, record: CallRecord) -> None:
+        self._pending[record.call_uuid] = copy.copy(record)
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="record-writer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                await self._write(list(batch.values()))
+            except Exception:
+                log.exception("writing %d call records failed; will retry", len(batch))
+                for uuid, record in batch.items():
+                    self._pending.setdefault(uuid, record)
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # logged in flush; the batch stays pending
+                await asyncio.sleep(1.0)

@@ -1,0 +1,82 @@
+"""What every call shares: transports, webhook client, record writer, limits, live calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from callplane.calls.causes import Cause
+from callplane.calls.params import hangup_params, rejected_event
+from callplane.calls.records import RecordWriter
+from callplane.calls.screening import Limits
+from callplane.config import Settings
+from callplane.webhooks.client import WebhookClient
+
+if TYPE_CHECKING:
+    from callplane.calls.call import Call
+
+log = logging.getLogger("callplane.calls")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    webhooks: WebhookClient
+    records: RecordWriter
+    limits: Limits = field(default_factory=Limits)
+    live: dict[str, Call] = field(default_factory=dict)  # call_uuid -> call
+    by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def call_started(self, call: Call, sip_call_id: str) -> None:
+        self.live[call.uuid] = call
+        self.by_call_id[sip_call_id] = call
+        self.limits.acquire(call.limit_keys)
+        self.records.put(call.record)
+
+    def call_ended(self, call: Call, cause: Cause) -> None:
+        self.live.pop(call.uuid, None)
+        self.limits.release(call.limit_keys)
+        self.records.put(call.record)
+        app = call.route.application
+        if app is None:
+            return
+        token, auth_id = call.route.account.auth_token, call.route.account.auth_id
+        if app.hangup_url:
+            params = hangup_params(call.record, call.sip_headers, cause.q850)
+            self.spawn(
+                self.webhooks.notify(
+                    app.hangup_url, app.hangup_method, params, token, auth_id=auth_id
+                )
+            )
+        if call.reject_reason and app.status_callback_url:
+            event = rejected_event(call.record, call.reject_reason)
+            self.spawn(
+                self.webhooks.notify(
+                    app.status_callback_url,
+                    app.status_callback_method,
+                    None,
+                    token,
+                    auth_id=auth_id,
+                    json_body=event,
+                )
+            )
+
+    def forget_dialog(self, sip_call_id: str) -> None:
+        self.by_call_id.pop(sip_call_id, None)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Let callbacks in flight finish (failed ones are already in the outbox)."""
+        if self.tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), timeout)

@@ -1,0 +1,62 @@
+"""The verb loop: fetch the answer document, run its verbs, follow redirects.
+
+Executors return Outcomes; this loop alone decides what runs next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from callplane.calls import causes
+from callplane.calls.call import Call
+from callplane.markup.verbs import Document
+from callplane.verbs import EXECUTORS, PENDING
+from callplane.verbs.base import Ended, NewDocument
+
+log = logging.getLogger("callplane.calls")
+
+MAX_DOCUMENTS = 100  # redirect loops end here
+
+
+async def run(call: Call) -> None:
+    try:
+        document = await call.fetch_answer()
+        for _ in range(MAX_DOCUMENTS):
+            if document is None or call.ended:
+                break
+            document = await execute(call, document)
+        else:
+            call.note(f"more than {MAX_DOCUMENTS} documents in a row: redirect loop?", "error")
+            call.fail(causes.INVALID_ANSWER_XML)
+        if not call.ended:
+            await end_of_document(call)
+    except asyncio.CancelledError:
+        if not call.ended:
+            raise
+    except Exception as exc:  # a bug must not leave the call without a record
+        log.exception("call %s failed", call.uuid)
+        call.note(f"internal error: {exc!r}", "error")
+        call.fail(causes.INTERNAL_ERROR)
+
+
+async def execute(call: Call, document: Document) -> Document | None:
+    for verb in document.verbs:
+        executor = EXECUTORS.get(type(verb))
+        if executor is None:
+            call.fail_unsupported(type(verb).__name__, PENDING.get(type(verb), "unknown verb"))
+            return None
+        outcome = await executor(call, verb)
+        if isinstance(outcome, NewDocument):
+            return outcome.document
+        if isinstance(outcome, Ended) or call.ended:
+            return None
+    return None
+
+
+async def end_of_document(call: Call) -> None:
+    if call.answered:
+        await call.hangup(causes.END_OF_XML, causes.SOURCE_XML)
+    else:
+        call.note("the document ended before the call was answered; refused 603", "info")
+        call.refuse(603, "Decline", causes.UNANSWERED_END_OF_XML, causes.SOURCE_XML)

@@ -1,0 +1,29 @@
+"""Settings of one Callplane process, fixed at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("callplane-data")
+    sip_host: str = "0.0.0.0"
+    sip_port: int = 5060
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    database_url: str = ""  # "" = SQLite in data_dir
+    advertised_host: str = ""  # address put in Contact and SDP; "" = guessed from sip_host
+    answer_timeout: float = 5.0  # seconds, answer/action URL requests (Plivo's default)
+    log_format: str = "text"  # "text" | "json"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'callplane.db'}"
+
+    @property
+    def public_host(self) -> str:
+        if self.advertised_host:
+            return self.advertised_host
+        return "127.0.0.1" if self.sip_host in ("0.0.0.0", "::", "") else self.sip_host

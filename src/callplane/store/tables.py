@@ -1,0 +1,165 @@
+"""The SQL schema, in SQLAlchemy Core; it mirrors ``store/models.py``.
+
+Only portable types and constraints: the same tables run on SQLite and
+PostgreSQL. Times are stored as naive UTC and come back timezone-aware
+(:class:`UTCDateTime`), whatever the backend does with time zones.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out; naive values count as UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _account_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("accounts.auth_id", ondelete="CASCADE", onupdate="CASCADE")
+
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("auth_id", sa.String(32), primary_key=True),
+    sa.Column("auth_token", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, default=""),
+    sa.Column("parent_auth_id", sa.String(32), nullable=True, index=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("inbound_cps", sa.Float, nullable=False, default=10.0),
+    sa.Column("rate_per_minute", sa.String(32), nullable=False, default="0.00"),
+    sa.Column("billing_interval", sa.Integer, nullable=False, default=60),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("app_id", sa.String(32), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column("app_name", sa.String(200), nullable=False),
+    sa.Column("answer_url", sa.Text, nullable=False),
+    sa.Column("answer_method", sa.String(8), nullable=False),
+    sa.Column("fallback_answer_url", sa.Text, nullable=False),
+    sa.Column("fallback_method", sa.String(8), nullable=False),
+    sa.Column("hangup_url", sa.Text, nullable=False),
+    sa.Column("hangup_method", sa.String(8), nullable=False),
+    sa.Column("message_url", sa.Text, nullable=False),
+    sa.Column("message_method", sa.String(8), nullable=False),
+    sa.Column("status_callback_url", sa.Text, nullable=False),
+    sa.Column("status_callback_method", sa.String(8), nullable=False),
+    sa.Column("dialect", sa.String(16), nullable=False),
+    sa.Column("max_concurrent_calls", sa.Integer, nullable=False),
+    sa.Column("default_number_app", sa.Boolean, nullable=False),
+    sa.Column("default_endpoint_app", sa.Boolean, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
+numbers = sa.Table(
+    "numbers",
+    metadata,
+    sa.Column("number", sa.String(16), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column(
+        "app_id",
+        sa.String(32),
+        sa.ForeignKey("applications.app_id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("alias", sa.String(200), nullable=False),
+    sa.Column("carrier", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(200), nullable=False),
+    sa.Column("number_type", sa.String(32), nullable=False),
+    sa.Column("max_concurrent_calls", sa.Integer, nullable=False),
+    sa.Column("added_on", UTCDateTime, nullable=True),
+)
+
+block_rules = sa.Table(
+    "block_rules",
+    metadata,
+    sa.Column("rule_id", sa.String(40), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column("match", sa.String(16), nullable=False),
+    sa.Column("pattern", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column(
+        "number",
+        sa.String(16),
+        sa.ForeignKey("numbers.number", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column(
+        "app_id",
+        sa.String(32),
+        sa.ForeignKey("applications.app_id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
+# No foreign keys on records and callbacks: they outlive what they refer to,
+# and the record writer is on the hot path.
+call_records = sa.Table(
+    "call_records",
+    metadata,
+    sa.Column("call_uuid", sa.String(64), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("from_number", sa.String(128), nullable=False),
+    sa.Column("to_number", sa.String(128), nullable=False),
+    sa.Column("call_direction", sa.String(16), nullable=False),
+    sa.Column("caller_name", sa.String(200), nullable=False),
+    sa.Column("app_id", sa.String(32), nullable=True),
+    sa.Column("call_status", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False, index=True),
+    sa.Column("hangup_cause_name", sa.String(100), nullable=False),
+    sa.Column("hangup_cause_code", sa.Integer, nullable=False),
+    sa.Column("hangup_source", sa.String(32), nullable=False),
+    sa.Column("sip_response_code", sa.Integer, nullable=False),
+    sa.Column("initiation_time", UTCDateTime, nullable=True),
+    sa.Column("answer_time", UTCDateTime, nullable=True),
+    sa.Column("end_time", UTCDateTime, nullable=True),
+    sa.Column("call_duration", sa.Integer, nullable=False),
+    sa.Column("bill_duration", sa.Integer, nullable=False),
+    sa.Column("billed_duration", sa.Integer, nullable=False),
+    sa.Column("total_amount", sa.String(32), nullable=False),
+    sa.Column("total_rate", sa.String(32), nullable=False),
+    sa.Column("parent_call_uuid", sa.String(64), nullable=True),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Index("ix_call_records_account_time", "auth_id", "initiation_time"),
+)
+
+pending_callbacks = sa.Table(
+    "pending_callbacks",
+    metadata,
+    sa.Column("callback_id", sa.String(64), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt", UTCDateTime, nullable=False, index=True),
+    sa.Column("created", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,110 @@
+"""Checks on what is written to the store; each failure names the field.
+
+The API and the CLI both write through the store, so the rules live here once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from callplane.errors import ValidationError
+from callplane.store.models import Application, BlockMatch, BlockRule
+
+HTTP_METHODS = frozenset({"GET", "POST"})
+DIALECTS = frozenset({"", "plivo", "twiml", "voxml"})
+REJECT_REASONS = (
+    "rejected",
+    "busy",
+    "forbidden",
+    "anonymity_disallowed",
+    "address_incomplete",
+    "no_route",
+    "service_unavailable",
+    "unwanted",
+)
+_NUMBER_NOISE = re.compile(r"[+\s\-]")
+_E164_DIGITS = re.compile(r"\d{8,15}")
+_PATTERN_DIGITS = re.compile(r"\d{1,15}")
+
+
+def normalise_number(raw: str, field: str = "number") -> str:
+    """E.164 digits without "+", spaces or dashes; 8 to 15 digits."""
+    digits = _NUMBER_NOISE.sub("", raw)
+    if not _E164_DIGITS.fullmatch(digits):
+        raise ValidationError(field, f"{raw!r} is not an E.164 number (8-15 digits)")
+    return digits
+
+
+def check_method(field: str, value: str) -> str:
+    method = value.upper()
+    if method not in HTTP_METHODS:
+        raise ValidationError(field, f"must be GET or POST, not {value!r}")
+    return method
+
+
+def check_url(field: str, value: str, *, required: bool = False) -> str:
+    if not value:
+        if required:
+            raise ValidationError(field, "required")
+        return ""
+    if not value.startswith(("http://", "https://")):
+        raise ValidationError(field, f"must be an http:// or https:// URL, not {value!r}")
+    return value
+
+
+def check_non_negative(field: str, value: int) -> int:
+    if value < 0:
+        raise ValidationError(field, "must be 0 or more")
+    return value
+
+
+def validate_application(app: Application) -> Application:
+    """The application with methods upper-cased; raises on the first bad field."""
+    if not app.app_name.strip():
+        raise ValidationError("app_name", "required")
+    check_url("answer_url", app.answer_url, required=True)
+    for name in ("fallback_answer_url", "hangup_url", "message_url", "status_callback_url"):
+        check_url(name, getattr(app, name))
+    if app.dialect not in DIALECTS:
+        raise ValidationError("dialect", f"must be one of plivo, twiml, voxml or empty, not {app.dialect!r}")
+    check_non_negative("max_concurrent_calls", app.max_concurrent_calls)
+    return _with_methods(app)
+
+
+def _with_methods(app: Application) -> Application:
+    methods = (
+        "answer_method",
+        "fallback_method",
+        "hangup_method",
+        "message_method",
+        "status_callback_method",
+    )
+    return replace(app, **{name: check_method(name, getattr(app, name)) for name in methods})
+
+
+def validate_block_rule(rule: BlockRule) -> BlockRule:
+    """The rule with its pattern and scope number normalised."""
+    if rule.reason not in REJECT_REASONS:
+        raise ValidationError("reason", f"must be one of {', '.join(REJECT_REASONS)}")
+    if rule.number and rule.app_id:
+        raise ValidationError("number", "give either number or app_id, not both")
+    pattern = _check_pattern(rule.match, rule.pattern)
+    number = normalise_number(rule.number) if rule.number else None
+    return replace(rule, pattern=pattern, number=number, app_id=rule.app_id or None)
+
+
+def _check_pattern(match: BlockMatch, pattern: str) -> str:
+    if match is BlockMatch.ANONYMOUS:
+        return ""
+    digits = _NUMBER_NOISE.sub("", pattern)
+    if not _PATTERN_DIGITS.fullmatch(digits):
+        raise ValidationError("pattern", f"must be 1-15 digits, not {pattern!r}")
+    return digits
+
+
+def parse_match(value: str) -> BlockMatch:
+    try:
+        return BlockMatch(value)
+    except ValueError:
+        raise ValidationError("match", "must be exact, prefix or anonymous") from None

@@ -1,0 +1,28 @@
+"""Identifiers and secrets the store hands out."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+_AUTH_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_auth_id(prefix: str = "MA") -> str:
+    """``MA`` (main) or ``SA`` (sub-account) + 18 upper-case letters/digits."""
+    return prefix + "".join(secrets.choice(_AUTH_ID_ALPHABET) for _ in range(18))
+
+
+def new_auth_token() -> str:
+    """40 random URL-safe characters."""
+    return secrets.token_urlsafe(30)
+
+
+def new_app_id() -> str:
+    """A 17-digit numeric string, like Plivo's application ids."""
+    return str(10**16 + secrets.randbelow(9 * 10**16))
+
+
+def new_rule_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,45 @@
+"""Small SQL helpers that keep the store portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def upsert(dialect: str, table: sa.Table, key: str) -> Any:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` setting every other column."""
+    try:
+        insert = _INSERTS[dialect]
+    except KeyError:
+        raise NotImplementedError(f"no upsert for database dialect {dialect!r}") from None
+    stmt = insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != key}
+    return stmt.on_conflict_do_update(index_elements=[table.c[key]], set_=updates)
+
+
+def install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    """WAL, synchronous=NORMAL and enforced foreign keys on every new connection."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    sa.event.listen(engine.sync_engine, "connect", on_connect)
+
+
+def count_of(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """``SELECT count(*)`` over the rows ``stmt`` selects (ignoring its order)."""
+    return sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())

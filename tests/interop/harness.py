@@ -1,0 +1,222 @@
+"""Real peers for interop tests: a customer webhook server, `callplane serve`, and SIPp."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+AUTH_ID = "MATESTACCOUNT0000000"
+AUTH_TOKEN = "test-token-0123456789abcdefghijklmnopqrstuv"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Page:
+    body: bytes
+    content_type: str = "application/xml"
+    status: int = 200
+    delay: float = 0.0
+
+
+@dataclass
+class WebhookServer:
+    """The customer's web server: serves documents by path and records every request."""
+
+    pages: dict[str, Page] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> WebhookServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                owner._handle(self)
+
+            def do_POST(self) -> None:
+                owner._handle(self)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def set(self, path: str, body: str | bytes, content_type: str = "application/xml",
+            status: int = 200, delay: float = 0.0) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        self.pages[path] = Page(data, content_type, status, delay)
+        return self.url(path)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        ctype = h.headers.get("Content-Type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(body.decode(), keep_blank_values=True)
+            params.update({k: v[-1] for k, v in form.items()})
+        elif ctype.startswith("application/json") and body:
+            params.update({k: str(v) for k, v in json.loads(body).items()})
+        host = h.headers.get("Host", "")
+        with self.lock:
+            self.requests.append(Recorded(h.command, parts.path, f"http://{host}{h.path}",
+                                          dict(h.headers.items()), params, body))
+        page = self.pages.get(parts.path, Page(b"", "text/plain", 200))
+        if page.delay:
+            time.sleep(page.delay)
+        h.send_response(page.status)
+        h.send_header("Content-Type", page.content_type)
+        h.send_header("Content-Length", str(len(page.body)))
+        h.end_headers()
+        h.wfile.write(page.body)
+
+    def seen(self, path: str) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Recorded]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.seen(path)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} request(s) to {path}, got {self.seen(path)}")
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+@dataclass
+class CallplaneServer:
+    """`callplane serve` in a subprocess, as a user starts it."""
+
+    data_dir: Path
+    sip_port: int = 0
+    http_port: int = 0
+    extra: tuple[str, ...] = ()
+
+    def start(self) -> CallplaneServer:
+        self.sip_port = self.sip_port or free_port()
+        self.http_port = self.http_port or free_port()
+        env = {**os.environ, "CALLPLANE_AUTH_ID": AUTH_ID, "CALLPLANE_AUTH_TOKEN": AUTH_TOKEN}
+        self.log = open(self.data_dir / "serve.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "callplane", "--data-dir", str(self.data_dir), "serve",
+             "--host", "127.0.0.1", "--sip-port", str(self.sip_port),
+             "--http-port", str(self.http_port), *self.extra],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"callplane serve exited:\n{self.logs()}")
+            try:
+                self.api("GET", "")
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"callplane serve did not start:\n{self.logs()}")
+
+    def logs(self) -> str:
+        return (self.data_dir / "serve.log").read_text()
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.log.close()
+        return code
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/v1/Account/{AUTH_ID}/"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = httpx.request(method, self.api_base + path, auth=(AUTH_ID, AUTH_TOKEN),
+                                 timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    def application(self, answer_url: str, **fields: Any) -> str:
+        body = {"app_name": f"app-{time.monotonic_ns()}", "answer_url": answer_url, **fields}
+        return self.api("POST", "Application/", json=body)["app_id"]
+
+    def number(self, number: str, app_id: str | None, **fields: Any) -> None:
+        self.api("POST", "Number/", json={"numbers": number, "app_id": app_id})
+        if fields:
+            self.api("POST", f"Number/{number}/", json=fields)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    output: str
+
+
+def sipp(workdir: Path, scenario: str, port: int, *, transport: str = "u1",
+         timeout: int = 20, **values: Any) -> SippResult:
+    """Run one SIPp call from a scenario template (``{name}`` filled from values)."""
+    assert shutil.which("sipp"), "sipp is not installed (Debian package sip-tester)"
+    defaults = {"caller": "14155550100", "caller_name": "Alice Smith", "to": "15550001111"}
+    text = (SCENARIOS / scenario).read_text().format(**{**defaults, **values})
+    path = workdir / f"{scenario.removesuffix('.xml')}-{time.monotonic_ns()}.xml"
+    path.write_text(text)
+    cmd = ["sipp", "-sf", str(path), "-m", "1", "-nostdin", "-i", "127.0.0.1",
+           "-t", transport, "-timeout", f"{timeout}s", "-timeout_error", "-trace_err",
+           "-trace_msg", f"127.0.0.1:{port}"]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)
+    traces = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{path.stem}*_*.log"))
+    return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)

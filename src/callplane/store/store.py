@@ -119,7 +119,8 @@ class Store:
 
     async def _first(self, stmt: sa.Select[Any]) -> Row[Any] | None:
         async with self._engine.connect() as conn:
-            return (await conn.execute(stmt)).first()
+            row: Row[Any] | None = (await conn.execute(stmt)).first()
+            return row
 
     async def _all(self, stmt: sa.Select[Any]) -> list[Row[Any]]:
         async with self._engine.connect() as conn:
@@ -137,7 +138,7 @@ class Store:
         """Run one configuration write, then reload routes; NotFound if no row hit."""
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
-        if missing is not None and result.rowcount == 0:  # type: ignore[attr-defined]
+        if missing is not None and result.rowcount == 0:
             raise NotFound(missing)
         await self.reload_routes()
 
@@ -230,7 +231,7 @@ class Store:
         current = await self.get_account(auth_id)
         if current is None:
             raise NotFound(f"account {auth_id}")
-        changes = {
+        changes: dict[str, Any] = {
             "name": name,
             "inbound_cps": inbound_cps,
             "enabled": enabled,

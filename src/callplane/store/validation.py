@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 from callplane.errors import ValidationError
 from callplane.store.models import Application, BlockMatch, BlockRule
@@ -67,7 +68,8 @@ def validate_application(app: Application) -> Application:
     for name in ("fallback_answer_url", "hangup_url", "message_url", "status_callback_url"):
         check_url(name, getattr(app, name))
     if app.dialect not in DIALECTS:
-        raise ValidationError("dialect", f"must be one of plivo, twiml, voxml or empty, not {app.dialect!r}")
+        allowed = "plivo, twiml, voxml or empty"
+        raise ValidationError("dialect", f"must be one of {allowed}, not {app.dialect!r}")
     check_non_negative("max_concurrent_calls", app.max_concurrent_calls)
     return _with_methods(app)
 
@@ -80,7 +82,8 @@ def _with_methods(app: Application) -> Application:
         "message_method",
         "status_callback_method",
     )
-    return replace(app, **{name: check_method(name, getattr(app, name)) for name in methods})
+    checked: dict[str, Any] = {name: check_method(name, getattr(app, name)) for name in methods}
+    return replace(app, **checked)
 
 
 def validate_block_rule(rule: BlockRule) -> BlockRule:

@@ -1,0 +1,243 @@
+"""The small helpers every handler uses: auth, bodies, fields, pages, replies.
+
+Replies follow Plivo: every body carries a fresh ``api_id``; errors are
+``{"api_id": ..., "error": ...}`` where ``error`` is a message, or for a bad
+field ``{"<field>": "<what is wrong>"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import inspect
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from callplane.errors import ValidationError
+from callplane.store import Page, Store
+from callplane.store.models import Account
+
+OnChange = Callable[[], Awaitable[None] | None]
+Body = Mapping[str, Any]
+Parser = Callable[[str, Any], Any]
+
+MAX_PAGE = 20
+AUTH_FAILED = "Authentication failed"
+LIST_RESOURCES = frozenset({"Application", "Number", "Call", "Blocklist"})
+
+
+class ApiError(Exception):
+    """An error reply: HTTP status and Plivo's ``error`` value."""
+
+    def __init__(self, status: int, error: str | dict[str, str]) -> None:
+        super().__init__(str(error))
+        self.status = status
+        self.error = error
+
+
+def reply(status: int = 200, **fields: Any) -> Response:
+    if status == 204:
+        return Response(status_code=204)
+    return JSONResponse({"api_id": str(uuid.uuid4()), **fields}, status_code=status)
+
+
+def error_reply(request: Request, status: int, error: str | dict[str, str]) -> Response:
+    """``{"api_id", "error"}``; list requests also get ``"objects": []``.
+
+    The plivo SDK tests the truth of a parsed list response, which calls
+    ``len(response.objects)``: without ``objects`` a 401 on a list would raise
+    AttributeError in the SDK instead of its AuthenticationError.
+    """
+    headers = {"WWW-Authenticate": 'Basic realm="callplane"'} if status == 401 else None
+    body: dict[str, Any] = {"api_id": str(uuid.uuid4()), "error": error}
+    if _is_list_request(request):
+        body["objects"] = []
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _is_list_request(request: Request) -> bool:
+    last = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    return request.method == "GET" and last in LIST_RESOURCES
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+async def changed(request: Request) -> None:
+    """Tell the owner of the app (if it asked) that configuration changed."""
+    on_change: OnChange | None = request.app.state.on_change
+    if on_change is None:
+        return
+    result = on_change()
+    if inspect.isawaitable(result):
+        await result
+
+
+# -- authentication -----------------------------------------------------------
+
+
+async def authenticate(request: Request) -> Account:
+    """The account of the Basic credentials, which must own the ``{auth_id}`` path."""
+    auth_id, token = _basic_credentials(request.headers.get("authorization", ""))
+    account = await store_of(request).authenticate(auth_id, token)
+    if account is None or request.path_params.get("auth_id") != account.auth_id:
+        raise ApiError(401, AUTH_FAILED)
+    return account
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise ApiError(401, AUTH_FAILED)
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(401, AUTH_FAILED) from None
+    auth_id, sep, token = decoded.partition(":")
+    if not sep:
+        raise ApiError(401, AUTH_FAILED)
+    return auth_id, token
+
+
+# -- request bodies -----------------------------------------------------------
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if content_type == "application/x-www-form-urlencoded":
+        return _form(raw)
+    if content_type == "multipart/form-data":
+        raise ApiError(400, "send JSON or application/x-www-form-urlencoded, not multipart")
+    if not raw.strip():
+        return {}
+    return _json_object(raw)
+
+
+def _form(raw: bytes) -> dict[str, Any]:
+    try:
+        return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise ApiError(400, "form body is not UTF-8") from None
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return data
+
+
+def text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        raise ValidationError(name, "must be a string")
+    return str(value).strip()
+
+
+def flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise ValidationError(name, "must be true or false")
+
+
+def integer(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(name, "must be an integer")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValidationError(name, "must be an integer") from None
+
+
+def number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValidationError(name, "must be a number")
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValidationError(name, "must be a number") from None
+
+
+def parse_fields(
+    body: Body, parsers: Mapping[str, Parser], ignored: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Typed values of the fields present; unknown fields are errors, ``ignored`` are not."""
+    values: dict[str, Any] = {}
+    for name, raw in body.items():
+        if name in ignored:
+            continue
+        parser = parsers.get(name)
+        if parser is None:
+            raise ValidationError(name, "unknown parameter")
+        values[name] = parser(name, raw)
+    return values
+
+
+def required(values: Mapping[str, Any], name: str) -> Any:
+    value = values.get(name)
+    if value in (None, "", []):
+        raise ValidationError(name, "required")
+    return value
+
+
+# -- lists ----------------------------------------------------------------------
+
+
+def page_args(query: QueryParams) -> tuple[int, int]:
+    """``limit`` (1-20, default 20) and ``offset`` (0+, default 0) of a list request."""
+    limit = integer("limit", query.get("limit", MAX_PAGE))
+    offset = integer("offset", query.get("offset", 0))
+    if not 0 < limit <= MAX_PAGE:
+        raise ValidationError("limit", f"must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise ValidationError("offset", "must be 0 or more")
+    return limit, offset
+
+
+def filters_of(query: QueryParams, allowed: frozenset[str]) -> dict[str, str]:
+    """Query parameters other than limit/offset; ones not in ``allowed`` are errors."""
+    found = {k: v for k, v in query.items() if k not in ("limit", "offset")}
+    for name in found:
+        if name not in allowed:
+            raise ValidationError(name, "unsupported filter")
+    return found
+
+
+def list_reply(
+    request: Request, page: Page[Any], limit: int, offset: int, objects: list[dict[str, Any]]
+) -> Response:
+    """Plivo's list shape: ``meta`` (limit, offset, next, previous, total_count) + ``objects``."""
+    path = request.url.path if request.url.path.endswith("/") else request.url.path + "/"
+    extra = {k: v for k, v in request.query_params.items() if k not in ("limit", "offset")}
+
+    def link(at: int) -> str:
+        return f"{path}?{urlencode({**extra, 'limit': limit, 'offset': at})}"
+
+    meta = {
+        "limit": limit,
+        "offset": offset,
+        "total_count": page.total,
+        "next": link(offset + limit) if offset + limit < page.total else None,
+        "previous": link(max(offset - limit, 0)) if offset > 0 else None,
+    }
+    return reply(meta=meta, objects=objects)

@@ -1,0 +1,103 @@
+"""``/v1/Account/{auth_id}/Number/``: the account's own (carrier) numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from callplane.api import shapes
+from callplane.api.http import (
+    authenticate,
+    changed,
+    filters_of,
+    integer,
+    list_reply,
+    page_args,
+    parse_fields,
+    read_body,
+    reply,
+    required,
+    store_of,
+    text,
+)
+from callplane.errors import NotFound, ValidationError
+
+UPDATE_FIELDS = {"app_id": text, "alias": text, "max_concurrent_calls": integer}
+UPDATE_IGNORED = frozenset({"number", "subaccount", "verification_info", "cnam_lookup"})
+LIST_FILTERS = frozenset({"number_startswith", "alias", "type", "number_type"})
+
+
+def _number_list(name: str, value: Any) -> list[str]:
+    """``numbers`` as a comma-separated string or (JSON) a list of strings."""
+    items = value if isinstance(value, list) else text(name, value).split(",")
+    return [text(name, item) for item in items if text(name, item)]
+
+
+CREATE_FIELDS = {
+    "numbers": _number_list,
+    "carrier": text,
+    "region": text,
+    "number_type": text,
+    "app_id": text,
+}
+CREATE_IGNORED = frozenset({"subaccount"})
+
+
+async def create(request: Request) -> Response:
+    """Add numbers from the account's own carrier (Plivo replies 202 "changed")."""
+    account = await authenticate(request)
+    values = parse_fields(await read_body(request), CREATE_FIELDS, CREATE_IGNORED)
+    await store_of(request).add_numbers(
+        account.auth_id,
+        required(values, "numbers"),
+        carrier=values.get("carrier", ""),
+        region=values.get("region", ""),
+        number_type=values.get("number_type", "local"),
+        app_id=values.get("app_id") or None,
+    )
+    await changed(request)
+    return reply(202, message="changed")
+
+
+async def list_(request: Request) -> Response:
+    account = await authenticate(request)
+    limit, offset = page_args(request.query_params)
+    found = filters_of(request.query_params, LIST_FILTERS)
+    page = await store_of(request).list_numbers(
+        account.auth_id,
+        limit=limit,
+        offset=offset,
+        number_startswith=found.get("number_startswith"),
+        alias=found.get("alias"),
+        number_type=found.get("number_type") or found.get("type"),
+    )
+    objects = [shapes.number(num) for num in page.items]
+    return list_reply(request, page, limit, offset, objects)
+
+
+async def get(request: Request) -> Response:
+    account = await authenticate(request)
+    number = request.path_params["number"]
+    num = await store_of(request).get_number(account.auth_id, number)
+    if num is None:
+        raise NotFound(f"number {number}")
+    return reply(**shapes.number(num))
+
+
+async def modify(request: Request) -> Response:
+    account = await authenticate(request)
+    changes = parse_fields(await read_body(request), UPDATE_FIELDS, UPDATE_IGNORED)
+    if not changes:
+        raise ValidationError("app_id", "give app_id, alias or max_concurrent_calls")
+    await store_of(request).update_number(account.auth_id, request.path_params["number"], changes)
+    await changed(request)
+    return reply(202, message="changed")
+
+
+async def delete(request: Request) -> Response:
+    account = await authenticate(request)
+    await store_of(request).delete_number(account.auth_id, request.path_params["number"])
+    await changed(request)
+    return reply(204)

@@ -1,0 +1,155 @@
+"""Store models -> the JSON objects of Plivo's API (plus Callplane's own fields)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from callplane.store.models import Account, Application, BlockRule, CallRecord, Number
+
+# Plivo's call_state values, from our CallStatus (design.md section 4).
+_CALL_STATES = {
+    "ringing": "RINGING",
+    "in-progress": "ANSWER",
+    "completed": "ANSWER",
+    "busy": "BUSY",
+    "no-answer": "NO_ANSWER",
+    "cancel": "CANCEL",
+    "timeout": "TIMEOUT",
+    "failed": "FAILED",
+}
+
+
+def account_uri(auth_id: str) -> str:
+    return f"/v1/Account/{auth_id}/"
+
+
+def plivo_time(value: datetime | None) -> str | None:
+    """Plivo's ``yyyy-MM-dd HH:mm:ss+00:00`` (we answer in UTC)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(sep=" ", timespec="seconds")
+
+
+def application(app: Application, sip_host: str) -> dict[str, Any]:
+    return {
+        "app_id": app.app_id,
+        "app_name": app.app_name,
+        "answer_url": app.answer_url,
+        "answer_method": app.answer_method,
+        "fallback_answer_url": app.fallback_answer_url,
+        "fallback_method": app.fallback_method,
+        "hangup_url": app.hangup_url,
+        "hangup_method": app.hangup_method,
+        "message_url": app.message_url,
+        "message_method": app.message_method,
+        "default_app": app.default_number_app,
+        "default_endpoint_app": app.default_endpoint_app,
+        "application_type": "XML",
+        "enabled": True,
+        "log_incoming_messages": True,
+        "public_uri": False,
+        "sub_account": None,
+        "sip_uri": f"sip:{app.app_id}@{sip_host}",
+        "resource_uri": f"{account_uri(app.auth_id)}Application/{app.app_id}/",
+        "status_callback_url": app.status_callback_url,
+        "status_callback_method": app.status_callback_method,
+        "dialect": app.dialect,
+        "max_concurrent_calls": app.max_concurrent_calls,
+        "created": plivo_time(app.created),
+    }
+
+
+def number(num: Number) -> dict[str, Any]:
+    base = account_uri(num.auth_id)
+    return {
+        "number": num.number,
+        "alias": num.alias or None,
+        "app_id": num.app_id,
+        "application": f"{base}Application/{num.app_id}/" if num.app_id else None,
+        "carrier": num.carrier,
+        "region": num.region,
+        "number_type": num.number_type,
+        "added_on": num.added_on.date().isoformat() if num.added_on else None,
+        "active": True,
+        "voice_enabled": True,
+        "sms_enabled": False,
+        "mms_enabled": False,
+        "monthly_rental_rate": "0.00000",
+        "voice_rate": "0.00000",
+        "sms_rate": "0.00000",
+        "sub_account": None,
+        "resource_uri": f"{base}Number/{num.number}/",
+        "max_concurrent_calls": num.max_concurrent_calls,
+    }
+
+
+def call(record: CallRecord) -> dict[str, Any]:
+    return {
+        "call_uuid": record.call_uuid,
+        "parent_call_uuid": record.parent_call_uuid,
+        "call_direction": record.call_direction,
+        "from_number": record.from_number,
+        "to_number": record.to_number,
+        "caller_name": record.caller_name,
+        "initiation_time": plivo_time(record.initiation_time),
+        "answer_time": plivo_time(record.answer_time),
+        "end_time": plivo_time(record.end_time),
+        "call_duration": record.call_duration,
+        "bill_duration": record.bill_duration,
+        "billed_duration": record.billed_duration,
+        "total_amount": record.total_amount,
+        "total_rate": record.total_rate,
+        "hangup_cause_code": record.hangup_cause_code,
+        "hangup_cause_name": record.hangup_cause_name,
+        "hangup_source": record.hangup_source,
+        "call_state": _call_state(record),
+        "resource_uri": f"{account_uri(record.auth_id)}Call/{record.call_uuid}/",
+        "app_id": record.app_id,
+        "call_status": record.call_status,
+        "state": record.state,
+        "sip_response_code": record.sip_response_code,
+        "error": record.error,
+        "events": record.events,
+    }
+
+
+def _call_state(record: CallRecord) -> str:
+    if record.answer_time is not None:
+        return "ANSWER"
+    return _CALL_STATES.get(record.call_status, record.call_status.upper())
+
+
+def block_rule(rule: BlockRule) -> dict[str, Any]:
+    return {
+        "rule_id": rule.rule_id,
+        "match": rule.match.value,
+        "pattern": rule.pattern,
+        "reason": rule.reason,
+        "number": rule.number,
+        "app_id": rule.app_id,
+        "created": plivo_time(rule.created),
+        "resource_uri": f"{account_uri(rule.auth_id)}Blocklist/{rule.rule_id}/",
+    }
+
+
+def account(acct: Account) -> dict[str, Any]:
+    """Never includes the auth token."""
+    return {
+        "auth_id": acct.auth_id,
+        "name": acct.name,
+        "account_type": "standard",
+        "billing_mode": "postpaid",
+        "cash_credits": "0.00000",
+        "auto_recharge": False,
+        "address": "",
+        "city": "",
+        "state": "",
+        "timezone": "UTC",
+        "resource_uri": account_uri(acct.auth_id),
+        "enabled": acct.enabled,
+        "inbound_cps": acct.inbound_cps,
+        "rate_per_minute": acct.rate_per_minute,
+        "billing_interval": acct.billing_interval,
+        "created": plivo_time(acct.created),
+    }

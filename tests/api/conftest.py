@@ -1,0 +1,89 @@
+"""A real uvicorn server on 127.0.0.1 with a temp SQLite store, driven by the plivo SDK.
+
+The server and the store live on one event loop in a background thread; tests
+(synchronous, like the SDK) reach the store through ``live.run(coro)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import plivo
+import plivo.rest.client
+import pytest
+import uvicorn
+
+from callplane.api import create_app
+from callplane.store import Store
+
+T = TypeVar("T")
+
+# Module constants the SDK reads when it builds a request URL.
+_BASE_URL_CONSTANTS = (
+    "PLIVO_API_BASE_URI",
+    "API_VOICE_BASE_URI",
+    "API_VOICE_BASE_URI_FALLBACK_1",
+    "API_VOICE_BASE_URI_FALLBACK_2",
+)
+
+
+class LiveServer:
+    def __init__(self, db_path: Path) -> None:
+        self.changes = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.store = self.run(Store.open(f"sqlite+aiosqlite:///{db_path}"))
+        self.account, _ = self.run(self.store.ensure_main_account())
+        app = create_app(self.store, on_change=self._on_change)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(), self.loop)
+        self.port = self._wait_for_port()
+
+    def _on_change(self) -> None:
+        self.changes += 1
+
+    def _wait_for_port(self) -> int:
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or self.serving.done():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def base_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/Account"
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.serving.result(timeout=10)
+        self.run(self.store.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path / "callplane.db")
+    for name in _BASE_URL_CONSTANTS:
+        monkeypatch.setattr(plivo.rest.client, name, server.base_uri)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(live: LiveServer) -> Iterator[plivo.RestClient]:
+    with plivo.RestClient(live.account.auth_id, live.account.auth_token) as sdk:
+        yield sdk

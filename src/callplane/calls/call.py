@@ -25,6 +25,7 @@ from callplane.markup.verbs import REJECT_SIP, Dialect, Document
 from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
+    from callplane.calls.leg import InboundLeg
     from callplane.calls.services import Services
 
 log = logging.getLogger("callplane.calls")
@@ -54,14 +55,14 @@ class Call:
         self,
         services: Services,
         route: Route,
-        leg: object,
+        leg: InboundLeg,
         record: CallRecord,
         sip_headers: dict[str, str],
         limit_keys: tuple[str, ...],
     ) -> None:
         self.services = services
         self.route = route
-        self.leg = leg  # callplane.calls.leg.InboundLeg: the SIP side of the call
+        self.leg = leg
         self.record = record
         self.sip_headers = sip_headers
         self.limit_keys = limit_keys

@@ -32,6 +32,9 @@ class Services:
     by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
+    def clock(self) -> float:
+        return asyncio.get_running_loop().time()
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
@@ -46,6 +49,8 @@ class Services:
 
     def call_ended(self, call: Call, cause: Cause) -> None:
         self.live.pop(call.uuid, None)
+        if self.by_call_id.get(call.leg.invite.call_id) is call:
+            del self.by_call_id[call.leg.invite.call_id]
         self.limits.release(call.limit_keys)
         self.records.put(call.record)
         app = call.route.application
@@ -71,9 +76,6 @@ class Services:
                     json_body=event,
                 )
             )
-
-    def forget_dialog(self, sip_call_id: str) -> None:
-        self.by_call_id.pop(sip_call_id, None)
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Let callbacks in flight finish (failed ones are already in the outbox)."""

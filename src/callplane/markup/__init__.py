@@ -1,0 +1,109 @@
+"""Answer documents -> the one verb model (design.md §2).
+
+:func:`parse_document` takes the body an answer/action URL returned and gives
+a :class:`~callplane.markup.verbs.Document`, or raises
+:class:`~callplane.errors.MarkupError` naming element, attribute and allowed
+values. Nothing here executes a verb.
+
+Dialect detection (skipped when the application pins its dialect):
+
+1. JSON -- the body starts with ``{`` or the Content-Type says ``json`` --
+   is VoXML; it must carry ``voxml_version``.
+2. Otherwise the body is XML. Its elements are read in document order; the
+   first that only one dialect has decides:
+
+   * Plivo: ``Speak``, ``GetInput``, ``GetDigits``, ``Wait``, ``PreAnswer``,
+     ``DTMF``, ``User``, ``Conference`` directly under ``Response``, and
+     ``Hangup`` with an attribute (``reason``/``schedule``);
+   * TwiML/RCML: ``Say``, ``Gather``, ``Pause``, ``Reject``, ``Client``,
+     ``Sip``, ``Sms``, ``Play`` with ``digits``, ``Conference`` inside ``Dial``.
+
+3. A document with only shared elements (``Play``, ``Redirect``, ``Hangup``,
+   ``Dial``/``Number``, ``Record``, ``Message``) is ambiguous and compiles as
+   Plivo XML -- our native dialect, and the two agree on those elements.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+from callplane.errors import MarkupError
+from callplane.markup import plivo_xml, twiml, voxml
+from callplane.markup._xml import parse_xml
+from callplane.markup.verbs import Dialect, Document
+
+__all__ = ["MAX_DOCUMENT_SIZE", "detect_dialect", "parse_document"]
+
+MAX_DOCUMENT_SIZE = 1 << 20
+
+PLIVO_ELEMENTS = frozenset({"Speak", "GetInput", "GetDigits", "Wait", "PreAnswer", "DTMF", "User"})
+TWIML_ELEMENTS = frozenset({"Say", "Gather", "Pause", "Reject", "Client", "Sip", "Sms"})
+
+
+def parse_document(
+    body: bytes | str,
+    content_type: str | None = None,
+    dialect: Dialect | None = None,
+) -> Document:
+    """Detect the dialect of ``body`` (unless pinned) and compile it."""
+    _check_size(body)
+    if dialect is Dialect.VOXML or (dialect is None and _is_json(body, content_type)):
+        return voxml.compile(body)
+    root = parse_xml(body)
+    if (dialect or _xml_dialect(root)) is Dialect.TWIML:
+        return twiml.compile_tree(root)
+    return plivo_xml.compile_tree(root)
+
+
+def detect_dialect(body: bytes | str, content_type: str | None = None) -> Dialect:
+    """The dialect :func:`parse_document` would compile ``body`` as."""
+    _check_size(body)
+    if _is_json(body, content_type):
+        return Dialect.VOXML
+    return _xml_dialect(parse_xml(body))
+
+
+def _check_size(body: bytes | str) -> None:
+    if not _strip(body):
+        raise MarkupError("empty document")
+    if len(body) > MAX_DOCUMENT_SIZE:
+        raise MarkupError(f"document larger than {MAX_DOCUMENT_SIZE} bytes")
+
+
+def _strip(body: bytes | str) -> bytes | str:
+    if isinstance(body, bytes):
+        return body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    return body.lstrip().removeprefix("\ufeff").lstrip()
+
+
+def _is_json(body: bytes | str, content_type: str | None) -> bool:
+    if content_type is not None and "json" in content_type.lower():
+        return True
+    head = _strip(body)
+    return head.startswith(b"{") if isinstance(head, bytes) else head.startswith("{")
+
+
+def _xml_dialect(root: ET.Element) -> Dialect:
+    for parent, element in _walk(root):
+        dialect = _element_dialect(parent, element)
+        if dialect is not None:
+            return dialect
+    return Dialect.PLIVO
+
+
+def _walk(parent: ET.Element) -> Iterator[tuple[ET.Element, ET.Element]]:
+    for child in parent:
+        yield parent, child
+        yield from _walk(child)
+
+
+def _element_dialect(parent: ET.Element, element: ET.Element) -> Dialect | None:
+    tag = element.tag
+    if tag in PLIVO_ELEMENTS or (tag == "Hangup" and element.attrib):
+        return Dialect.PLIVO
+    if tag in TWIML_ELEMENTS or (tag == "Play" and "digits" in element.attrib):
+        return Dialect.TWIML
+    if tag == "Conference":
+        return Dialect.TWIML if parent.tag == "Dial" else Dialect.PLIVO
+    return None

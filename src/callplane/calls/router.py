@@ -1,0 +1,172 @@
+"""Turns SIP events into calls: which account, number and application; screening first.
+
+``on_event`` is called by the SIP transport for every event, synchronously; it
+answers what it can at once and spawns one task per accepted call.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+
+from callplane.calls import causes, session
+from callplane.calls.call import Call, new_call_uuid, utcnow
+from callplane.calls.leg import InboundLeg
+from callplane.calls.screening import blocked_reason, caller_digits, is_anonymous
+from callplane.calls.services import Services
+from callplane.errors import SipError
+from callplane.net.sip_transport import SipTransport
+from callplane.sip.events import AckReceived, BadMessage, CancelReceived, Event, RequestReceived
+from callplane.sip.message import Request
+from callplane.sip.uri import SipUri
+from callplane.store.models import CallRecord, Route
+from callplane.store.store import Store
+
+log = logging.getLogger("callplane.calls")
+
+VISUAL_SEPARATORS = str.maketrans("", "", "-.() ")
+PASSED_HEADER_PREFIX = "x-ph-"
+
+
+def dialed_number(request: Request) -> str:
+    """The number dialed: the Request-URI user, else the To user, as digits."""
+    for uri in (request.sip_uri, request.to_addr.uri):
+        user = uri.user if isinstance(uri, SipUri) else None
+        if user:
+            digits = user.lstrip("+").translate(VISUAL_SEPARATORS)
+            return digits if digits and set(digits) <= set(string.digits) else ""
+    return ""
+
+
+def passed_headers(request: Request) -> dict[str, str]:
+    """SIP ``X-PH-*`` headers, passed to the answer URL as Plivo does."""
+    return {name: value for name, value in request.headers
+            if name.lower().startswith(PASSED_HEADER_PREFIX)}
+
+
+class Router:
+    def __init__(self, services: Services, store: Store, sip: SipTransport | None = None):
+        self.services = services
+        self.store = store
+        self.sip = sip
+        self.loop_time = services.clock
+
+    def on_event(self, event: Event) -> None:
+        try:
+            self._dispatch(event)
+        except SipError as exc:  # a request the parser let through but we cannot use
+            log.info("unusable SIP request: %s", exc)
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, AckReceived):
+            call = self.services.by_call_id.get(event.request.call_id)
+            if call is not None:
+                call.leg.on_ack()
+        elif isinstance(event, CancelReceived):
+            call = self.services.by_call_id.get(event.request.call_id)
+            if call is not None:
+                call.remote_hangup()
+            else:
+                self._respond(event.transaction, 487)
+        elif isinstance(event, BadMessage):
+            log.info("bad SIP message from %s:%s: %s", *event.source, event.error)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request = event.request
+        if request.method == "INVITE" and request.to_addr.tag is None:
+            self._new_call(event)
+        elif request.method == "BYE":
+            self._on_bye(event)
+        elif request.method == "INVITE":
+            self._respond(event.transaction, 481 if self._call_of(request) is None else 488)
+        elif request.method in ("INFO", "UPDATE", "NOTIFY"):
+            self._respond(event.transaction, 200 if self._call_of(request) else 481)
+        else:
+            self._respond(event.transaction, 501)
+
+    def _call_of(self, request: Request) -> Call | None:
+        call = self.services.by_call_id.get(request.call_id)
+        dialog = call.leg.dialog if call else None
+        return call if dialog is not None and dialog.matches(request) else None
+
+    def _on_bye(self, event: RequestReceived) -> None:
+        call = self._call_of(event.request)
+        self._respond(event.transaction, 481 if call is None else 200)
+        if call is not None:
+            call.remote_hangup()
+
+    def _respond(self, txn, status: int) -> None:
+        assert self.sip is not None
+        self.sip.send_response(txn, self.sip.endpoint.response(txn, status))
+
+    def _new_call(self, event: RequestReceived) -> None:
+        request, txn = event.request, event.transaction
+        route = self.store.route(dialed_number(request))
+        if route is None:
+            log.info("INVITE for unknown number %r from %s", request.uri, event.source)
+            self._respond(txn, 404)
+            return
+        assert self.sip is not None
+        leg = InboundLeg(self.sip, txn, self.services.settings.public_host)
+        leg.respond(100)
+        call = self._make_call(route, leg, request)
+        refusal = self._screen(route, call)
+        self.services.call_started(call, request.call_id)
+        if refusal is not None:
+            call.note(refusal[1])
+            call.reject(refusal[0], causes.SOURCE_PLATFORM)
+        elif route.application is None:
+            call.note(f"number {route.number.number} has no application: assign one with "
+                      "`callplane numbers update NUMBER --app APP_ID`", "error")
+            call.refuse(480, "Temporarily Unavailable", causes.NO_APPLICATION,
+                        causes.SOURCE_PLATFORM)
+        else:
+            call.task = self.services.spawn(session.run(call))
+
+    def _make_call(self, route: Route, leg: InboundLeg, request: Request) -> Call:
+        sender = request.from_addr
+        user = sender.uri.user if isinstance(sender.uri, SipUri) else ""
+        account = route.account
+        record = CallRecord(
+            call_uuid=new_call_uuid(), auth_id=account.auth_id,
+            from_number=(user or "").lstrip("+"), to_number=route.number.number,
+            caller_name=sender.display_name or "",
+            app_id=route.application.app_id if route.application else None,
+            initiation_time=utcnow(), total_rate=f"{float(account.rate_per_minute):.5f}")
+        keys = [f"number:{route.number.number}"]
+        if route.application:
+            keys.append(f"app:{route.application.app_id}")
+        return Call(self.services, route, leg, record, passed_headers(request), tuple(keys))
+
+    def _screen(self, route: Route, call: Call) -> tuple[str, str] | None:
+        """(reject reason, why) when screening refuses the call."""
+        request: Request = call.leg.invite
+        from_user = call.record.from_number
+        anonymous = is_anonymous(from_user, request.headers.get("Privacy"))
+        reason = blocked_reason(route.block_rules, caller_digits(from_user), anonymous)
+        if reason:
+            return reason, f"caller {from_user or 'anonymous'} is on the blocklist"
+        caps = [(f"number:{route.number.number}", route.number.max_concurrent_calls)]
+        if route.application:
+            caps.append((f"app:{route.application.app_id}",
+                         route.application.max_concurrent_calls))
+        if self.services.limits.over_cap(caps):
+            return "busy", "maximum concurrent calls reached"
+        if not self.services.limits.cps_allows(route.account.auth_id, route.account.inbound_cps,
+                                               self.loop_time()):
+            return "busy", f"inbound calls per second above {route.account.inbound_cps}"
+        return None
+
+    def stop_all(self) -> None:
+        """End every live call because the process stops (503 or BYE)."""
+        for call in list(self.services.live.values()):
+            call.note("Callplane stopped while the call was live", "error")
+            if call.answered:
+                self.services.spawn(call.hangup(causes.PROCESS_STOPPED, causes.SOURCE_PLATFORM))
+            else:
+                call.refuse(503, "Service Unavailable", causes.PROCESS_STOPPED,
+                            causes.SOURCE_PLATFORM)
+            if call.task:
+                call.task.cancel()

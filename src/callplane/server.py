@@ -1,0 +1,120 @@
+"""`callplane serve`: one process with SIP, the REST API, webhooks and the store.
+
+Start-up: open the store, make sure the main account exists (printing its
+credentials the first time), finish records of calls a previous process left
+live, then listen. Shut-down (SIGINT/SIGTERM): end live calls (503 or BYE),
+let callbacks in flight finish, flush records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+
+import uvicorn
+
+from callplane.api import create_app
+from callplane.calls import causes
+from callplane.calls.call import utcnow
+from callplane.calls.params import hangup_params
+from callplane.calls.records import RecordWriter
+from callplane.calls.router import Router
+from callplane.calls.services import Services
+from callplane.config import Settings
+from callplane.net.sip_transport import SipTransport
+from callplane.store import Store
+from callplane.store.models import Account, CallRecord
+from callplane.webhooks.client import WebhookClient
+from callplane.webhooks.signing import SigningKeys
+from callplane.webhooks.worker import OutboxWorker
+
+log = logging.getLogger("callplane")
+
+
+def run_server(settings: Settings) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(settings))
+    else:
+        uvloop.run(serve(settings))
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.db_url)
+    account, created = await store.ensure_main_account(
+        os.environ.get("CALLPLANE_AUTH_ID") or None, os.environ.get("CALLPLANE_AUTH_TOKEN") or None)
+    announce(settings, account, created)
+    webhooks = WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox)
+    records = RecordWriter(store.write_records)
+    services = Services(settings, webhooks, records)
+    await recover_live_calls(store, services)
+    router = Router(services, store)
+    sip = SipTransport(router.on_event)
+    router.sip = sip
+    worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
+    await sip.start(settings.sip_host, settings.sip_port)
+    records.start()
+    worker.start()
+    http = uvicorn.Server(uvicorn.Config(create_app(store), host=settings.http_host,
+                                         port=settings.http_port, log_level="warning",
+                                         lifespan="off", access_log=False))
+    log.info("listening: SIP udp+tcp %s:%d, HTTP %s:%d", settings.sip_host,
+             sip.local_address[1], settings.http_host, settings.http_port)
+    try:
+        await http.serve()
+    finally:
+        router.stop_all()
+        await services.drain()
+        await sip.close()
+        await worker.stop()
+        await records.stop()
+        await webhooks.aclose()
+        await store.close()
+        log.info("stopped")
+
+
+def announce(settings: Settings, account: Account, created: bool) -> None:
+    path = settings.data_dir / "credentials.json"
+    path.write_text(json.dumps({"auth_id": account.auth_id, "auth_token": account.auth_token}))
+    path.chmod(0o600)
+    if created:
+        print(f"Created the main account.\n  auth id:    {account.auth_id}\n"
+              f"  auth token: {account.auth_token}\n(also saved in {path})", file=sys.stderr)
+    else:
+        print(f"Main account: {account.auth_id} (token in {path})", file=sys.stderr)
+
+
+async def signing_keys(store: Store, auth_id: str) -> SigningKeys | None:
+    account = await store.get_account(auth_id)
+    return SigningKeys(account.auth_token) if account else None
+
+
+async def recover_live_calls(store: Store, services: Services) -> None:
+    """Give calls a previous process left live their final record and hangup callback."""
+    stale = await store.live_records()
+    cause = causes.PROCESS_STOPPED
+    for record in stale:
+        record.state, record.end_time = "ended", utcnow()
+        record.call_status, record.hangup_source = cause.call_status, causes.SOURCE_PLATFORM
+        record.hangup_cause_name, record.hangup_cause_code = cause.name, cause.code
+        record.error = (record.error + "; " if record.error else "") + (
+            "Callplane stopped while the call was live")
+        await notify_hangup(store, services, record)
+    if stale:
+        await store.write_records(stale)
+        log.warning("finished %d call record(s) left live by a previous run", len(stale))
+
+
+async def notify_hangup(store: Store, services: Services, record: CallRecord) -> None:
+    app = await store.get_application(record.auth_id, record.app_id) if record.app_id else None
+    account = await store.get_account(record.auth_id)
+    if app and app.hangup_url and account:
+        params = hangup_params(record, {}, causes.PROCESS_STOPPED.q850)
+        services.spawn(services.webhooks.notify(app.hangup_url, app.hangup_method, params,
+                                                account.auth_token, auth_id=account.auth_id))

@@ -17,6 +17,7 @@ httpx exceptions are translated into :class:`WebhookError` here and nowhere else
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import uuid
@@ -52,6 +53,9 @@ JSON = "application/json"
 _OTHER = "other"
 _TOTAL = "tt"
 _METHODS = frozenset({"GET", "POST"})
+# httpcore's pool does O(connections) work per request; beyond ~10 connections
+# a pool costs more than it saves, so requests go round-robin over small pools.
+_PER_SHARD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,11 @@ class _Failure:
 
 
 class WebhookClient:
-    """One shared keep-alive HTTP/1.1 connection pool for all customer URLs."""
+    """Keep-alive HTTP/1.1 connections to customer URLs, shared by all calls.
+
+    The connections live in ``pool_shards`` httpx clients (default: one per 8
+    connections) used in turn; see ``bench_fetch.py`` for why.
+    """
 
     def __init__(
         self,
@@ -95,28 +103,37 @@ class WebhookClient:
         max_body: int = 1 << 20,
         max_redirects: int = 5,
         verify: bool = True,
+        pool_shards: int | None = None,
     ) -> None:
         self.outbox: OutboxSink = outbox if outbox is not None else MemoryOutbox()
         self._action_defaults = action_policy(default_timeout)
         self._retry_backoff = retry_backoff
         self._outbox_delay = outbox_delay
         self._max_body = max_body
-        self._http = httpx.AsyncClient(
-            http2=False,
-            follow_redirects=True,
-            max_redirects=max_redirects,
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
-            ),
-            headers={"User-Agent": user_agent},
-            trust_env=False,
-            verify=verify,
+        shards = max(1, min(pool_shards or max_connections // _PER_SHARD, max_connections))
+        limits = httpx.Limits(
+            max_connections=max_connections // shards,
+            max_keepalive_connections=max_connections // shards,
+            keepalive_expiry=30.0,
         )
+        tls = httpx.create_ssl_context(verify=verify)  # one context: building one costs ~20 ms
+        self._pool = [
+            httpx.AsyncClient(
+                http2=False,
+                follow_redirects=True,
+                max_redirects=max_redirects,
+                limits=limits,
+                headers={"User-Agent": user_agent},
+                trust_env=False,
+                verify=tls,
+            )
+            for _ in range(shards)
+        ]
+        self._next = itertools.cycle(self._pool).__next__
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for http in self._pool:
+            await http.aclose()
 
     async def fetch(
         self,
@@ -181,7 +198,7 @@ class WebhookClient:
             _log_failure(result, attempt)
             if not policy.should_retry(result.kind, attempt):
                 return replace(result, attempts=attempt)
-            delay = self._retry_backoff * 2 ** (attempt - 1)
+            delay = self._retry_backoff * 2.0 ** (attempt - 1)
             if loop.time() + delay >= deadline:
                 return replace(result, attempts=attempt)
             await asyncio.sleep(delay)
@@ -214,14 +231,15 @@ class WebhookClient:
     async def _exchange(
         self, request: _Request, headers: dict[str, str], timeout: httpx.Timeout
     ) -> WebhookResponse:
-        outgoing = self._http.build_request(
+        http = self._next()
+        outgoing = http.build_request(
             request.method,
             request.url,
             content=request.body if request.method != "GET" else None,
             headers=headers,
             timeout=timeout,
         )
-        response = await self._http.send(outgoing, stream=True)
+        response = await http.send(outgoing, stream=True)
         try:
             body = await self._read(response)
         finally:

@@ -55,7 +55,7 @@ class MemoryOutbox:
 
 def backoff_delay(attempts: int, base: float, cap: float) -> float:
     """Seconds before the next try after ``attempts`` failed ones: base, 2*base, ... cap."""
-    return min(base * 2 ** max(attempts - 1, 0), cap)
+    return min(base * 2.0 ** max(attempts - 1, 0), cap)
 
 
 def utcnow() -> datetime:

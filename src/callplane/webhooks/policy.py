@@ -93,7 +93,7 @@ def parse_fragment(fragment: str, defaults: Policy, url: str = "") -> Policy:
         except (KeyError, ValueError):
             logger.warning("ignoring URL fragment %s=%s", key, value, extra={"url": url})
     policy = replace(defaults, **changes)  # type: ignore[arg-type]
-    if "tt" not in values and values.keys() & {"ct", "rt"}:
+    if "total_timeout" not in changes and changes.keys() & {"connect_timeout", "read_timeout"}:
         floor = min(policy.connect_timeout + policy.read_timeout, _MAX_TOTAL)
         policy = replace(policy, total_timeout=max(policy.total_timeout, floor))
     return policy

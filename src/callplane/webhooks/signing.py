@@ -98,9 +98,7 @@ def sign(
     }
 
 
-def _v3_message(
-    method: str, base: str, query: str, params: Mapping[str, Sequence[str]]
-) -> str:
+def _v3_message(method: str, base: str, query: str, params: Mapping[str, Sequence[str]]) -> str:
     sorted_query = _sorted_query(query)
     sorted_params = "" if method == "GET" else _sorted_params(params)
     if not sorted_params:

@@ -31,29 +31,109 @@ COMPACT_FORMS: dict[str, str] = {
     "y": "Identity",
 }
 
-_CANONICAL_NAMES = (
-    "Accept Accept-Contact Accept-Encoding Accept-Language Alert-Info Allow Allow-Events "
-    "Authentication-Info Authorization Call-ID Call-Info Contact Content-Disposition "
-    "Content-Encoding Content-Language Content-Length Content-Type CSeq Date Error-Info Event "
-    "Expires From Identity In-Reply-To Max-Forwards Min-Expires Min-SE MIME-Version "
-    "Organization P-Asserted-Identity P-Preferred-Identity Path Priority Privacy "
-    "Proxy-Authenticate Proxy-Authorization Proxy-Require RAck Reason Record-Route Refer-To "
-    "Referred-By Reject-Contact Replaces Reply-To Request-Disposition Require Retry-After Route "
-    "RSeq Server Service-Route Session-Expires Subject Subscription-State Supported Timestamp "
-    "To Unsupported User-Agent Via Warning WWW-Authenticate Diversion History-Info"
-).split()
+_CANONICAL_NAMES = [
+    "Accept",
+    "Accept-Contact",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "Identity",
+    "In-Reply-To",
+    "Max-Forwards",
+    "Min-Expires",
+    "Min-SE",
+    "MIME-Version",
+    "Organization",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Path",
+    "Priority",
+    "Privacy",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "RAck",
+    "Reason",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Reject-Contact",
+    "Replaces",
+    "Reply-To",
+    "Request-Disposition",
+    "Require",
+    "Retry-After",
+    "Route",
+    "RSeq",
+    "Server",
+    "Service-Route",
+    "Session-Expires",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
+    "Diversion",
+    "History-Info",
+]
 
 CANONICAL: dict[str, str] = {name.lower(): name for name in _CANONICAL_NAMES}
 CANONICAL.update(COMPACT_FORMS)
 
 LIST_HEADERS = frozenset(
     name.lower()
-    for name in (
-        "Via Contact Route Record-Route Allow Supported Require Proxy-Require Unsupported "
-        "Accept Accept-Encoding Accept-Language Allow-Events Content-Encoding Content-Language "
-        "Call-Info Alert-Info Error-Info In-Reply-To Warning Path Service-Route "
-        "P-Asserted-Identity P-Preferred-Identity Reason Diversion History-Info"
-    ).split()
+    for name in [
+        "Via",
+        "Contact",
+        "Route",
+        "Record-Route",
+        "Allow",
+        "Supported",
+        "Require",
+        "Proxy-Require",
+        "Unsupported",
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Allow-Events",
+        "Content-Encoding",
+        "Content-Language",
+        "Call-Info",
+        "Alert-Info",
+        "Error-Info",
+        "In-Reply-To",
+        "Warning",
+        "Path",
+        "Service-Route",
+        "P-Asserted-Identity",
+        "P-Preferred-Identity",
+        "Reason",
+        "Diversion",
+        "History-Info",
+    ]
 )
 
 

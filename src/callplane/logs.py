@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+_STANDARD = {*vars(logging.makeLogRecord({})), "message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -9,10 +9,13 @@ let callbacks in flight finish, flush records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -48,7 +51,8 @@ async def serve(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.db_url)
     account, created = await store.ensure_main_account(
-        os.environ.get("CALLPLANE_AUTH_ID") or None, os.environ.get("CALLPLANE_AUTH_TOKEN") or None)
+        os.environ.get("CALLPLANE_AUTH_ID") or None, os.environ.get("CALLPLANE_AUTH_TOKEN") or None
+    )
     announce(settings, account, created)
     webhooks = WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox)
     records = RecordWriter(store.write_records)
@@ -61,11 +65,26 @@ async def serve(settings: Settings) -> None:
     await sip.start(settings.sip_host, settings.sip_port)
     records.start()
     worker.start()
-    http = uvicorn.Server(uvicorn.Config(create_app(store), host=settings.http_host,
-                                         port=settings.http_port, log_level="warning",
-                                         lifespan="off", access_log=False))
-    log.info("listening: SIP udp+tcp %s:%d, HTTP %s:%d", settings.sip_host,
-             sip.local_address[1], settings.http_host, settings.http_port)
+    http = HttpServer(
+        uvicorn.Config(
+            create_app(store),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    log.info(
+        "listening: SIP udp+tcp %s:%d, HTTP %s:%d",
+        settings.sip_host,
+        sip.local_address[1],
+        settings.http_host,
+        settings.http_port,
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, http.stop)
     try:
         await http.serve()
     finally:
@@ -79,13 +98,28 @@ async def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+class HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: it re-raises the signal on exit, which
+    would kill the process before live calls get their final responses and records."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        self.should_exit = True
+
+
 def announce(settings: Settings, account: Account, created: bool) -> None:
     path = settings.data_dir / "credentials.json"
     path.write_text(json.dumps({"auth_id": account.auth_id, "auth_token": account.auth_token}))
     path.chmod(0o600)
     if created:
-        print(f"Created the main account.\n  auth id:    {account.auth_id}\n"
-              f"  auth token: {account.auth_token}\n(also saved in {path})", file=sys.stderr)
+        print(
+            f"Created the main account.\n  auth id:    {account.auth_id}\n"
+            f"  auth token: {account.auth_token}\n(also saved in {path})",
+            file=sys.stderr,
+        )
     else:
         print(f"Main account: {account.auth_id} (token in {path})", file=sys.stderr)
 
@@ -104,7 +138,8 @@ async def recover_live_calls(store: Store, services: Services) -> None:
         record.call_status, record.hangup_source = cause.call_status, causes.SOURCE_PLATFORM
         record.hangup_cause_name, record.hangup_cause_code = cause.name, cause.code
         record.error = (record.error + "; " if record.error else "") + (
-            "Callplane stopped while the call was live")
+            "Callplane stopped while the call was live"
+        )
         await notify_hangup(store, services, record)
     if stale:
         await store.write_records(stale)
@@ -116,5 +151,12 @@ async def notify_hangup(store: Store, services: Services, record: CallRecord) ->
     account = await store.get_account(record.auth_id)
     if app and app.hangup_url and account:
         params = hangup_params(record, {}, causes.PROCESS_STOPPED.q850)
-        services.spawn(services.webhooks.notify(app.hangup_url, app.hangup_method, params,
-                                                account.auth_token, auth_id=account.auth_id))
+        services.spawn(
+            services.webhooks.notify(
+                app.hangup_url,
+                app.hangup_method,
+                params,
+                account.auth_token,
+                auth_id=account.auth_id,
+            )
+        )

@@ -76,8 +76,14 @@ class WebhookServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
-    def set(self, path: str, body: str | bytes, content_type: str = "application/xml",
-            status: int = 200, delay: float = 0.0) -> str:
+    def set(
+        self,
+        path: str,
+        body: str | bytes,
+        content_type: str = "application/xml",
+        status: int = 200,
+        delay: float = 0.0,
+    ) -> str:
         data = body.encode() if isinstance(body, str) else body
         self.pages[path] = Page(data, content_type, status, delay)
         return self.url(path)
@@ -94,8 +100,16 @@ class WebhookServer:
             params.update({k: str(v) for k, v in json.loads(body).items()})
         host = h.headers.get("Host", "")
         with self.lock:
-            self.requests.append(Recorded(h.command, parts.path, f"http://{host}{h.path}",
-                                          dict(h.headers.items()), params, body))
+            self.requests.append(
+                Recorded(
+                    h.command,
+                    parts.path,
+                    f"http://{host}{h.path}",
+                    dict(h.headers.items()),
+                    params,
+                    body,
+                )
+            )
         page = self.pages.get(parts.path, Page(b"", "text/plain", 200))
         if page.delay:
             time.sleep(page.delay)
@@ -148,10 +162,25 @@ class CallplaneServer:
         env = {**os.environ, "CALLPLANE_AUTH_ID": AUTH_ID, "CALLPLANE_AUTH_TOKEN": AUTH_TOKEN}
         self.log = open(self.data_dir / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "callplane", "--data-dir", str(self.data_dir), "serve",
-             "--host", "127.0.0.1", "--sip-port", str(self.sip_port),
-             "--http-port", str(self.http_port), *self.extra],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "callplane",
+                "--data-dir",
+                str(self.data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--sip-port",
+                str(self.sip_port),
+                "--http-port",
+                str(self.http_port),
+                *self.extra,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self._wait_ready()
         return self
 
@@ -185,8 +214,9 @@ class CallplaneServer:
         return f"http://127.0.0.1:{self.http_port}/v1/Account/{AUTH_ID}/"
 
     def api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = httpx.request(method, self.api_base + path, auth=(AUTH_ID, AUTH_TOKEN),
-                                 timeout=10, **kwargs)
+        response = httpx.request(
+            method, self.api_base + path, auth=(AUTH_ID, AUTH_TOKEN), timeout=10, **kwargs
+        )
         response.raise_for_status()
         return response.json() if response.content else {}
 
@@ -206,17 +236,39 @@ class SippResult:
     output: str
 
 
-def sipp(workdir: Path, scenario: str, port: int, *, transport: str = "u1",
-         timeout: int = 20, **values: Any) -> SippResult:
+def sipp(
+    workdir: Path,
+    scenario: str,
+    port: int,
+    *,
+    transport: str = "u1",
+    timeout: int = 20,
+    **values: Any,
+) -> SippResult:
     """Run one SIPp call from a scenario template (``{name}`` filled from values)."""
     assert shutil.which("sipp"), "sipp is not installed (Debian package sip-tester)"
     defaults = {"caller": "14155550100", "caller_name": "Alice Smith", "to": "15550001111"}
     text = (SCENARIOS / scenario).read_text().format(**{**defaults, **values})
     path = workdir / f"{scenario.removesuffix('.xml')}-{time.monotonic_ns()}.xml"
     path.write_text(text)
-    cmd = ["sipp", "-sf", str(path), "-m", "1", "-nostdin", "-i", "127.0.0.1",
-           "-t", transport, "-timeout", f"{timeout}s", "-timeout_error", "-trace_err",
-           "-trace_msg", f"127.0.0.1:{port}"]
+    cmd = [
+        "sipp",
+        "-sf",
+        str(path),
+        "-m",
+        "1",
+        "-nostdin",
+        "-i",
+        "127.0.0.1",
+        "-t",
+        transport,
+        "-timeout",
+        f"{timeout}s",
+        "-timeout_error",
+        "-trace_err",
+        "-trace_msg",
+        f"127.0.0.1:{port}",
+    ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)
     traces = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{path.stem}*_*.log"))
     return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)

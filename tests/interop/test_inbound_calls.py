@@ -46,15 +46,25 @@ def voxml_reject(reason: str) -> str:
     return json.dumps({"voxml_version": "1.0", "verbs": [{"verb": "Reject", "reason": reason}]})
 
 
-DIALECTS = {"plivo": (plivo_reject, XML), "twiml": (twiml_reject, XML),
-            "voxml": (voxml_reject, JSON)}
+DIALECTS = {
+    "plivo": (plivo_reject, XML),
+    "twiml": (twiml_reject, XML),
+    "voxml": (voxml_reject, JSON),
+}
 
 
 class Line:
     """A number routed to an application whose answer URL serves ``document``."""
 
-    def __init__(self, callplane: CallplaneServer, web: WebhookServer, document: str = "",
-                 content_type: str = XML, delay: float = 0.0, **app_fields: object) -> None:
+    def __init__(
+        self,
+        callplane: CallplaneServer,
+        web: WebhookServer,
+        document: str = "",
+        content_type: str = XML,
+        delay: float = 0.0,
+        **app_fields: object,
+    ) -> None:
         self.number = str(next(_numbers))
         self.web = web
         self.answer_path = f"/answer/{self.number}"
@@ -72,10 +82,24 @@ class Line:
         return self.callplane.api("GET", f"Call/{self.hangup()['CallUUID']}/")
 
 
-def call(workdir: Path, callplane: CallplaneServer, line: Line, code: int,
-         scenario: str = "uac_final.xml", transport: str = "u1", **values: object) -> None:
-    result = sipp(workdir, scenario, callplane.sip_port, transport=transport, to=line.number,
-                  code=code, **values)
+def call(
+    workdir: Path,
+    callplane: CallplaneServer,
+    line: Line,
+    code: int,
+    scenario: str = "uac_final.xml",
+    transport: str = "u1",
+    **values: object,
+) -> None:
+    result = sipp(
+        workdir,
+        scenario,
+        callplane.sip_port,
+        transport=transport,
+        to=line.number,
+        code=code,
+        **values,
+    )
     assert result.returncode == 0, result.output
 
 
@@ -110,7 +134,8 @@ def test_plivo_hangup_first_refuses_603_by_default(callplane, web, workdir) -> N
 
 
 def test_answer_request_carries_plivo_parameters_and_a_valid_signature(
-        callplane, web, workdir) -> None:
+    callplane, web, workdir
+) -> None:
     line = Line(callplane, web, plivo_reject("busy"))
     call(workdir, callplane, line, 486)
     request = web.wait_for(line.answer_path)[0]
@@ -121,12 +146,23 @@ def test_answer_request_carries_plivo_parameters_and_a_valid_signature(
     assert params["X-PH-Campaign"] == "spring"
     assert params["Event"] == "StartApp" and len(params["CallUUID"]) == 36
     headers = request.headers
-    assert validate_v3_signature("POST", request.url, headers["X-Plivo-Signature-V3-Nonce"],
-                                 AUTH_TOKEN, headers["X-Plivo-Signature-V3"], params)
+    assert validate_v3_signature(
+        "POST",
+        request.url,
+        headers["X-Plivo-Signature-V3-Nonce"],
+        AUTH_TOKEN,
+        headers["X-Plivo-Signature-V3"],
+        params,
+    )
     hangup = web.wait_for(line.hangup_path)[0]
-    assert validate_v3_signature("POST", hangup.url, hangup.headers["X-Plivo-Signature-V3-Nonce"],
-                                 AUTH_TOKEN, hangup.headers["X-Plivo-Signature-V3"],
-                                 hangup.params)
+    assert validate_v3_signature(
+        "POST",
+        hangup.url,
+        hangup.headers["X-Plivo-Signature-V3-Nonce"],
+        AUTH_TOKEN,
+        hangup.headers["X-Plivo-Signature-V3"],
+        hangup.params,
+    )
     assert hangup.params["CallUUID"] == params["CallUUID"]
     for name in ("HangupCause", "HangupCauseCode", "StartTime", "EndTime", "Duration"):
         assert name in hangup.params
@@ -204,7 +240,8 @@ def test_both_urls_failing_refuses_500_with_the_error_recorded(callplane, web, w
 
 
 def test_a_verb_not_executable_yet_fails_the_call_with_a_clear_error(
-        callplane, web, workdir) -> None:
+    callplane, web, workdir
+) -> None:
     line = Line(callplane, web, "<Response><Speak>Hello</Speak></Response>")
     call(workdir, callplane, line, 500)
     record = line.record()
@@ -219,11 +256,15 @@ def test_redirect_fetches_the_next_document(callplane, web, workdir) -> None:
 
 
 def test_blocklist_refuses_without_a_webhook_and_emits_call_rejected(
-        callplane, web, workdir) -> None:
+    callplane, web, workdir
+) -> None:
     events = "/events/blocklist"
     line = Line(callplane, web, plivo_reject("busy"), status_callback_url=web.url(events))
-    callplane.api("POST", "Blocklist/", json={"match": "prefix", "pattern": "1415555",
-                                              "reason": "unwanted", "number": line.number})
+    callplane.api(
+        "POST",
+        "Blocklist/",
+        json={"match": "prefix", "pattern": "1415555", "reason": "unwanted", "number": line.number},
+    )
     call(workdir, callplane, line, 607)
     event = web.wait_for(events)[0]
     body = json.loads(event.body)
@@ -236,9 +277,11 @@ def test_blocklist_refuses_without_a_webhook_and_emits_call_rejected(
 
 def test_blocklist_anonymous_callers(callplane, web, workdir) -> None:
     line = Line(callplane, web, plivo_reject("busy"))
-    callplane.api("POST", "Blocklist/", json={"match": "anonymous",
-                                              "reason": "anonymity_disallowed",
-                                              "app_id": line.app_id})
+    callplane.api(
+        "POST",
+        "Blocklist/",
+        json={"match": "anonymous", "reason": "anonymity_disallowed", "app_id": line.app_id},
+    )
     call(workdir, callplane, line, 433, caller="anonymous", caller_name="Anonymous")
     call(workdir, callplane, line, 486)  # a caller with a number goes through
 
@@ -258,12 +301,14 @@ def test_inbound_cps_limit_refuses_486(tmp_path: Path, web: WebhookServer) -> No
     try:
         server.api("POST", "", json={"inbound_cps": 2})
         line = Line(server, web, plivo_reject("rejected"))
-        result = sipp(tmp_path, "uac_either.xml", server.sip_port, to=line.number, code=603,
-                      other=486)
+        result = sipp(
+            tmp_path, "uac_either.xml", server.sip_port, to=line.number, code=603, other=486
+        )
         assert result.returncode == 0, result.output
         for _ in range(5):
-            result = sipp(tmp_path, "uac_either.xml", server.sip_port, to=line.number,
-                          code=603, other=486)
+            result = sipp(
+                tmp_path, "uac_either.xml", server.sip_port, to=line.number, code=603, other=486
+            )
             assert result.returncode == 0, result.output
         calls = server.api("GET", "Call/", params={"limit": 20})["objects"]
         codes = sorted(c["sip_response_code"] for c in calls)

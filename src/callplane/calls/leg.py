@@ -35,8 +35,13 @@ class InboundLeg:
     def transport(self) -> str:
         return self.txn.transport
 
-    def respond(self, code: int, phrase: str | None = None,
-                headers: tuple[tuple[str, str], ...] = (), body: bytes = b"") -> None:
+    def respond(
+        self,
+        code: int,
+        phrase: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+    ) -> None:
         response = self.sip.endpoint.response(self.txn, code, phrase, headers=headers, body=body)
         self.sip.send_response(self.txn, response)
 
@@ -92,8 +97,9 @@ class InboundLeg:
         request = self.dialog.create_request("BYE")
         try:
             dest, transport = self._bye_destination()
-            response = await asyncio.wait_for(self.sip.send_request(request, dest, transport),
-                                              BYE_WAIT)
+            response = await asyncio.wait_for(
+                self.sip.send_request(request, dest, transport), BYE_WAIT
+            )
         except (SipError, TimeoutError, OSError) as exc:
             log.info("BYE for %s failed: %s", self.invite.call_id, exc)
             return False

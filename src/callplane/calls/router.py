@@ -40,8 +40,11 @@ def dialed_number(request: Request) -> str:
 
 def passed_headers(request: Request) -> dict[str, str]:
     """SIP ``X-PH-*`` headers, passed to the answer URL as Plivo does."""
-    return {name: value for name, value in request.headers
-            if name.lower().startswith(PASSED_HEADER_PREFIX)}
+    return {
+        name: value
+        for name, value in request.headers
+        if name.lower().startswith(PASSED_HEADER_PREFIX)
+    }
 
 
 class Router:
@@ -118,10 +121,14 @@ class Router:
             call.note(refusal[1])
             call.reject(refusal[0], causes.SOURCE_PLATFORM)
         elif route.application is None:
-            call.note(f"number {route.number.number} has no application: assign one with "
-                      "`callplane numbers update NUMBER --app APP_ID`", "error")
-            call.refuse(480, "Temporarily Unavailable", causes.NO_APPLICATION,
-                        causes.SOURCE_PLATFORM)
+            call.note(
+                f"number {route.number.number} has no application: assign one with "
+                "`callplane numbers update NUMBER --app APP_ID`",
+                "error",
+            )
+            call.refuse(
+                480, "Temporarily Unavailable", causes.NO_APPLICATION, causes.SOURCE_PLATFORM
+            )
         else:
             call.task = self.services.spawn(session.run(call))
 
@@ -130,11 +137,15 @@ class Router:
         user = sender.uri.user if isinstance(sender.uri, SipUri) else ""
         account = route.account
         record = CallRecord(
-            call_uuid=new_call_uuid(), auth_id=account.auth_id,
-            from_number=(user or "").lstrip("+"), to_number=route.number.number,
+            call_uuid=new_call_uuid(),
+            auth_id=account.auth_id,
+            from_number=(user or "").lstrip("+"),
+            to_number=route.number.number,
             caller_name=sender.display_name or "",
             app_id=route.application.app_id if route.application else None,
-            initiation_time=utcnow(), total_rate=f"{float(account.rate_per_minute):.5f}")
+            initiation_time=utcnow(),
+            total_rate=f"{float(account.rate_per_minute):.5f}",
+        )
         keys = [f"number:{route.number.number}"]
         if route.application:
             keys.append(f"app:{route.application.app_id}")
@@ -150,12 +161,12 @@ class Router:
             return reason, f"caller {from_user or 'anonymous'} is on the blocklist"
         caps = [(f"number:{route.number.number}", route.number.max_concurrent_calls)]
         if route.application:
-            caps.append((f"app:{route.application.app_id}",
-                         route.application.max_concurrent_calls))
+            caps.append((f"app:{route.application.app_id}", route.application.max_concurrent_calls))
         if self.services.limits.over_cap(caps):
             return "busy", "maximum concurrent calls reached"
-        if not self.services.limits.cps_allows(route.account.auth_id, route.account.inbound_cps,
-                                               self.loop_time()):
+        if not self.services.limits.cps_allows(
+            route.account.auth_id, route.account.inbound_cps, self.loop_time()
+        ):
             return "busy", f"inbound calls per second above {route.account.inbound_cps}"
         return None
 
@@ -166,7 +177,8 @@ class Router:
             if call.answered:
                 self.services.spawn(call.hangup(causes.PROCESS_STOPPED, causes.SOURCE_PLATFORM))
             else:
-                call.refuse(503, "Service Unavailable", causes.PROCESS_STOPPED,
-                            causes.SOURCE_PLATFORM)
+                call.refuse(
+                    503, "Service Unavailable", causes.PROCESS_STOPPED, causes.SOURCE_PLATFORM
+                )
             if call.task:
                 call.task.cancel()

@@ -1,0 +1,271 @@
+"""SIP load: calls/s that one `callplane serve` refuses with zero failures.
+
+Modes (all by default):
+  webhook    answer URL (served by nginx, a static <Hangup reason="busy"/>) -> 486
+  blocklist  refused by the built-in blocklist, no webhook -> 603
+  bare       a bare asyncio UDP responder (bench/bare_responder.py) -> 603: the ceiling
+For each rate, SIPp places rate*seconds calls; the report gives failed calls,
+the rate SIPp achieved, and INVITE->100 / INVITE->final p50/p99 (SIPp rtd).
+With --memory-calls N, the server's resident memory is read before and after
+N more blocklist calls.
+
+Run: .venv/bin/python bench/sip_reject.py --rates 500,1000,2000 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.interop.harness import CallplaneServer, free_port  # noqa: E402
+
+SCENARIO = Path(__file__).parent / "scenarios" / "uac_refused_rtd.xml"
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp};
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location /answer {{
+      default_type application/xml;
+      return 200 '<Response><Hangup reason="busy"/></Response>';
+    }}
+  }}
+}}
+"""
+
+
+@dataclass
+class Run:
+    mode: str
+    rate: int
+    calls: int
+    failed: int
+    achieved: float
+    to_100: list[float]
+    to_final: list[float]
+
+    def row(self) -> str:
+        def pct(values: list[float], q: float) -> str:
+            if not values:
+                return "-"
+            return f"{statistics.quantiles(values, n=100, method='inclusive')[q - 1]:.1f}"
+
+        return (
+            f"| {self.mode} | {self.rate} | {self.calls} | {self.failed} | "
+            f"{self.achieved:.0f} | {pct(self.to_100, 50)} | {pct(self.to_100, 99)} | "
+            f"{pct(self.to_final, 50)} | {pct(self.to_final, 99)} |"
+        )
+
+
+def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-e", str(tmp / "nginx-error.log")])
+    time.sleep(0.5)
+    return proc, port
+
+
+def sipp_run(
+    tmp: Path, port: int, service: str, final: int, rate: int, seconds: float, mode: str
+) -> Run:
+    scenario = tmp / f"load-{final}.xml"
+    scenario.write_text(SCENARIO.read_text().replace("FINAL_CODE", str(final)))
+    calls = int(rate * seconds)
+    for old in tmp.glob(f"{scenario.stem}_*"):
+        old.unlink()
+    cmd = [
+        "sipp",
+        "-sf",
+        str(scenario),
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-nostdin",
+        "-r",
+        str(rate),
+        "-m",
+        str(calls),
+        "-l",
+        str(max(rate * 4, 100)),
+        "-trace_stat",
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+        "-fd",
+        "1",
+        "-timeout",
+        f"{seconds * 3 + 20:.0f}s",
+        "-max_socket",
+        "60000",
+        f"127.0.0.1:{port}",
+    ]
+    started = time.monotonic()
+    subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=seconds * 3 + 60)
+    elapsed = time.monotonic() - started
+    failed, successful = read_stat(tmp, scenario.stem)
+    to_100, to_final = read_rtt(tmp, scenario.stem)
+    return Run(
+        mode,
+        rate,
+        calls,
+        calls - successful if failed == 0 else failed,
+        successful / elapsed,
+        to_100,
+        to_final,
+    )
+
+
+def read_stat(tmp: Path, stem: str) -> tuple[int, int]:
+    files = sorted(tmp.glob(f"{stem}_*_.csv"))
+    if not files:
+        return 0, 0
+    with files[-1].open() as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    last = rows[-1]
+    return int(last["FailedCall(C)"]), int(last["SuccessfulCall(C)"])
+
+
+def read_rtt(tmp: Path, stem: str) -> tuple[list[float], list[float]]:
+    to_100: list[float] = []
+    to_final: list[float] = []
+    for path in tmp.glob(f"{stem}_*_rtt.csv"):
+        with path.open() as f:
+            for row in csv.DictReader(f, delimiter=";"):
+                value = float(row["response_time"])
+                (to_100 if row["rtd_no"].strip() == "1" else to_final).append(value)
+    return to_100, to_final
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="250,500,1000,1500,2000,2500,3000")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--modes", default="webhook,blocklist,bare")
+    parser.add_argument("--memory-calls", type=int, default=0)
+    parser.add_argument("--memory-rate", type=int, default=1000)
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    modes = args.modes.split(",")
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        nginx, http_port = start_nginx(tmp)
+        server = CallplaneServer(tmp, extra=("--log-level", "WARNING")).start()
+        try:
+            app = server.application(f"http://127.0.0.1:{http_port}/answer")
+            server.number("15550001000", app)
+            server.number("15550002000", app)
+            server.api("POST", "", json={"inbound_cps": 100000})
+            server.api(
+                "POST",
+                "Blocklist/",
+                json={
+                    "match": "prefix",
+                    "pattern": "1",
+                    "reason": "rejected",
+                    "number": "15550002000",
+                },
+            )
+            for mode in modes:
+                for rate in rates:
+                    if mode == "webhook":
+                        run = sipp_run(
+                            tmp, server.sip_port, "15550001000", 486, rate, args.seconds, mode
+                        )
+                    elif mode == "blocklist":
+                        run = sipp_run(
+                            tmp, server.sip_port, "15550002000", 603, rate, args.seconds, mode
+                        )
+                    else:
+                        run = bare_run(tmp, rate, args.seconds)
+                    runs.append(run)
+                    print(run.row(), flush=True)
+                    if run.failed:
+                        break
+            if args.memory_calls:
+                before = rss_kib(server.proc.pid)
+                sipp_run(
+                    tmp,
+                    server.sip_port,
+                    "15550002000",
+                    603,
+                    args.memory_rate,
+                    args.memory_calls / args.memory_rate,
+                    "memory",
+                )
+                time.sleep(2)
+                after = rss_kib(server.proc.pid)
+                print(
+                    f"resident memory: {before} KiB before, {after} KiB after "
+                    f"{args.memory_calls} more calls"
+                )
+        finally:
+            server.stop()
+            nginx.terminate()
+    print_summary(runs)
+
+
+def bare_run(tmp: Path, rate: int, seconds: float) -> Run:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "bare_responder.py"), str(port)]
+    )
+    time.sleep(0.5)
+    try:
+        return sipp_run(tmp, port, "15550003000", 603, rate, seconds, "bare")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def print_summary(runs: list[Run]) -> None:
+    print(
+        "\n| mode | offered calls/s | calls | failed | achieved calls/s | "
+        "INVITE->100 p50 ms | p99 ms | INVITE->final p50 ms | p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        print(run.row())
+    best: dict[str, float] = {}
+    for run in runs:
+        if run.failed == 0:
+            best[run.mode] = max(best.get(run.mode, 0), run.achieved)
+    for mode, value in best.items():
+        print(f"highest zero-failure rate, {mode}: {value:.0f} calls/s")
+    if best.get("bare"):
+        for mode in ("webhook", "blocklist"):
+            if mode in best:
+                print(f"{mode} / bare ratio: {best[mode] / best['bare']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -243,6 +243,8 @@ def sipp(
     *,
     transport: str = "u1",
     timeout: int = 20,
+    calls: int = 1,
+    rate: int = 10,
     **values: Any,
 ) -> SippResult:
     """Run one SIPp call from a scenario template (``{name}`` filled from values)."""
@@ -256,7 +258,9 @@ def sipp(
         "-sf",
         str(path),
         "-m",
-        "1",
+        str(calls),
+        "-r",
+        str(rate),
         "-nostdin",
         "-i",
         "127.0.0.1",

@@ -151,7 +151,7 @@ def read_rtt(tmp: Path, stem: str) -> tuple[list[float], list[float]]:
     for path in tmp.glob(f"{stem}_*_rtt.csv"):
         with path.open() as f:
             for row in csv.DictReader(f, delimiter=";"):
-                value = float(row["response_time"])
+                value = float(row["response_time_ms"])
                 (to_100 if row["rtd_no"].strip() == "1" else to_final).append(value)
     return to_100, to_final
 

@@ -36,7 +36,6 @@ INVALID_ANSWER_XML = Cause("Invalid Answer XML", 7011, "NORMAL_TEMPORARY_FAILURE
 UNSUPPORTED_VERB = Cause("Unsupported XML Element", 7021, "FACILITY_NOT_IMPLEMENTED", "failed")
 NO_COMMON_CODEC = Cause("Incompatible Media", 3080, "INCOMPATIBLE_DESTINATION", "failed")
 PROCESS_STOPPED = Cause("Callplane Stopped", 5090, "SYSTEM_SHUTDOWN", "failed")
-BYE_TIMEOUT = Cause("Hangup Not Acknowledged", 5080, "RECOVERY_ON_TIMER_EXPIRE", "completed")
 
 REJECT_CAUSES: dict[str, Cause] = {
     "rejected": REJECTED,

@@ -1,0 +1,111 @@
+"""A real SIP user agent for tests: PJSUA2 (pjsip's Python bindings), no sound card.
+
+One pjsua2 Endpoint per process; events are polled from the test's thread, so
+no pjsip threads touch Python objects behind our back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pjsua2 as pj
+
+
+@dataclass
+class CallLog:
+    states: list[tuple[str, int]] = field(default_factory=list)
+    media_ready: bool = False
+    disconnected: bool = False
+
+    @property
+    def final_status(self) -> int:
+        return self.states[-1][1] if self.states else 0
+
+
+class UaCall(pj.Call):
+    def __init__(self, ua: UserAgent, record_to: Path | None, play: Path | None) -> None:
+        super().__init__(ua.account)
+        self.ua = ua
+        self.log = CallLog()
+        self.record_to = record_to
+        self.play = play
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.player: pj.AudioMediaPlayer | None = None
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        self.log.states.append((info.stateText, info.lastStatusCode))
+        self.log.disconnected = info.state == pj.PJSIP_INV_STATE_DISCONNECTED
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        media = self.getAudioMedia(-1)
+        if self.record_to and self.recorder is None:
+            self.recorder = pj.AudioMediaRecorder()
+            self.recorder.createRecorder(str(self.record_to))
+            media.startTransmit(self.recorder)
+        if self.play and self.player is None:
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(str(self.play), pj.PJMEDIA_FILE_NO_LOOP)
+            self.player.startTransmit(media)
+        self.log.media_ready = True
+
+
+class UserAgent:
+    """A PJSUA2 phone on 127.0.0.1 that places calls to a Callplane server."""
+
+    def __init__(self, user: str = "14155550100", transport: str = "udp") -> None:
+        self.endpoint = pj.Endpoint()
+        self.endpoint.libCreate()
+        config = pj.EpConfig()
+        config.logConfig.level = 0
+        config.logConfig.consoleLevel = 0
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.medConfig.clockRate = 8000
+        config.medConfig.sndClockRate = 8000
+        self.endpoint.libInit(config)
+        kind = pj.PJSIP_TRANSPORT_TCP if transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+        transport_config = pj.TransportConfig()
+        transport_config.port = 0
+        transport_config.boundAddress = "127.0.0.1"
+        self.endpoint.transportCreate(kind, transport_config)
+        self.endpoint.libStart()
+        self.endpoint.audDevManager().setNullDev()
+        account_config = pj.AccountConfig()
+        account_config.idUri = f"sip:{user}@127.0.0.1"
+        self.account = pj.Account()
+        self.account.create(account_config)
+        self.transport = transport
+        self.calls: list[UaCall] = []
+
+    def call(
+        self, number: str, port: int, *, record_to: Path | None = None, play: Path | None = None
+    ) -> UaCall:
+        call = UaCall(self, record_to, play)
+        suffix = ";transport=tcp" if self.transport == "tcp" else ""
+        call.makeCall(f"sip:{number}@127.0.0.1:{port}{suffix}", pj.CallOpParam(True))
+        self.calls.append(call)
+        return call
+
+    def poll(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.endpoint.libHandleEvents(10)
+
+    def wait(self, call: UaCall, timeout: float = 10.0) -> CallLog:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not call.log.disconnected:
+            self.endpoint.libHandleEvents(10)
+        return call.log
+
+    def close(self) -> None:
+        for call in self.calls:
+            call.recorder = call.player = None
+            # pjsua2 2.15's ~Call asserts on the id of a call that already ended, so the
+            # C++ objects are left to the process's end rather than deleted here.
+            call.thisown = False
+        self.calls.clear()
+        self.account.shutdown()
+        self.endpoint.libDestroy()

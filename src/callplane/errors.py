@@ -6,6 +6,9 @@ boundary where they occur, into one of these::
     CallplaneError
      +-- SipError
      |    +-- SipParseError         malformed SIP message (answer 400 or drop)
+     +-- RtpError                    bad RTP/RTCP bytes, no RTP port (rtp/errors.py)
+     |    +-- PortsExhausted          the --rtp-ports range is used up (net/ports.py)
+     +-- MediaError                  TTS, audio fetch, recording (media/errors.py)
      +-- MarkupError                 answer document invalid (names element/attribute)
      +-- WebhookError                a customer URL failed (timeout, connect, HTTP status)
      +-- NotFound                    an API/CLI lookup found nothing

@@ -17,6 +17,19 @@ class Settings:
     advertised_host: str = ""  # address put in Contact and SDP; "" = guessed from sip_host
     answer_timeout: float = 5.0  # seconds, answer/action URL requests (Plivo's default)
     log_format: str = "text"  # "text" | "json"
+    rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
+
+    @property
+    def public_http_url(self) -> str:
+        return f"http://{self.public_host}:{self.http_port}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
 
     @property
     def db_url(self) -> str:

@@ -28,6 +28,9 @@ from callplane.calls.records import RecordWriter
 from callplane.calls.router import Router
 from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.media.fetch import AudioFetcher
+from callplane.media.tts import CachedTts, EspeakTts
+from callplane.net.ports import PortAllocator
 from callplane.net.sip_transport import SipTransport
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord
@@ -69,7 +72,17 @@ async def serve(settings: Settings) -> None:
     announce(settings, account, created)
     webhooks = WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox)
     records = RecordWriter(store.write_records)
-    services = Services(settings, webhooks, records)
+    tts = CachedTts(EspeakTts(), settings.cache_dir / "tts")
+    audio = AudioFetcher(settings.cache_dir / "audio")
+    services = Services(
+        settings,
+        webhooks,
+        records,
+        PortAllocator.parse(settings.rtp_ports),
+        tts,
+        audio,
+        lambda recording: store.add_recording(recording),
+    )
     await recover_live_calls(store, services)
     router = Router(services, store)
     sip = SipTransport(router.on_event)
@@ -107,6 +120,7 @@ async def serve(settings: Settings) -> None:
         await worker.stop()
         await records.stop()
         await webhooks.aclose()
+        await audio.aclose()
         await store.close()
         log.info("stopped")
 

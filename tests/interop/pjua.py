@@ -6,6 +6,7 @@ no pjsip threads touch Python objects behind our back.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ class UaCall(pj.Call):
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         media = self.getAudioMedia(-1)
+        devices = self.ua.endpoint.audDevManager()
+        # The null sound device clocks pjsua's bridge: a stream not on it stops sending.
+        devices.getCaptureDevMedia().startTransmit(media)
+        media.startTransmit(devices.getPlaybackDevMedia())
         if self.record_to and self.recorder is None:
             self.recorder = pj.AudioMediaRecorder()
             self.recorder.createRecorder(str(self.record_to))
@@ -65,6 +70,7 @@ class UserAgent:
         config.uaConfig.mainThreadOnly = True
         config.medConfig.clockRate = 8000
         config.medConfig.sndClockRate = 8000
+        config.medConfig.noVad = True
         self.endpoint.libInit(config)
         kind = pj.PJSIP_TRANSPORT_TCP if transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
         transport_config = pj.TransportConfig()
@@ -75,6 +81,8 @@ class UserAgent:
         self.endpoint.audDevManager().setNullDev()
         account_config = pj.AccountConfig()
         account_config.idUri = f"sip:{user}@127.0.0.1"
+        media = account_config.mediaConfig.transportConfig
+        media.boundAddress = media.publicAddress = "127.0.0.1"  # RTP on loopback only
         self.account = pj.Account()
         self.account.create(account_config)
         self.transport = transport
@@ -98,6 +106,9 @@ class UserAgent:
         end = time.monotonic() + timeout
         while time.monotonic() < end and not call.log.disconnected:
             self.endpoint.libHandleEvents(10)
+        if call.log.disconnected:
+            call.recorder = call.player = None  # pjmedia completes the WAV file on destroy
+            gc.collect()
         return call.log
 
     def close(self) -> None:

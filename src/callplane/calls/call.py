@@ -26,6 +26,7 @@ from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
     from callplane.calls.leg import InboundLeg
+    from callplane.calls.media import CallMedia
     from callplane.calls.services import Services
 
 log = logging.getLogger("callplane.calls")
@@ -70,6 +71,7 @@ class Call:
         self.dialect: Dialect | None = None
         self.task: asyncio.Task[None] | None = None
         self.reject_reason: str | None = None
+        self.early = False  # inside PreAnswer: media verbs must not answer
 
     @property
     def uuid(self) -> str:
@@ -124,15 +126,32 @@ class Call:
         self, url: str, method: str, extra: dict[str, str] | None = None
     ) -> Document | None:
         """A document from an action URL (Redirect, GetInput...); failure ends the call."""
-        params = {**answer_params(self.record, self.sip_headers), **(extra or {})}
-        params["CallStatus"] = "in-progress" if self.answered else "ringing"
         try:
-            return await self._fetch(url, method, params)
+            return await self._fetch(url, method, self.action_params(extra))
         except (WebhookError, MarkupError) as exc:
             self.note(f"action URL: {exc}", "error")
             invalid = isinstance(exc, MarkupError)
             self.fail(causes.INVALID_ANSWER_XML if invalid else causes.ANSWER_URL_FAILED)
             return None
+
+    async def notify_action(self, url: str, method: str, extra: dict[str, str]) -> None:
+        """Tell an action URL what happened and ignore its answer (``redirect="false"``)."""
+        try:
+            await self.services.webhooks.fetch(
+                url,
+                method,
+                self.action_params(extra),
+                self.route.account.auth_token,
+                timeout=self.services.settings.answer_timeout,
+            )
+        except WebhookError as exc:
+            self.note(f"action URL: {exc}", "error")
+
+    def action_params(self, extra: dict[str, str] | None) -> dict[str, str]:
+        params = {**answer_params(self.record, self.sip_headers), **(extra or {})}
+        params["CallStatus"] = "in-progress" if self.answered else "ringing"
+        del params["Event"]
+        return params
 
     async def _fetch(self, url: str, method: str, params: dict[str, str]) -> Document:
         response = await self.services.webhooks.fetch(
@@ -181,18 +200,46 @@ class Call:
         self.note(f"{element} is not supported yet: {why}", "error")
         self.fail(causes.UNSUPPORTED_VERB)
 
+    @property
+    def media(self) -> CallMedia:
+        """The call's media; only for verbs that answered (or pre-answered) first."""
+        assert self.leg.media is not None, "media used before answer() or early_media()"
+        return self.leg.media
+
     async def answer(self) -> bool:
-        """Answer with 200 OK and SDP; False (call ended) when no codec is common."""
-        if not self.leg.accept():
-            self.note("no common codec in the caller's SDP offer", "error")
+        """Answer with 200 OK and SDP; False (call ended) when media cannot be set up."""
+        if self.answered:
+            return True
+        if await self.leg.open_media() is None:
+            self.note("no common codec in the caller's SDP offer (or no RTP port)", "error")
             self.finish(causes.NO_COMMON_CODEC, causes.SOURCE_PLATFORM, 488)
             return False
+        if self.ended:  # the caller gave up while the RTP port was being bound
+            return False
+        self.leg.accept()
         self._set_state(CallState.ANSWERED)
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = 200
         if not await self.leg.wait_ack(ACK_WAIT):
             self.note("no ACK for our 200 OK", "error")
+        return not self.ended
+
+    async def media_ready(self) -> bool:
+        """Make media usable for a verb: answer, unless PreAnswer keeps the call early."""
+        if self.early:
+            return await self.early_media()
+        return await self.answer()
+
+    async def early_media(self) -> bool:
+        """Send 183 with SDP so prompts reach the caller before answering."""
+        if self.answered or self.leg.media is not None:
+            return not self.ended
+        if await self.leg.open_media() is None:
+            self.note("no common codec in the caller's SDP offer (or no RTP port)", "error")
+            self.finish(causes.NO_COMMON_CODEC, causes.SOURCE_PLATFORM, 488)
+            return False
+        self.leg.early_media()
         return not self.ended
 
     async def hangup(self, cause: Cause, source: str) -> None:
@@ -230,6 +277,8 @@ class Call:
             record.sip_response_code = sip_code
         if was_answered:
             self._bill()
+        if self.leg.media is not None:
+            self.services.spawn(self.leg.close_media())
         self.services.call_ended(self, cause)
 
     def _bill(self) -> None:

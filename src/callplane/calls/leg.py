@@ -1,8 +1,8 @@
-"""The SIP side of an inbound call: responses to its INVITE, its dialog, its BYE.
+"""The SIP side of an inbound call: responses to its INVITE, its media, its dialog, its BYE.
 
-No media yet: when a document hangs up right after answering, the 200 OK
-carries an SDP answer marked ``a=inactive`` on the discard port, which is the
-truth (no RTP flows); the media work replaces this with a real RTP session.
+Media is opened on the first answer or early-media response: the offer in the
+INVITE is answered (PCMU/PCMA + telephone-event), or, for an INVITE without
+SDP, our offer goes in the 200 OK and the caller's answer arrives in the ACK.
 """
 
 from __future__ import annotations
@@ -10,25 +10,40 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from callplane.calls.media import CallMedia
 from callplane.errors import SipError, SipParseError
+from callplane.net.ports import PortAllocator
+from callplane.net.rtp_session import RtpSession
 from callplane.net.sip_transport import SipTransport
+from callplane.rtp.errors import RtpError
 from callplane.sip.dialog import Dialog
-from callplane.sip.sdp import build_answer, parse_sdp
+from callplane.sip.message import Request
+from callplane.sip.sdp import Answer, build_answer, build_offer, parse_sdp, read_answer
 from callplane.sip.transaction import ServerTransaction
 
 log = logging.getLogger("callplane.calls")
 
 BYE_WAIT = 40.0  # a little over Timer F, which answers with a synthetic 408
-DISCARD_PORT = 9
 
 
 class InboundLeg:
-    def __init__(self, sip: SipTransport, txn: ServerTransaction, public_host: str) -> None:
+    def __init__(
+        self,
+        sip: SipTransport,
+        txn: ServerTransaction,
+        public_host: str,
+        ports: PortAllocator,
+        rtp_host: str,
+    ) -> None:
         self.sip = sip
         self.txn = txn
         self.invite = txn.request
         self.public_host = public_host
+        self.ports = ports
+        self.rtp_host = rtp_host
         self.dialog: Dialog | None = None
+        self.media: CallMedia | None = None
+        self.local_sdp = b""
         self._acked = asyncio.Event()
 
     @property
@@ -42,46 +57,74 @@ class InboundLeg:
         headers: tuple[tuple[str, str], ...] = (),
         body: bytes = b"",
     ) -> None:
+        if self.txn.final_sent:
+            return
         response = self.sip.endpoint.response(self.txn, code, phrase, headers=headers, body=body)
         self.sip.send_response(self.txn, response)
 
-    def accept(self) -> bool:
-        """Send 200 OK with an SDP answer; on no common codec send 488 and return False."""
-        body = self._answer_sdp()
-        if body is None:
-            self.respond(488, "Not Acceptable Here")
-            return False
-        port = self.sip.local_address[1]
-        contact = f"<sip:{self.public_host}:{port};transport={self.transport.lower()}>"
-        headers = (("Contact", contact), ("Content-Type", "application/sdp"))
-        self.respond(200, "OK", headers, body)
-        self.dialog = Dialog.from_invite(self.invite, self.txn.local_tag)
-        return True
-
-    def _answer_sdp(self) -> bytes | None:
-        if not self.invite.body:
-            return self._offer_sdp()
+    async def open_media(self) -> CallMedia | None:
+        """Bind RTP and prepare our SDP; None after sending 488 when no codec is common."""
+        if self.media is not None:
+            return self.media
         try:
-            answer = build_answer(parse_sdp(self.invite.body), self.public_host, DISCARD_PORT)
+            session = await RtpSession.open(self.ports, self.rtp_host)
+        except RtpError as exc:
+            log.warning("no RTP port for %s: %s", self.invite.call_id, exc)
+            self.respond(503, "Service Unavailable")
+            return None
+        if not self.invite.body:
+            self.local_sdp = build_offer(self.public_host, session.local_port)
+        else:
+            answer = self._answer(session.local_port)
+            if answer is None:
+                await session.close()
+                self.respond(488, "Not Acceptable Here")
+                return None
+            self._use(session, answer)
+            self.local_sdp = answer.body
+        self.media = CallMedia(session)
+        return self.media
+
+    def _answer(self, port: int) -> Answer | None:
+        try:
+            return build_answer(parse_sdp(self.invite.body), self.public_host, port)
         except SipParseError as exc:
             log.info("bad SDP offer in %s: %s", self.invite.call_id, exc)
             return None
-        if answer is None:
-            return None
-        return answer.body.replace(b"a=" + answer.direction.encode(), b"a=inactive")
 
-    def _offer_sdp(self) -> bytes:
-        family = "IP6" if ":" in self.public_host else "IP4"
-        return (
-            f"v=0\r\no=Callplane 1 1 IN {family} {self.public_host}\r\ns=Callplane\r\n"
-            f"c=IN {family} {self.public_host}\r\nt=0 0\r\n"
-            f"m=audio {DISCARD_PORT} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-            "a=fmtp:101 0-15\r\na=inactive\r\n"
-        ).encode()
+    @staticmethod
+    def _use(session: RtpSession, answer: Answer) -> None:
+        ip, port = answer.remote
+        session.set_remote(ip, port, answer.payload_type, answer.telephone_event)
 
-    def on_ack(self) -> None:
+    def early_media(self) -> None:
+        """183 Session Progress with our SDP (``PreAnswer``)."""
+        self.respond(183, "Session Progress", self._sdp_headers(), self.local_sdp)
+
+    def accept(self) -> None:
+        """200 OK with our SDP; the dialog starts."""
+        self.respond(200, "OK", self._sdp_headers(), self.local_sdp)
+        self.dialog = Dialog.from_invite(self.invite, self.txn.local_tag)
+
+    def _sdp_headers(self) -> tuple[tuple[str, str], ...]:
+        port = self.sip.local_address[1]
+        contact = f"<sip:{self.public_host}:{port};transport={self.transport.lower()}>"
+        return (("Contact", contact), ("Content-Type", "application/sdp"))
+
+    def on_ack(self, ack: Request) -> None:
+        if ack.body and self.media is not None and not self.invite.body:
+            self._take_answer_from_ack(ack.body)
         self._acked.set()
+
+    def _take_answer_from_ack(self, body: bytes) -> None:
+        assert self.media is not None
+        try:
+            answer = read_answer(parse_sdp(body))
+        except SipParseError as exc:
+            log.info("bad SDP answer in ACK for %s: %s", self.invite.call_id, exc)
+            return
+        if answer is not None:
+            self._use(self.media.session, answer)
 
     async def wait_ack(self, timeout: float) -> bool:
         try:
@@ -89,6 +132,11 @@ class InboundLeg:
         except TimeoutError:
             return False
         return True
+
+    async def close_media(self) -> None:
+        if self.media is not None:
+            log.info("media of %s ended: %s", self.invite.call_id, self.media.session.stats())
+            await self.media.close()
 
     async def bye(self) -> bool:
         """Send BYE in the dialog; True when a final response came back."""

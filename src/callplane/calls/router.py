@@ -47,6 +47,27 @@ def passed_headers(request: Request) -> dict[str, str]:
     }
 
 
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+
+
+def info_digit(request: Request) -> str | None:
+    """The key in a SIP INFO DTMF body (``Signal=5`` or a bare ``5``), if any."""
+    kind = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    text = request.body.decode("utf-8", "replace").strip()
+    if kind == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                text = value.strip()
+                break
+        else:
+            return None
+    elif kind != "application/dtmf":
+        return None
+    key = {"10": "*", "11": "#"}.get(text, text).upper()
+    return key if key in DTMF_KEYS else None
+
+
 class Router:
     def __init__(self, services: Services, store: Store, sip: SipTransport | None = None):
         self.services = services
@@ -66,7 +87,7 @@ class Router:
         elif isinstance(event, AckReceived):
             call = self.services.by_call_id.get(event.request.call_id)
             if call is not None:
-                call.leg.on_ack()
+                call.leg.on_ack(event.request)
         elif isinstance(event, CancelReceived):
             call = self.services.by_call_id.get(event.request.call_id)
             if call is not None:
@@ -84,7 +105,9 @@ class Router:
             self._on_bye(event)
         elif request.method == "INVITE":
             self._respond(event.transaction, 481 if self._call_of(request) is None else 488)
-        elif request.method in ("INFO", "UPDATE", "NOTIFY"):
+        elif request.method == "INFO":
+            self._on_info(event)
+        elif request.method in ("UPDATE", "NOTIFY"):
             self._respond(event.transaction, 200 if self._call_of(request) else 481)
         else:
             self._respond(event.transaction, 501)
@@ -93,6 +116,14 @@ class Router:
         call = self.services.by_call_id.get(request.call_id)
         dialog = call.leg.dialog if call else None
         return call if dialog is not None and dialog.matches(request) else None
+
+    def _on_info(self, event: RequestReceived) -> None:
+        """SIP INFO: DTMF as application/dtmf-relay or application/dtmf."""
+        call = self._call_of(event.request)
+        self._respond(event.transaction, 481 if call is None else 200)
+        digit = info_digit(event.request)
+        if call is not None and digit and call.leg.media is not None:
+            call.leg.media.digits.put_nowait(digit)
 
     def _on_bye(self, event: RequestReceived) -> None:
         call = self._call_of(event.request)
@@ -112,7 +143,10 @@ class Router:
             self._respond(txn, 404)
             return
         assert self.sip is not None
-        leg = InboundLeg(self.sip, txn, self.services.settings.public_host)
+        settings = self.services.settings
+        leg = InboundLeg(
+            self.sip, txn, settings.public_host, self.services.ports, settings.sip_host
+        )
         leg.respond(100)
         call = self._make_call(route, leg, request)
         refusal = self._screen(route, call)

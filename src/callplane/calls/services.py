@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,10 @@ from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
 from callplane.calls.screening import Limits
 from callplane.config import Settings
+from callplane.media.fetch import AudioFetcher
+from callplane.media.tts import TtsEngine
+from callplane.net.ports import PortAllocator
+from callplane.store.models import Recording
 from callplane.webhooks.client import WebhookClient
 
 if TYPE_CHECKING:
@@ -27,6 +31,10 @@ class Services:
     settings: Settings
     webhooks: WebhookClient
     records: RecordWriter
+    ports: PortAllocator
+    tts: TtsEngine
+    audio: AudioFetcher
+    save_recording: Callable[[Recording], Awaitable[None]]
     limits: Limits = field(default_factory=Limits)
     live: dict[str, Call] = field(default_factory=dict)  # call_uuid -> call
     by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call

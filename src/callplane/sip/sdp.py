@@ -209,3 +209,41 @@ def _answer_body(
             lines += [f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-16"]
         lines += ["a=ptime:20", f"a={direction}"]
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+OFFER_TELEPHONE_EVENT = 101
+
+
+def build_offer(local_ip: str, rtp_port: int, *, session_id: int | None = None) -> bytes:
+    """Our offer, for an INVITE that came without SDP (the answer comes in the ACK)."""
+    sid = session_id if session_id is not None else int(time.time())
+    family = "IP6" if ":" in local_ip else "IP4"
+    te = OFFER_TELEPHONE_EVENT
+    lines = [
+        "v=0",
+        f"o=Callplane {sid} {sid} IN {family} {local_ip}",
+        "s=Callplane",
+        f"c=IN {family} {local_ip}",
+        "t=0 0",
+        f"m=audio {rtp_port} RTP/AVP 0 8 {te}",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        f"a=rtpmap:{te} telephone-event/8000",
+        f"a=fmtp:{te} 0-15",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def read_answer(answer: SessionDescription) -> Answer | None:
+    """The codec the peer chose in its answer to ``build_offer``; None if unusable."""
+    audio = answer.audio
+    remote = answer.audio_address()
+    if audio is None or remote is None:
+        return None
+    chosen = _choose(audio, PREFERRED)
+    if chosen is None:
+        return None
+    direction = ANSWER_DIRECTION[audio.direction]
+    return Answer(chosen[0], chosen[1], _telephone_event(audio), remote, direction, b"")

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 from callplane.markup import verbs as v
-from callplane.verbs import hangup, redirect, reject
+from callplane.verbs import (
+    dtmf,
+    get_input,
+    hangup,
+    play,
+    pre_answer,
+    record,
+    redirect,
+    reject,
+    speak,
+    wait,
+)
 from callplane.verbs.base import Executor
 
 EXECUTORS: dict[type, Executor] = {
     v.Reject: reject.run,
     v.Hangup: hangup.run,
     v.Redirect: redirect.run,
+    v.Speak: speak.run,
+    v.Play: play.run,
+    v.Wait: wait.run,
+    v.GetInput: get_input.run,
+    v.Record: record.run,
+    v.PreAnswer: pre_answer.run,
+    v.Dtmf: dtmf.run,
 }
 
-# Verbs parsed and validated today whose execution lands with the media and dial work.
+# Verbs parsed and validated today whose execution lands with the dial and messaging work.
 PENDING: dict[type, str] = {
-    v.Speak: "Speak/Say needs answered-call media (TTS)",
-    v.Play: "Play needs answered-call media",
-    v.Wait: "Wait/Pause needs answered-call media",
-    v.GetInput: "GetInput/Gather needs answered-call media (DTMF)",
-    v.Record: "Record needs answered-call media",
     v.Dial: "Dial needs outbound legs and bridging",
-    v.PreAnswer: "PreAnswer needs early media (183)",
     v.Conference: "Conference needs the conference mixer",
-    v.Dtmf: "DTMF needs answered-call media",
     v.Message: "Message needs messaging",
 }

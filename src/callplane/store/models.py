@@ -23,6 +23,8 @@ class Account:
     rate_per_minute: str = "0.00"  # decimal string, billed per started interval
     billing_interval: int = 60  # seconds
     created: datetime | None = None
+    city: str = ""  # Plivo's profile fields
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +136,63 @@ class PendingCallback:
     attempts: int
     next_attempt: datetime
     created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A SIP endpoint (Plivo's Endpoint): registers with digest auth, dialled with <User>.
+
+    The password is never stored: ``ha1`` is ``md5(username:realm:password)``
+    (RFC 2617 section 3.2.2.2), all the registrar needs to check a digest response.
+    """
+
+    endpoint_id: str
+    auth_id: str
+    username: str
+    alias: str = ""
+    app_id: str | None = None
+    ha1: str = ""
+    realm: str = "callplane"
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A named credential that authenticates like the auth token (Basic auth_id:secret).
+
+    Only the SHA-256 of the secret is kept; the secret is shown once, at creation.
+    """
+
+    key_id: str
+    auth_id: str
+    name: str
+    secret_sha256: str
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePeriod:
+    """Calls of one day ("2025-03-01") or month ("2025-03"), summed from call records."""
+
+    period: str
+    calls: int = 0
+    answered_calls: int = 0
+    rejected_calls: int = 0  # refused before answer (cause codes 3000-3099), never billed
+    billed_seconds: int = 0
+    cost: str = "0.00000"
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording made by ``<Record>``; the file lives under the data directory."""
+
+    recording_id: str
+    auth_id: str
+    call_uuid: str
+    recording_format: str  # "wav" | "mp3"
+    path: str
+    recording_duration_ms: int
+    recording_start_ms: int
+    recording_end_ms: int
+    recording_type: str = "call"
+    add_time: datetime | None = None

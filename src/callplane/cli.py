@@ -73,11 +73,31 @@ def error_text(status: int, payload: dict[str, Any], path: str) -> str:
             "(or CALLPLANE_AUTH_ID/CALLPLANE_AUTH_TOKEN)"
         )
     if status == 404:
-        kind = path.strip("/").split("/")[0].lower()
-        return f"no such {kind}: {path} — see `callplane {kind}s list`"
+        return not_found_text(path)
     if isinstance(error, dict):
         return "; ".join(f"{field}: {msg}" for field, msg in error.items())
     return str(error)
+
+
+# Path segment -> (what it is, the command that lists them).
+RESOURCES = {
+    "Application": ("application", "apps"),
+    "Number": ("number", "numbers"),
+    "Blocklist": ("block rule", "blocklist"),
+    "Call": ("call", "calls"),
+    "Endpoint": ("endpoint", "endpoints"),
+    "Subaccount": ("sub-account", "accounts subaccounts"),
+    "ApiKey": ("API key", "keys"),
+}
+
+
+def not_found_text(path: str) -> str:
+    """``no application 'abc' — see `callplane apps list```."""
+    parts = path.strip("/").split("/")
+    noun, command = RESOURCES.get(parts[0], (parts[0].lower() or "account", ""))
+    ident = f" '{parts[1]}'" if len(parts) > 1 else ""
+    hint = f" — see `callplane {command} list`" if command else ""
+    return f"no {noun}{ident}{hint}"
 
 
 def load_credentials(data_dir: Path) -> tuple[str, str]:
@@ -144,7 +164,9 @@ def api_of(ctx: click.Context) -> Api:
     auth_id, token = o["auth_id"], o["auth_token"]
     if not (auth_id and token):
         auth_id, token = load_credentials(o["data_dir"])
-    return Api(o["api_url"], auth_id, token, o["as_json"])
+    api = Api(o["api_url"], auth_id, token, o["as_json"])
+    ctx.call_on_close(api.client.close)
+    return api
 
 
 @main.command()
@@ -442,16 +464,6 @@ def calls() -> None:
     """Call records."""
 
 
-@calls.command("list")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--offset", default=0)
-@click.pass_context
-def calls_list(ctx: click.Context, limit: int, offset: int) -> None:
-    """List call records, newest first."""
-    api = api_of(ctx)
-    show(api, api.call("GET", "Call/", params={"limit": limit, "offset": offset}), CALL_COLUMNS)
-
-
 @calls.command("show")
 @click.argument("call_uuid")
 @click.pass_context
@@ -459,3 +471,277 @@ def calls_show(ctx: click.Context, call_uuid: str) -> None:
     """Show one call record with its log."""
     api = api_of(ctx)
     show(api, api.call("GET", f"Call/{call_uuid}/"), [*CALL_COLUMNS, "hangup_source", "error"])
+
+
+def _range_params(pairs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in pairs.items() if v is not None and v != ""}
+
+
+@calls.command("list")
+@click.option("--direction", "call_direction", type=click.Choice(["inbound", "outbound"]))
+@click.option("--from", "from_number", help="Caller number.")
+@click.option("--to", "to_number", help="Called number.")
+@click.option("--status", type=click.Choice(["live", "ended"]))
+@click.option("--call-status", help="completed, busy, no-answer, failed...")
+@click.option("--hangup-source")
+@click.option("--hangup-cause-code", type=int)
+@click.option("--bill-duration", type=int, help="Exactly this many billed seconds.")
+@click.option("--min-bill-duration", type=int, help="At least (bill_duration__gte).")
+@click.option("--max-bill-duration", type=int, help="At most (bill_duration__lte).")
+@click.option("--ended-after", help="end_time__gte, 'YYYY-MM-DD[ HH:MM[:ss]]' UTC.")
+@click.option("--ended-before", help="end_time__lt, 'YYYY-MM-DD[ HH:MM[:ss]]' UTC.")
+@click.option("--subaccount", help="A sub-account's records (main account only).")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0)
+@click.pass_context
+def calls_list(ctx: click.Context, **options: Any) -> None:
+    """List call records, newest first, with Plivo's filters."""
+    api = api_of(ctx)
+    renames = {
+        "min_bill_duration": "bill_duration__gte",
+        "max_bill_duration": "bill_duration__lte",
+        "ended_after": "end_time__gte",
+        "ended_before": "end_time__lt",
+    }
+    params = _range_params({renames.get(k, k): v for k, v in options.items()})
+    show(api, api.call("GET", "Call/", params=params), CALL_COLUMNS)
+
+
+# -- accounts, sub-accounts, keys, usage ----------------------------------------------------
+
+ACCOUNT_COLUMNS = ["auth_id", "name", "city", "address", "rate_per_minute", "billing_interval"]
+SUB_COLUMNS = ["auth_id", "name", "enabled", "rate_per_minute", "created"]
+
+
+@main.group()
+def accounts() -> None:
+    """The account: profile, pricing, auth token, and its sub-accounts."""
+
+
+@accounts.command("show")
+@click.pass_context
+def accounts_show(ctx: click.Context) -> None:
+    """Show the account (never the auth token)."""
+    api = api_of(ctx)
+    show(api, api.call("GET", ""), [*ACCOUNT_COLUMNS, "inbound_cps"])
+
+
+@accounts.command("update")
+@click.option("--name")
+@click.option("--city")
+@click.option("--address")
+@click.option("--inbound-cps", type=float, help="Inbound calls/s; excess refused 486.")
+@click.option("--rate-per-minute", help="Price per minute, e.g. 0.0120 (main account).")
+@click.option("--billing-interval", type=int, help="Seconds per billed increment.")
+@click.pass_context
+def accounts_update(ctx: click.Context, **fields: Any) -> None:
+    """Change the account's profile, limits or pricing."""
+    api = api_of(ctx)
+    show(api, api.call("POST", "", fields), ["message"])
+
+
+@accounts.command("rotate-token")
+@click.pass_context
+def accounts_rotate_token(ctx: click.Context) -> None:
+    """Replace the auth token; prints the new one (API keys keep working)."""
+    api = api_of(ctx)
+    payload = api.call("POST", "AuthToken/")
+    saved = _update_credentials_file(ctx, payload["auth_id"], payload["auth_token"])
+    if api.as_json:
+        show(api, payload, [])
+        return
+    click.echo(f"new auth token: {payload['auth_token']}")
+    if saved:
+        click.echo(f"(saved in {saved})")
+
+
+def _update_credentials_file(ctx: click.Context, auth_id: str, token: str) -> Path | None:
+    """Keep serve's credentials file working when it holds the rotated account."""
+    path: Path = ctx.find_root().obj["data_dir"] / "credentials.json"
+    if not path.exists() or json.loads(path.read_text()).get("auth_id") != auth_id:
+        return None
+    path.write_text(json.dumps({"auth_id": auth_id, "auth_token": token}))
+    return path
+
+
+@accounts.group()
+def subaccounts() -> None:
+    """Sub-accounts: isolated accounts with their own auth id and token."""
+
+
+@subaccounts.command("create")
+@click.argument("name")
+@click.option("--enabled/--disabled", default=True, show_default=True)
+@click.pass_context
+def subaccounts_create(ctx: click.Context, name: str, enabled: bool) -> None:
+    """Create a sub-account; prints its auth id and token."""
+    api = api_of(ctx)
+    body = {"name": name, "enabled": enabled}
+    show(api, api.call("POST", "Subaccount/", body), ["auth_id", "auth_token", "message"])
+
+
+@subaccounts.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0)
+@click.pass_context
+def subaccounts_list(ctx: click.Context, limit: int, offset: int) -> None:
+    """List sub-accounts."""
+    api = api_of(ctx)
+    params = {"limit": limit, "offset": offset}
+    show(api, api.call("GET", "Subaccount/", params=params), SUB_COLUMNS)
+
+
+@subaccounts.command("show")
+@click.argument("auth_id")
+@click.pass_context
+def subaccounts_show(ctx: click.Context, auth_id: str) -> None:
+    """Show one sub-account, with its auth token."""
+    api = api_of(ctx)
+    show(api, api.call("GET", f"Subaccount/{auth_id}/"), [*SUB_COLUMNS, "auth_token"])
+
+
+@subaccounts.command("update")
+@click.argument("auth_id")
+@click.option("--name")
+@click.option("--enabled/--disabled", default=None)
+@click.option("--rate-per-minute")
+@click.option("--billing-interval", type=int)
+@click.pass_context
+def subaccounts_update(ctx: click.Context, auth_id: str, **fields: Any) -> None:
+    """Rename, enable/disable or re-price a sub-account."""
+    api = api_of(ctx)
+    show(api, api.call("POST", f"Subaccount/{auth_id}/", fields), ["message"])
+
+
+@subaccounts.command("delete")
+@click.argument("auth_id")
+@click.option("--cascade", is_flag=True, help="Delete its apps, numbers, endpoints too.")
+@click.pass_context
+def subaccounts_delete(ctx: click.Context, auth_id: str, cascade: bool) -> None:
+    """Delete a sub-account (its resources move to you unless --cascade)."""
+    api_of(ctx).call("DELETE", f"Subaccount/{auth_id}/", {"cascade": cascade})
+    click.echo(f"deleted sub-account {auth_id}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys: named secrets that authenticate like the auth token."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.pass_context
+def keys_create(ctx: click.Context, name: str) -> None:
+    """Create a key; its secret is printed once and cannot be shown again."""
+    api = api_of(ctx)
+    show(api, api.call("POST", "ApiKey/", {"name": name}), ["key_id", "name", "secret"])
+
+
+@keys.command("list")
+@click.pass_context
+def keys_list(ctx: click.Context) -> None:
+    """List keys (never their secrets)."""
+    api = api_of(ctx)
+    show(api, api.call("GET", "ApiKey/"), ["key_id", "name", "created"])
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key at once."""
+    api_of(ctx).call("DELETE", f"ApiKey/{key_id}/")
+    click.echo(f"revoked key {key_id}")
+
+
+USAGE_COLUMNS = [
+    "period",
+    "calls",
+    "answered_calls",
+    "rejected_calls",
+    "billed_minutes",
+    "cost",
+]
+
+
+@main.command()
+@click.option("--period", type=click.Choice(["day", "month"]), default="day", show_default=True)
+@click.option("--from", "from_", help="First day, YYYY-MM-DD (default: 30 days ago).")
+@click.option("--to", help="Last day, YYYY-MM-DD (default: today, UTC).")
+@click.option("--subaccount", help="A sub-account's usage (main account only).")
+@click.pass_context
+def usage(
+    ctx: click.Context, period: str, from_: str | None, to: str | None, subaccount: str | None
+) -> None:
+    """Calls, billed minutes and cost per day or month."""
+    api = api_of(ctx)
+    params = _range_params({"period": period, "from": from_, "to": to, "subaccount": subaccount})
+    payload = api.call("GET", "Usage/", params=params)
+    if api.as_json:
+        show(api, payload, [])
+        return
+    show(api, {"objects": [*payload["objects"], payload["totals"]]}, USAGE_COLUMNS)
+
+
+# -- SIP endpoints --------------------------------------------------------------------------
+
+ENDPOINT_COLUMNS = ["endpoint_id", "username", "alias", "sip_uri", "application"]
+
+
+@main.group()
+def endpoints() -> None:
+    """SIP endpoints: username/password devices that register and are dialled with <User>."""
+
+
+@endpoints.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--alias", default="", help="Display name.")
+@click.option("--app", "app_id", help="Application for calls from this endpoint.")
+@click.option("--subaccount", help="Create it for this sub-account.")
+@click.pass_context
+def endpoints_create(ctx: click.Context, username: str, **fields: Any) -> None:
+    """Create an endpoint; the password is stored only as a digest."""
+    api = api_of(ctx)
+    body = {"username": username, **fields}
+    show(api, api.call("POST", "Endpoint/", body), ["endpoint_id", "username", "message"])
+
+
+@endpoints.command("list")
+@click.option("--subaccount", help="A sub-account's endpoints.")
+@click.pass_context
+def endpoints_list(ctx: click.Context, subaccount: str | None) -> None:
+    """List endpoints."""
+    api = api_of(ctx)
+    params = _range_params({"subaccount": subaccount})
+    show(api, api.call("GET", "Endpoint/", params=params), ENDPOINT_COLUMNS)
+
+
+@endpoints.command("show")
+@click.argument("endpoint_id")
+@click.pass_context
+def endpoints_show(ctx: click.Context, endpoint_id: str) -> None:
+    """Show one endpoint."""
+    api = api_of(ctx)
+    show(api, api.call("GET", f"Endpoint/{endpoint_id}/"), ENDPOINT_COLUMNS)
+
+
+@endpoints.command("update")
+@click.argument("endpoint_id")
+@click.option("--password")
+@click.option("--alias")
+@click.option("--app", "app_id", help="Application ('' to unassign).")
+@click.pass_context
+def endpoints_update(ctx: click.Context, endpoint_id: str, **fields: Any) -> None:
+    """Change an endpoint's password, alias or application."""
+    api = api_of(ctx)
+    show(api, api.call("POST", f"Endpoint/{endpoint_id}/", fields), ["message"])
+
+
+@endpoints.command("delete")
+@click.argument("endpoint_id")
+@click.pass_context
+def endpoints_delete(ctx: click.Context, endpoint_id: str) -> None:
+    """Delete an endpoint."""
+    api_of(ctx).call("DELETE", f"Endpoint/{endpoint_id}/")
+    click.echo(f"deleted endpoint {endpoint_id}")

@@ -1,4 +1,7 @@
-"""A real uvicorn server on 127.0.0.1 with a temp SQLite store, driven by the plivo SDK.
+"""A real uvicorn server on 127.0.0.1 with a temp store, driven by the plivo SDK.
+
+The store is SQLite, or PostgreSQL when CALLPLANE_TEST_DATABASE_URL is set
+(see ``tests/store/databases.py``).
 
 The server and the store live on one event loop in a background thread; tests
 (synchronous, like the SDK) reach the store through ``live.run(coro)``.
@@ -17,9 +20,11 @@ import plivo
 import plivo.rest.client
 import pytest
 import uvicorn
+from sqlalchemy.engine import URL
 
 from callplane.api import create_app
 from callplane.store import Store
+from tests.store.databases import fresh_url, module_database
 
 T = TypeVar("T")
 
@@ -33,12 +38,12 @@ _BASE_URL_CONSTANTS = (
 
 
 class LiveServer:
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_url: str) -> None:
         self.changes = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.store = self.run(Store.open(f"sqlite+aiosqlite:///{db_path}"))
+        self.store = self.run(Store.open(db_url))
         self.account, _ = self.run(self.store.ensure_main_account())
         app = create_app(self.store, on_change=self._on_change)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
@@ -74,9 +79,17 @@ class LiveServer:
         self.loop.close()
 
 
+@pytest.fixture(scope="module")
+def pg_database(request: pytest.FixtureRequest) -> Iterator[URL | None]:
+    with module_database(request.module.__name__) as url:
+        yield url
+
+
 @pytest.fixture
-def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path / "callplane.db")
+def live(
+    pg_database: URL | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveServer]:
+    server = LiveServer(fresh_url(pg_database, tmp_path))
     for name in _BASE_URL_CONSTANTS:
         monkeypatch.setattr(plivo.rest.client, name, server.base_uri)
     yield server

@@ -9,52 +9,47 @@ Starlette's own 404/405 for unknown paths and wrong methods.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+import uuid
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callplane.api import account, applications, blocklist, calls, numbers
+from callplane.api import openapi
 from callplane.api.http import ApiError, OnChange, error_reply
+from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
 from callplane.store import Store
 
 log = logging.getLogger("callplane.api")
 
-Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 BASE = "/v1/Account/{auth_id}"
 
 
-def _routes(path: str, endpoints: dict[str, Endpoint]) -> list[BaseRoute]:
-    """One route per method, each with and without the trailing slash."""
-    return [
-        Route(variant, endpoint, methods=[method])
-        for method, endpoint in endpoints.items()
-        for variant in (f"{BASE}{path}/", f"{BASE}{path}")
+def _routes() -> list[BaseRoute]:
+    """One route per operation, each with and without the trailing slash.
+
+    Starlette tries routes in order, so the hot read paths (call records) go first.
+    """
+    hot_first = sorted(OPERATIONS, key=lambda op: op.tag != "Call")
+    routes: list[BaseRoute] = [
+        Route(path, op.handler, methods=[op.method])
+        for op in hot_first
+        for path in (f"{BASE}{op.path}/", f"{BASE}{op.path}")
     ]
+    routes += [
+        Route("/v1/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.docs_page, methods=["GET"]),
+        Route("/docs/", openapi.docs_page, methods=["GET"]),
+    ]
+    return routes
 
 
-ROUTES: list[BaseRoute] = [
-    *_routes("", {"GET": account.get, "POST": account.modify}),
-    *_routes("/Application", {"GET": applications.list_, "POST": applications.create}),
-    *_routes(
-        "/Application/{app_id}",
-        {"GET": applications.get, "POST": applications.modify, "DELETE": applications.delete},
-    ),
-    *_routes("/Number", {"GET": numbers.list_, "POST": numbers.create}),
-    *_routes(
-        "/Number/{number}",
-        {"GET": numbers.get, "POST": numbers.modify, "DELETE": numbers.delete},
-    ),
-    *_routes("/Call", {"GET": calls.list_}),
-    *_routes("/Call/{call_uuid}", {"GET": calls.get}),
-    *_routes("/Blocklist", {"GET": blocklist.list_, "POST": blocklist.create}),
-    *_routes("/Blocklist/{rule_id}", {"GET": blocklist.get, "DELETE": blocklist.delete}),
-]
+ROUTES: list[BaseRoute] = _routes()
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -83,10 +78,30 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_reply(request, 500, "server error")
 
 
+class RejectNul:
+    """400 for a NUL character in the path or query: no database stores or compares it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            body = {"api_id": str(uuid.uuid4()), "error": "NUL characters are not allowed"}
+            await JSONResponse(body, status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"\x00" in query or b"%00" in query
+
+
 def create_app(store: Store, *, on_change: OnChange | None = None) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write."""
     app = Starlette(
         routes=ROUTES,
+        middleware=[Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,
             NotFound: _not_found,

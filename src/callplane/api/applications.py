@@ -39,7 +39,8 @@ FIELDS = {
     "default_number_app": flag,
     "default_endpoint_app": flag,
 }
-# Plivo parameters we accept and ignore (no sub-accounts or messaging logs yet).
+CREATE_FIELDS = {**FIELDS, "subaccount": text}
+# Plivo parameters we accept and ignore (no messaging logs or public URIs).
 IGNORED = frozenset(
     {
         "subaccount",
@@ -57,12 +58,24 @@ def _sip_host(request: Request) -> str:
     return request.url.hostname or "localhost"
 
 
-async def create(request: Request) -> Response:
+async def _visible(request: Request) -> Application:
+    """The application of the path if the caller or one of its sub-accounts owns it."""
     account = await authenticate(request)
-    values = parse_fields(await read_body(request), FIELDS, IGNORED)
+    app_id = request.path_params["app_id"]
+    app = await store_of(request).get_application(account.auth_id, app_id, include_subaccounts=True)
+    if app is None:
+        raise NotFound(f"application {app_id}")
+    return app
+
+
+async def create(request: Request) -> Response:
+    """``subaccount`` (main account only) creates the application for that sub-account."""
+    account = await authenticate(request)
+    values = parse_fields(await read_body(request), CREATE_FIELDS, IGNORED - {"subaccount"})
+    owner = await store_of(request).resolve_owner(account.auth_id, values.pop("subaccount", None))
     app = Application(
         app_id="",
-        auth_id=account.auth_id,
+        auth_id=owner,
         app_name=values.pop("app_name", ""),
         answer_url=values.pop("answer_url", ""),
         **values,
@@ -76,34 +89,28 @@ async def list_(request: Request) -> Response:
     account = await authenticate(request)
     limit, offset = page_args(request.query_params)
     app_name = request.query_params.get("app_name")
-    page = await store_of(request).list_applications(
-        account.auth_id, limit=limit, offset=offset, app_name=app_name
-    )
+    store = store_of(request)
+    owner = await store.resolve_owner(account.auth_id, request.query_params.get("subaccount"))
+    page = await store.list_applications(owner, limit=limit, offset=offset, app_name=app_name)
     objects = [shapes.application(app, _sip_host(request)) for app in page.items]
     return list_reply(request, page, limit, offset, objects)
 
 
 async def get(request: Request) -> Response:
-    account = await authenticate(request)
-    app_id = request.path_params["app_id"]
-    app = await store_of(request).get_application(account.auth_id, app_id)
-    if app is None:
-        raise NotFound(f"application {app_id}")
+    app = await _visible(request)
     return reply(**shapes.application(app, _sip_host(request)))
 
 
 async def modify(request: Request) -> Response:
-    account = await authenticate(request)
+    app = await _visible(request)
     changes = parse_fields(await read_body(request), FIELDS, IGNORED)
-    await store_of(request).update_application(
-        account.auth_id, request.path_params["app_id"], changes
-    )
+    await store_of(request).update_application(app.auth_id, app.app_id, changes)
     await changed(request)
     return reply(202, message="changed")
 
 
 async def delete(request: Request) -> Response:
-    account = await authenticate(request)
-    await store_of(request).delete_application(account.auth_id, request.path_params["app_id"])
+    app = await _visible(request)
+    await store_of(request).delete_application(app.auth_id, app.app_id)
     await changed(request)
     return reply(204)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import inspect
 import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -29,8 +30,12 @@ Body = Mapping[str, Any]
 Parser = Callable[[str, Any], Any]
 
 MAX_PAGE = 20
+MAX_TEXT = 2048
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 AUTH_FAILED = "Authentication failed"
-LIST_RESOURCES = frozenset({"Application", "Number", "Call", "Blocklist"})
+LIST_RESOURCES = frozenset(
+    {"Application", "Number", "Call", "Blocklist", "Subaccount", "Endpoint", "ApiKey"}
+)
 
 
 class ApiError(Exception):
@@ -94,6 +99,12 @@ async def authenticate(request: Request) -> Account:
     return account
 
 
+def main_only(account: Account, what: str) -> None:
+    """403 for a sub-account asking what only a main account may do."""
+    if account.parent_auth_id is not None:
+        raise ApiError(403, f"only the main account can {what}")
+
+
 def _basic_credentials(header: str) -> tuple[str, str]:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -146,7 +157,12 @@ def text(name: str, value: Any) -> str:
         return ""
     if isinstance(value, bool | dict | list):
         raise ValidationError(name, "must be a string")
-    return str(value).strip()
+    found = str(value).strip()
+    if "\x00" in found:
+        raise ValidationError(name, "must not contain NUL characters")
+    if len(found) > MAX_TEXT:
+        raise ValidationError(name, f"at most {MAX_TEXT} characters")
+    return found
 
 
 def flag(name: str, value: Any) -> bool:
@@ -161,21 +177,28 @@ def flag(name: str, value: Any) -> bool:
 
 
 def integer(name: str, value: Any) -> int:
+    """An integer that fits the database's 32-bit INTEGER columns."""
     if isinstance(value, bool):
         raise ValidationError(name, "must be an integer")
     try:
-        return int(str(value).strip())
+        found = int(str(value).strip())
     except ValueError:
         raise ValidationError(name, "must be an integer") from None
+    if not INT_MIN <= found <= INT_MAX:
+        raise ValidationError(name, f"must be between {INT_MIN} and {INT_MAX}")
+    return found
 
 
 def number(name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise ValidationError(name, "must be a number")
     try:
-        return float(str(value).strip())
+        found = float(str(value).strip())
     except ValueError:
         raise ValidationError(name, "must be a number") from None
+    if not math.isfinite(found):
+        raise ValidationError(name, "must be a finite number")
+    return found
 
 
 def parse_fields(

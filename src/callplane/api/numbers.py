@@ -14,6 +14,7 @@ from callplane.api.http import (
     filters_of,
     integer,
     list_reply,
+    main_only,
     page_args,
     parse_fields,
     read_body,
@@ -23,10 +24,16 @@ from callplane.api.http import (
     text,
 )
 from callplane.errors import NotFound, ValidationError
+from callplane.store.models import Account, Number
 
-UPDATE_FIELDS = {"app_id": text, "alias": text, "max_concurrent_calls": integer}
-UPDATE_IGNORED = frozenset({"number", "subaccount", "verification_info", "cnam_lookup"})
-LIST_FILTERS = frozenset({"number_startswith", "alias", "type", "number_type"})
+UPDATE_FIELDS = {
+    "app_id": text,
+    "alias": text,
+    "max_concurrent_calls": integer,
+    "subaccount": text,
+}
+UPDATE_IGNORED = frozenset({"number", "verification_info", "cnam_lookup"})
+LIST_FILTERS = frozenset({"number_startswith", "alias", "type", "number_type", "subaccount"})
 
 
 def _number_list(name: str, value: Any) -> list[str]:
@@ -43,6 +50,16 @@ CREATE_FIELDS = {
     "app_id": text,
 }
 CREATE_IGNORED = frozenset({"subaccount"})
+
+
+async def _visible(request: Request) -> tuple[Account, Number]:
+    """The caller and the number of the path, if the caller or a sub-account owns it."""
+    account = await authenticate(request)
+    number = request.path_params["number"]
+    num = await store_of(request).get_number(account.auth_id, number, include_subaccounts=True)
+    if num is None:
+        raise NotFound(f"number {number}")
+    return account, num
 
 
 async def create(request: Request) -> Response:
@@ -65,8 +82,10 @@ async def list_(request: Request) -> Response:
     account = await authenticate(request)
     limit, offset = page_args(request.query_params)
     found = filters_of(request.query_params, LIST_FILTERS)
-    page = await store_of(request).list_numbers(
-        account.auth_id,
+    store = store_of(request)
+    owner = await store.resolve_owner(account.auth_id, found.get("subaccount"))
+    page = await store.list_numbers(
+        owner,
         limit=limit,
         offset=offset,
         number_startswith=found.get("number_startswith"),
@@ -78,26 +97,28 @@ async def list_(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    account = await authenticate(request)
-    number = request.path_params["number"]
-    num = await store_of(request).get_number(account.auth_id, number)
-    if num is None:
-        raise NotFound(f"number {number}")
+    _, num = await _visible(request)
     return reply(**shapes.number(num))
 
 
 async def modify(request: Request) -> Response:
-    account = await authenticate(request)
+    """Plivo's ``subaccount`` (main account only) gives the number to that sub-account;
+    ``""`` or the main account's own id takes it back."""
+    account, num = await _visible(request)
     changes = parse_fields(await read_body(request), UPDATE_FIELDS, UPDATE_IGNORED)
     if not changes:
         raise ValidationError("app_id", "give app_id, alias or max_concurrent_calls")
-    await store_of(request).update_number(account.auth_id, request.path_params["number"], changes)
+    if "subaccount" in changes:
+        main_only(account, "move numbers between accounts")
+        store = store_of(request)
+        changes["auth_id"] = await store.resolve_owner(account.auth_id, changes.pop("subaccount"))
+    await store_of(request).update_number(num.auth_id, num.number, changes)
     await changed(request)
     return reply(202, message="changed")
 
 
 async def delete(request: Request) -> Response:
-    account = await authenticate(request)
-    await store_of(request).delete_number(account.auth_id, request.path_params["number"])
+    _, num = await _visible(request)
+    await store_of(request).delete_number(num.auth_id, num.number)
     await changed(request)
     return reply(204)

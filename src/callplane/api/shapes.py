@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from callplane.store.models import Account, Application, BlockRule, CallRecord, Number
+from callplane.store.models import (
+    Account,
+    ApiKey,
+    Application,
+    BlockRule,
+    CallRecord,
+    Endpoint,
+    Number,
+    UsagePeriod,
+)
 
 # Plivo's call_state values, from our CallStatus (design.md section 4).
 _CALL_STATES = {
@@ -22,6 +31,11 @@ _CALL_STATES = {
 
 def account_uri(auth_id: str) -> str:
     return f"/v1/Account/{auth_id}/"
+
+
+def sub_account(auth_id: str) -> str | None:
+    """Plivo's ``sub_account`` of a resource: the owning sub-account's id, else None."""
+    return auth_id if auth_id.startswith("SA") else None
 
 
 def plivo_time(value: datetime | None) -> str | None:
@@ -49,7 +63,7 @@ def application(app: Application, sip_host: str) -> dict[str, Any]:
         "enabled": True,
         "log_incoming_messages": True,
         "public_uri": False,
-        "sub_account": None,
+        "sub_account": sub_account(app.auth_id),
         "sip_uri": f"sip:{app.app_id}@{sip_host}",
         "resource_uri": f"{account_uri(app.auth_id)}Application/{app.app_id}/",
         "status_callback_url": app.status_callback_url,
@@ -78,7 +92,7 @@ def number(num: Number) -> dict[str, Any]:
         "monthly_rental_rate": "0.00000",
         "voice_rate": "0.00000",
         "sms_rate": "0.00000",
-        "sub_account": None,
+        "sub_account": sub_account(num.auth_id),
         "resource_uri": f"{base}Number/{num.number}/",
         "max_concurrent_calls": num.max_concurrent_calls,
     }
@@ -142,14 +156,73 @@ def account(acct: Account) -> dict[str, Any]:
         "billing_mode": "postpaid",
         "cash_credits": "0.00000",
         "auto_recharge": False,
-        "address": "",
-        "city": "",
+        "address": acct.address,
+        "city": acct.city,
         "state": "",
         "timezone": "UTC",
         "resource_uri": account_uri(acct.auth_id),
+        "parent_auth_id": acct.parent_auth_id,
         "enabled": acct.enabled,
         "inbound_cps": acct.inbound_cps,
         "rate_per_minute": acct.rate_per_minute,
         "billing_interval": acct.billing_interval,
         "created": plivo_time(acct.created),
+    }
+
+
+def subaccount(acct: Account) -> dict[str, Any]:
+    """Plivo's Subaccount object; it does carry the sub-account's auth token."""
+    parent = acct.parent_auth_id or ""
+    return {
+        "account": account_uri(parent),
+        "auth_id": acct.auth_id,
+        "auth_token": acct.auth_token,
+        "name": acct.name,
+        "enabled": acct.enabled,
+        "created": acct.created.date().isoformat() if acct.created else None,
+        "modified": None,
+        "resource_uri": f"{account_uri(parent)}Subaccount/{acct.auth_id}/",
+        "rate_per_minute": acct.rate_per_minute,
+        "billing_interval": acct.billing_interval,
+        "inbound_cps": acct.inbound_cps,
+    }
+
+
+def endpoint(ep: Endpoint, sip_host: str) -> dict[str, Any]:
+    """Plivo's Endpoint object, without any password or digest."""
+    base = account_uri(ep.auth_id)
+    return {
+        "endpoint_id": ep.endpoint_id,
+        "username": ep.username,
+        "alias": ep.alias,
+        "sip_uri": f"sip:{ep.username}@{sip_host}",
+        "application": f"{base}Application/{ep.app_id}/" if ep.app_id else None,
+        "app_id": ep.app_id,
+        "sip_registered": "false",
+        "sub_account": sub_account(ep.auth_id),
+        "realm": ep.realm,
+        "created": plivo_time(ep.created),
+        "resource_uri": f"{base}Endpoint/{ep.endpoint_id}/",
+    }
+
+
+def api_key(key: ApiKey) -> dict[str, Any]:
+    """Never the secret (nor its digest)."""
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "created": plivo_time(key.created),
+        "resource_uri": f"{account_uri(key.auth_id)}ApiKey/{key.key_id}/",
+    }
+
+
+def usage(item: UsagePeriod) -> dict[str, Any]:
+    return {
+        "period": item.period,
+        "calls": item.calls,
+        "answered_calls": item.answered_calls,
+        "rejected_calls": item.rejected_calls,
+        "billed_seconds": item.billed_seconds,
+        "billed_minutes": round(item.billed_seconds / 60, 4),
+        "cost": item.cost,
     }

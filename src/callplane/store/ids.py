@@ -26,3 +26,18 @@ def new_app_id() -> str:
 
 def new_rule_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_endpoint_id() -> str:
+    """A 14-digit numeric string, like Plivo's endpoint ids."""
+    return str(10**13 + secrets.randbelow(9 * 10**13))
+
+
+def new_key_id() -> str:
+    """``AK`` + 18 upper-case letters/digits."""
+    return new_auth_id("AK")
+
+
+def new_key_secret() -> str:
+    """40 random URL-safe characters, shown once when the key is created."""
+    return secrets.token_urlsafe(30)

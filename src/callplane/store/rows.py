@@ -5,26 +5,55 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from callplane.errors import ValidationError
+from callplane.store import tables as t
 from callplane.store.models import (
     Account,
+    ApiKey,
     Application,
     BlockMatch,
     BlockRule,
     CallRecord,
+    Endpoint,
     Number,
     PendingCallback,
 )
 
 T = TypeVar("T")
 
+_CHECKED: dict[type, sa.Table] = {
+    Account: t.accounts,
+    Application: t.applications,
+    Number: t.numbers,
+    BlockRule: t.block_rules,
+    Endpoint: t.endpoints,
+    ApiKey: t.api_keys,
+}
+
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 
 
 def to_row(obj: Any) -> dict[str, Any]:
-    """Column values of a model dataclass (shallow: no deep copy of lists)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    """Column values of a model dataclass (shallow: no deep copy of lists).
+
+    Configuration rows are checked against their columns' lengths, which
+    PostgreSQL enforces and SQLite does not: too long is a ValidationError on both.
+    """
+    row = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    table = _CHECKED.get(type(obj))
+    if table is not None:
+        _check_lengths(table, row)
+    return row
+
+
+def _check_lengths(table: sa.Table, row: dict[str, Any]) -> None:
+    for name, value in row.items():
+        limit = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise ValidationError(name, f"at most {limit} characters")
 
 
 def record_row(record: CallRecord) -> dict[str, Any]:
@@ -64,3 +93,11 @@ def pending_callback(row: Row[Any]) -> PendingCallback:
     values["headers"] = dict(values["headers"] or {})
     values["body"] = bytes(values["body"])
     return PendingCallback(**values)
+
+
+def endpoint(row: Row[Any]) -> Endpoint:
+    return from_row(Endpoint, row)
+
+
+def api_key(row: Row[Any]) -> ApiKey:
+    return from_row(ApiKey, row)

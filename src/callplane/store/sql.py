@@ -43,3 +43,17 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
 def count_of(stmt: sa.Select[Any]) -> sa.Select[Any]:
     """``SELECT count(*)`` over the rows ``stmt`` selects (ignoring its order)."""
     return sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+
+
+_BUCKETS = {
+    "postgresql": {"day": "YYYY-MM-DD", "month": "YYYY-MM"},
+    "sqlite": {"day": "%Y-%m-%d", "month": "%Y-%m"},
+}
+
+
+def date_bucket(dialect: str, column: sa.ColumnElement[Any], period: str) -> sa.ColumnElement[str]:
+    """``column`` (a naive-UTC timestamp) as ``YYYY-MM-DD`` (day) or ``YYYY-MM`` (month)."""
+    fmt = _BUCKETS[dialect][period]
+    if dialect == "postgresql":
+        return sa.func.to_char(column, fmt, type_=sa.String)
+    return sa.func.strftime(fmt, column, type_=sa.String)

@@ -13,11 +13,12 @@ routing table that :meth:`Store.route` reads without SQL.
 from __future__ import annotations
 
 import asyncio
-import hmac
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -25,22 +26,41 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callplane.errors import NotFound, ValidationError
+from callplane.migrations import upgrade as migrate
 from callplane.store import rows
 from callplane.store import tables as t
-from callplane.store.ids import new_app_id, new_auth_id, new_auth_token, new_rule_id
+from callplane.store.caches import Counts, Credentials
+from callplane.store.ids import (
+    new_app_id,
+    new_auth_id,
+    new_auth_token,
+    new_endpoint_id,
+    new_key_id,
+    new_key_secret,
+    new_rule_id,
+)
 from callplane.store.models import (
     Account,
+    ApiKey,
     Application,
     BlockRule,
     CallRecord,
+    Endpoint,
     Number,
     Route,
+    UsagePeriod,
 )
 from callplane.store.outbox import SqlOutbox
 from callplane.store.routes import build_routes
-from callplane.store.sql import count_of, install_sqlite_pragmas, upsert
+from callplane.store.secrets import digest_ha1, secret_digest
+from callplane.store.sql import count_of, date_bucket, install_sqlite_pragmas, upsert
 from callplane.store.validation import (
+    USAGE_PERIODS,
+    check_name,
     check_non_negative,
+    check_password,
+    check_rate,
+    check_username,
     normalise_number,
     validate_application,
     validate_block_rule,
@@ -51,7 +71,7 @@ T = TypeVar("T")
 _MAIN_AUTH_ID = re.compile(r"MA[A-Z0-9]{18}")
 _FIXED_FIELDS = frozenset({"app_id", "auth_id", "created", "number", "added_on"})
 _NUMBER_FIELDS = frozenset(
-    {"app_id", "alias", "carrier", "region", "number_type", "max_concurrent_calls"}
+    {"app_id", "alias", "carrier", "region", "number_type", "max_concurrent_calls", "auth_id"}
 )
 CALL_FILTERS = frozenset(
     {
@@ -64,9 +84,16 @@ CALL_FILTERS = frozenset(
         "parent_call_uuid",
         "hangup_cause_code",
         "hangup_source",
+        "bill_duration",
+        "end_time",
+        "initiation_time",
     }
 )
-_DUMMY_TOKEN = b"x" * 40
+# Filters that also take Plivo's __gt, __gte, __lt, __lte suffixes.
+CALL_RANGE_FILTERS = frozenset({"bill_duration", "end_time", "initiation_time"})
+_RANGE_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+# Cause codes of calls refused before answer (reject reasons, no route, no app...).
+REJECT_CODES = (3000, 3099)
 
 
 def _now() -> datetime:
@@ -98,16 +125,18 @@ class Store:
         self._upsert_records = upsert(engine.dialect.name, t.call_records, "call_uuid")
         self._routes: dict[str, Route] = {}
         self._reload_lock = asyncio.Lock()
+        self._credentials = Credentials()
+        self._call_counts = Counts()
         self.outbox = SqlOutbox(engine)
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect, create missing tables and load the routing table."""
+        """Connect, migrate the schema to the newest revision, load the routing table."""
         engine = create_async_engine(url)
         if engine.dialect.name == "sqlite":
             install_sqlite_pragmas(engine)
         async with engine.begin() as conn:
-            await conn.run_sync(t.metadata.create_all)
+            await conn.run_sync(migrate)
         store = cls(engine)
         await store.reload_routes()
         return store
@@ -142,6 +171,13 @@ class Store:
             raise NotFound(missing)
         await self.reload_routes()
 
+    async def _write(self, stmt: sa.Executable, missing: str | None = None) -> None:
+        """Run one write that routing does not depend on; NotFound if no row hit."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        if missing is not None and result.rowcount == 0:
+            raise NotFound(missing)
+
     # -- routing table --------------------------------------------------------
 
     async def reload_routes(self) -> None:
@@ -151,6 +187,8 @@ class Store:
             apps = await _load(conn, t.applications, rows.application)
             numbers = await _load(conn, t.numbers, rows.number)
             rules = await _load(conn, t.block_rules, rows.block_rule)
+            keys = await _key_digests(conn)
+        self._credentials.replace(accounts, keys)
         self._routes = build_routes(
             {a.auth_id: a for a in accounts}, {a.app_id: a for a in apps}, numbers, rules
         )
@@ -211,12 +249,20 @@ class Store:
         return rows.account(row) if row else None
 
     async def authenticate(self, auth_id: str, token: str) -> Account | None:
-        """The enabled account with these credentials (constant-time token check)."""
-        account = await self.get_account(auth_id)
-        expected = account.auth_token.encode() if account else _DUMMY_TOKEN
-        if not hmac.compare_digest(expected, token.encode()):
-            return None
-        return account if account and account.enabled else None
+        """The enabled account whose auth token or one of whose API key secrets is ``token``.
+
+        Checked in memory (see ``caches.Credentials``): the auth token in constant
+        time, key secrets by their SHA-256.
+        """
+        if self._credentials.stale():
+            await self._load_credentials()
+        return self._credentials.check(auth_id, token)
+
+    async def _load_credentials(self) -> None:
+        async with self._engine.connect() as conn:
+            accounts = await _load(conn, t.accounts, rows.account)
+            keys = await _key_digests(conn)
+        self._credentials.replace(accounts, keys)
 
     async def update_account(
         self,
@@ -227,22 +273,132 @@ class Store:
         enabled: bool | None = None,
         rate_per_minute: str | None = None,
         billing_interval: int | None = None,
+        city: str | None = None,
+        address: str | None = None,
     ) -> Account:
         current = await self.get_account(auth_id)
         if current is None:
             raise NotFound(f"account {auth_id}")
         changes: dict[str, Any] = {
-            "name": name,
+            "name": check_name("name", name) if name is not None else None,
             "inbound_cps": inbound_cps,
             "enabled": enabled,
             "rate_per_minute": rate_per_minute,
             "billing_interval": billing_interval,
+            "city": city,
+            "address": address,
         }
         account = replace(current, **{k: v for k, v in changes.items() if v is not None})
-        _check_account(account)
+        account = _check_account(account)
         stmt = sa.update(t.accounts).where(t.accounts.c.auth_id == auth_id)
         await self._change(stmt.values(**rows.to_row(account)))
         return account
+
+    async def rotate_auth_token(self, auth_id: str) -> Account:
+        """A fresh auth token; the old one stops working at once (API keys keep working)."""
+        current = await self.get_account(auth_id)
+        if current is None:
+            raise NotFound(f"account {auth_id}")
+        account = replace(current, auth_token=new_auth_token())
+        stmt = sa.update(t.accounts).where(t.accounts.c.auth_id == auth_id)
+        await self._change(stmt.values(auth_token=account.auth_token))
+        return account
+
+    # -- sub-accounts ---------------------------------------------------------
+
+    async def create_subaccount(
+        self, parent_auth_id: str, name: str, *, enabled: bool = False
+    ) -> Account:
+        """A sub-account (``SA...``, own token) inheriting the parent's limits and pricing."""
+        parent = await self.get_account(parent_auth_id)
+        if parent is None:
+            raise NotFound(f"account {parent_auth_id}")
+        if parent.parent_auth_id is not None:
+            raise ValidationError("auth_id", "a sub-account cannot have sub-accounts")
+        account = Account(
+            auth_id=new_auth_id("SA"),
+            auth_token=new_auth_token(),
+            name=check_name("name", name),
+            parent_auth_id=parent.auth_id,
+            enabled=enabled,
+            inbound_cps=parent.inbound_cps,
+            rate_per_minute=parent.rate_per_minute,
+            billing_interval=parent.billing_interval,
+            created=_now(),
+        )
+        await self._change(sa.insert(t.accounts).values(**rows.to_row(account)))
+        return account
+
+    async def get_subaccount(self, parent_auth_id: str, auth_id: str) -> Account | None:
+        c = t.accounts.c
+        stmt = sa.select(t.accounts).where(c.auth_id == auth_id, c.parent_auth_id == parent_auth_id)
+        row = await self._first(stmt)
+        return rows.account(row) if row else None
+
+    async def list_subaccounts(
+        self, parent_auth_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[Account]:
+        c = t.accounts.c
+        stmt = sa.select(t.accounts).where(c.parent_auth_id == parent_auth_id)
+        return await self._page(stmt.order_by(c.created, c.auth_id), limit, offset, rows.account)
+
+    async def update_subaccount(self, parent_auth_id: str, auth_id: str, **changes: Any) -> Account:
+        """``update_account`` of a sub-account of ``parent_auth_id`` (else NotFound)."""
+        if await self.get_subaccount(parent_auth_id, auth_id) is None:
+            raise NotFound(f"subaccount {auth_id}")
+        return await self.update_account(auth_id, **changes)
+
+    async def delete_subaccount(
+        self, parent_auth_id: str, auth_id: str, *, cascade: bool = False
+    ) -> None:
+        """Delete a sub-account and its API keys; with ``cascade`` also its applications,
+        numbers, endpoints and block rules, else those move to the parent (as Plivo does).
+        Call records stay, under the sub-account's auth id."""
+        if await self.get_subaccount(parent_auth_id, auth_id) is None:
+            raise NotFound(f"subaccount {auth_id}")
+        async with self._engine.begin() as conn:
+            if not cascade:
+                await _adopt(conn, auth_id, parent_auth_id)
+            await conn.execute(sa.delete(t.accounts).where(t.accounts.c.auth_id == auth_id))
+        await self.reload_routes()
+
+    async def resolve_owner(self, auth_id: str, subaccount: str | None) -> str:
+        """The account a request acts for: ``auth_id``, or its sub-account ``subaccount``.
+
+        A ``subaccount`` that is not a sub-account of ``auth_id`` is NotFound,
+        whether it exists or not, so other accounts' ids do not leak.
+        """
+        if not subaccount or subaccount == auth_id:
+            return auth_id
+        if await self.get_subaccount(auth_id, subaccount) is None:
+            raise NotFound(f"subaccount {subaccount}")
+        return subaccount
+
+    # -- API keys -------------------------------------------------------------
+
+    async def create_api_key(self, auth_id: str, name: str) -> tuple[ApiKey, str]:
+        """A new key and its secret; the secret is not stored and cannot be read again."""
+        if await self.get_account(auth_id) is None:
+            raise NotFound(f"account {auth_id}")
+        secret = new_key_secret()
+        key = ApiKey(new_key_id(), auth_id, check_name("name", name), secret_digest(secret), _now())
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(t.api_keys).values(**rows.to_row(key)))
+        self._credentials.invalidate()
+        return key, secret
+
+    async def list_api_keys(
+        self, auth_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[ApiKey]:
+        c = t.api_keys.c
+        stmt = sa.select(t.api_keys).where(c.auth_id == auth_id).order_by(c.created, c.key_id)
+        return await self._page(stmt, limit, offset, rows.api_key)
+
+    async def revoke_api_key(self, auth_id: str, key_id: str) -> None:
+        c = t.api_keys.c
+        stmt = sa.delete(t.api_keys).where(c.auth_id == auth_id, c.key_id == key_id)
+        self._credentials.invalidate()
+        await self._write(stmt, missing=f"API key {key_id}")
 
     # -- applications ---------------------------------------------------------
 
@@ -256,8 +412,12 @@ class Store:
         await self.reload_routes()
         return app
 
-    async def get_application(self, auth_id: str, app_id: str) -> Application | None:
-        row = await self._first(_app_query(auth_id, app_id))
+    async def get_application(
+        self, auth_id: str, app_id: str, *, include_subaccounts: bool = False
+    ) -> Application | None:
+        """The application if ``auth_id`` owns it (or, with ``include_subaccounts``,
+        one of its sub-accounts does)."""
+        row = await self._first(_app_query(auth_id, app_id, include_subaccounts))
         return rows.application(row) if row else None
 
     async def list_applications(
@@ -327,8 +487,10 @@ class Store:
         row = await self._first(stmt.limit(1))
         return row.app_id if row else None
 
-    async def get_number(self, auth_id: str, number: str) -> Number | None:
-        row = await self._first(_number_query(auth_id, number))
+    async def get_number(
+        self, auth_id: str, number: str, *, include_subaccounts: bool = False
+    ) -> Number | None:
+        row = await self._first(_number_query(auth_id, number, include_subaccounts))
         return rows.number(row) if row else None
 
     async def list_numbers(
@@ -352,12 +514,18 @@ class Store:
         return await self._page(stmt.order_by(c.number), limit, offset, rows.number)
 
     async def update_number(self, auth_id: str, number: str, changes: Mapping[str, Any]) -> Number:
-        """Change app_id ("" or None unassigns), alias, max_concurrent_calls, carrier..."""
+        """Change app_id ("" or None unassigns), alias, max_concurrent_calls, carrier...
+
+        ``auth_id`` in ``changes`` gives the number to another account (the caller
+        checks that it may); the number then loses an application it does not own.
+        """
         current = await self.get_number(auth_id, number)
         if current is None:
             raise NotFound(f"number {number}")
         updated = _changed(current, changes, _NUMBER_FIELDS)
-        if updated.app_id and await self.get_application(auth_id, updated.app_id) is None:
+        if updated.auth_id != current.auth_id and "app_id" not in changes:
+            updated = replace(updated, app_id=None)
+        if updated.app_id and await self.get_application(updated.auth_id, updated.app_id) is None:
             raise ValidationError("app_id", f"no application {updated.app_id}")
         updated = replace(updated, app_id=updated.app_id or None)
         check_non_negative("max_concurrent_calls", updated.max_concurrent_calls)
@@ -405,6 +573,94 @@ class Store:
         stmt = sa.delete(t.block_rules).where(c.auth_id == auth_id, c.rule_id == rule_id)
         await self._change(stmt, missing=f"block rule {rule_id}")
 
+    # -- SIP endpoints --------------------------------------------------------
+
+    async def create_endpoint(
+        self,
+        auth_id: str,
+        username: str,
+        password: str,
+        *,
+        alias: str = "",
+        app_id: str | None = None,
+    ) -> Endpoint:
+        """A SIP endpoint; usernames are unique across accounts (one registrar realm)."""
+        await self._check_endpoint_app(auth_id, app_id)
+        endpoint = Endpoint(
+            endpoint_id=new_endpoint_id(),
+            auth_id=auth_id,
+            username=check_username(username),
+            alias=alias.strip(),
+            app_id=app_id or None,
+            ha1=digest_ha1(username, check_password(password)),
+            created=_now(),
+        )
+        async with self._engine.begin() as conn:
+            taken = await conn.execute(
+                sa.select(t.endpoints.c.endpoint_id).where(t.endpoints.c.username == username)
+            )
+            if taken.first() is not None:
+                raise ValidationError("username", f"{username!r} is already taken")
+            await conn.execute(sa.insert(t.endpoints).values(**rows.to_row(endpoint)))
+        return endpoint
+
+    async def _check_endpoint_app(self, auth_id: str, app_id: str | None) -> None:
+        if app_id and await self.get_application(auth_id, app_id) is None:
+            raise ValidationError("app_id", f"no application {app_id}")
+
+    async def get_endpoint(
+        self, auth_id: str, endpoint_id: str, *, include_subaccounts: bool = False
+    ) -> Endpoint | None:
+        c = t.endpoints.c
+        owned = _owned(c.auth_id, auth_id, include_subaccounts)
+        row = await self._first(sa.select(t.endpoints).where(owned, c.endpoint_id == endpoint_id))
+        return rows.endpoint(row) if row else None
+
+    async def find_endpoint(self, username: str) -> Endpoint | None:
+        """The endpoint a SIP REGISTER or INVITE names (for the digest check)."""
+        row = await self._first(sa.select(t.endpoints).where(t.endpoints.c.username == username))
+        return rows.endpoint(row) if row else None
+
+    async def list_endpoints(
+        self, auth_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[Endpoint]:
+        c = t.endpoints.c
+        stmt = sa.select(t.endpoints).where(c.auth_id == auth_id)
+        stmt = stmt.order_by(c.created, c.endpoint_id)
+        return await self._page(stmt, limit, offset, rows.endpoint)
+
+    async def update_endpoint(
+        self,
+        auth_id: str,
+        endpoint_id: str,
+        *,
+        password: str | None = None,
+        alias: str | None = None,
+        app_id: str | None = None,
+    ) -> Endpoint:
+        """Change the password, alias or application (``app_id=""`` unassigns)."""
+        current = await self.get_endpoint(auth_id, endpoint_id)
+        if current is None:
+            raise NotFound(f"endpoint {endpoint_id}")
+        endpoint = current
+        if password is not None:
+            endpoint = replace(
+                endpoint, ha1=digest_ha1(endpoint.username, check_password(password))
+            )
+        if alias is not None:
+            endpoint = replace(endpoint, alias=alias.strip())
+        if app_id is not None:
+            await self._check_endpoint_app(auth_id, app_id)
+            endpoint = replace(endpoint, app_id=app_id or None)
+        stmt = sa.update(t.endpoints).where(t.endpoints.c.endpoint_id == endpoint_id)
+        await self._write(stmt.values(**rows.to_row(endpoint)))
+        return endpoint
+
+    async def delete_endpoint(self, auth_id: str, endpoint_id: str) -> None:
+        c = t.endpoints.c
+        stmt = sa.delete(t.endpoints).where(c.auth_id == auth_id, c.endpoint_id == endpoint_id)
+        await self._write(stmt, missing=f"endpoint {endpoint_id}")
+
     # -- call records ---------------------------------------------------------
 
     async def write_records(self, records: Sequence[CallRecord]) -> None:
@@ -415,10 +671,14 @@ class Store:
         params = [rows.record_row(r) for r in latest.values()]
         async with self._engine.begin() as conn:
             await conn.execute(self._upsert_records, params)
+        self._call_counts.clear()
 
-    async def get_call(self, auth_id: str, call_uuid: str) -> CallRecord | None:
+    async def get_call(
+        self, auth_id: str, call_uuid: str, *, include_subaccounts: bool = False
+    ) -> CallRecord | None:
         c = t.call_records.c
-        stmt = sa.select(t.call_records).where(c.auth_id == auth_id, c.call_uuid == call_uuid)
+        owned = _owned(c.auth_id, auth_id, include_subaccounts)
+        stmt = sa.select(t.call_records).where(owned, c.call_uuid == call_uuid)
         row = await self._first(stmt)
         return rows.call_record(row) if row else None
 
@@ -428,22 +688,89 @@ class Store:
         *,
         limit: int = 20,
         offset: int = 0,
-        filters: Mapping[str, str | int] | None = None,
+        filters: Mapping[str, str | int | datetime] | None = None,
     ) -> Page[CallRecord]:
-        """Records newest first; ``filters`` are equality tests on CALL_FILTERS columns."""
+        """Records newest first.
+
+        ``filters`` are equality tests on CALL_FILTERS columns, or comparisons
+        on CALL_RANGE_FILTERS columns named Plivo's way (``bill_duration__gte``).
+        """
         c = t.call_records.c
         stmt = sa.select(t.call_records).where(c.auth_id == auth_id)
         for name, value in (filters or {}).items():
-            if name not in CALL_FILTERS:
-                raise ValidationError(name, "unknown filter")
-            stmt = stmt.where(c[name] == value)
-        stmt = stmt.order_by(c.initiation_time.desc().nulls_last(), c.call_uuid.desc())
-        return await self._page(stmt, limit, offset, rows.call_record)
+            stmt = stmt.where(_call_condition(name, value))
+        stmt = stmt.order_by(c.initiation_time.desc(), c.call_uuid.desc())
+        key = (auth_id, tuple(sorted((filters or {}).items())))
+        async with self._engine.connect() as conn:
+            total = self._call_counts.get(key)
+            if total is None:
+                total = (await conn.execute(count_of(stmt))).scalar_one()
+                self._call_counts.put(key, total)
+            result = await conn.execute(stmt.limit(limit).offset(offset))
+            return Page([rows.call_record(row) for row in result], total)
+
+    async def usage(
+        self, auth_id: str, start: date, end: date, *, period: str = "day"
+    ) -> list[UsagePeriod]:
+        """Ended calls that started from ``start`` to ``end`` (inclusive, UTC), per day or
+        month: calls, answered, rejected (refused before answer), billed seconds, cost."""
+        if period not in USAGE_PERIODS:
+            raise ValidationError("period", "must be day or month")
+        if end < start:
+            raise ValidationError("to", "must not be before from")
+        c = t.call_records.c
+        bucket = date_bucket(self._engine.dialect.name, c.initiation_time, period)
+        answered = c.answer_time.is_not(None)
+        rejected = sa.and_(c.answer_time.is_(None), c.hangup_cause_code.between(*REJECT_CODES))
+        amount = sa.cast(c.total_amount, sa.Numeric(18, 5))
+        stmt = (
+            sa.select(
+                bucket.label("period"),
+                sa.func.count().label("calls"),
+                sa.func.sum(sa.case((answered, 1), else_=0)).label("answered_calls"),
+                sa.func.sum(sa.case((rejected, 1), else_=0)).label("rejected_calls"),
+                sa.func.sum(sa.case((answered, c.billed_duration), else_=0)).label("billed"),
+                sa.type_coerce(sa.func.sum(sa.case((answered, amount), else_=0)), sa.String),
+            )
+            .where(
+                c.auth_id == auth_id,
+                c.state == "ended",
+                c.initiation_time >= _midnight(start),
+                c.initiation_time < _midnight(end + timedelta(days=1)),
+            )
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        return [_usage_period(row) for row in await self._all(stmt)]
 
     async def live_records(self) -> list[CallRecord]:
         """Records still marked live: calls a crash interrupted (start-up recovery)."""
         stmt = sa.select(t.call_records).where(t.call_records.c.state == "live")
         return [rows.call_record(row) for row in await self._all(stmt)]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _usage_period(row: Row[Any]) -> UsagePeriod:
+    cost = Decimal(str(row[5] or 0)).quantize(Decimal("0.00001"))
+    return UsagePeriod(
+        period=row.period,
+        calls=int(row.calls),
+        answered_calls=int(row.answered_calls or 0),
+        rejected_calls=int(row.rejected_calls or 0),
+        billed_seconds=int(row.billed or 0),
+        cost=f"{cost:.5f}",
+    )
+
+
+async def _key_digests(conn: AsyncConnection) -> list[tuple[str, str]]:
+    c = t.api_keys.c
+    return [
+        (row.auth_id, row.secret_sha256)
+        for row in await conn.execute(sa.select(c.auth_id, c.secret_sha256))
+    ]
 
 
 async def _load(
@@ -477,18 +804,53 @@ async def _check_numbers_free(conn: AsyncConnection, digits: list[str]) -> None:
         raise ValidationError("numbers", f"{taken.number} is already added")
 
 
-def _app_query(auth_id: str, app_id: str) -> sa.Select[Any]:
+def _owned(column: sa.ColumnElement[Any], auth_id: str, include_subaccounts: bool) -> Any:
+    """``column`` names ``auth_id`` (or, with ``include_subaccounts``, one of its children)."""
+    if not include_subaccounts:
+        return column == auth_id
+    a = t.accounts.c
+    family = sa.select(a.auth_id).where(sa.or_(a.auth_id == auth_id, a.parent_auth_id == auth_id))
+    return column.in_(family)
+
+
+def _app_query(auth_id: str, app_id: str, include_subaccounts: bool = False) -> sa.Select[Any]:
     c = t.applications.c
-    return sa.select(t.applications).where(c.auth_id == auth_id, c.app_id == app_id)
+    owned = _owned(c.auth_id, auth_id, include_subaccounts)
+    return sa.select(t.applications).where(owned, c.app_id == app_id)
 
 
-def _number_query(auth_id: str, number: str) -> sa.Select[Any]:
+def _number_query(auth_id: str, number: str, include_subaccounts: bool = False) -> sa.Select[Any]:
     c = t.numbers.c
-    return sa.select(t.numbers).where(c.auth_id == auth_id, c.number == number.lstrip("+"))
+    owned = _owned(c.auth_id, auth_id, include_subaccounts)
+    return sa.select(t.numbers).where(owned, c.number == number.lstrip("+"))
 
 
-def _check_account(account: Account) -> None:
+def _call_condition(name: str, value: Any) -> Any:
+    """``column == value``, or a comparison for Plivo's ``column__gt`` etc."""
+    column, _, op = name.partition("__")
+    if column not in CALL_FILTERS or (
+        op and (column not in CALL_RANGE_FILTERS or op not in _RANGE_OPS)
+    ):
+        raise ValidationError(name, "unknown filter")
+    col = t.call_records.c[column]
+    return _RANGE_OPS[op](col, value) if op else col == value
+
+
+async def _adopt(conn: AsyncConnection, child: str, parent: str) -> None:
+    """Give a sub-account's configuration to its parent (defaults stay the parent's)."""
+    apps = t.applications
+    await conn.execute(
+        sa.update(apps)
+        .where(apps.c.auth_id == child)
+        .values(auth_id=parent, default_number_app=False, default_endpoint_app=False)
+    )
+    for table in (t.numbers, t.endpoints, t.block_rules):
+        await conn.execute(sa.update(table).where(table.c.auth_id == child).values(auth_id=parent))
+
+
+def _check_account(account: Account) -> Account:
     if account.inbound_cps <= 0:
         raise ValidationError("inbound_cps", "must be more than 0")
     if account.billing_interval <= 0:
         raise ValidationError("billing_interval", "must be more than 0")
+    return replace(account, rate_per_minute=check_rate(account.rate_per_minute))

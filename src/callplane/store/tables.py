@@ -50,6 +50,8 @@ accounts = sa.Table(
     sa.Column("rate_per_minute", sa.String(32), nullable=False, default="0.00"),
     sa.Column("billing_interval", sa.Integer, nullable=False, default=60),
     sa.Column("created", UTCDateTime, nullable=True),
+    sa.Column("city", sa.String(200), nullable=False, server_default=""),
+    sa.Column("address", sa.String(400), nullable=False, server_default=""),
 )
 
 applications = sa.Table(
@@ -147,7 +149,8 @@ call_records = sa.Table(
     sa.Column("parent_call_uuid", sa.String(64), nullable=True),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("events", sa.JSON, nullable=False),
-    sa.Index("ix_call_records_account_time", "auth_id", "initiation_time"),
+    # Serves "one account's records, newest first" (the list's ORDER BY) as an index scan.
+    sa.Index("ix_call_records_account_recent", "auth_id", "initiation_time", "call_uuid"),
 )
 
 pending_callbacks = sa.Table(
@@ -162,5 +165,33 @@ pending_callbacks = sa.Table(
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt", UTCDateTime, nullable=False, index=True),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("endpoint_id", sa.String(32), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("alias", sa.String(200), nullable=False),
+    sa.Column(
+        "app_id",
+        sa.String(32),
+        sa.ForeignKey("applications.app_id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("ha1", sa.String(32), nullable=False),
+    sa.Column("realm", sa.String(100), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created", UTCDateTime, nullable=True),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from callplane.errors import ValidationError
@@ -111,3 +112,46 @@ def parse_match(value: str) -> BlockMatch:
         return BlockMatch(value)
     except ValueError:
         raise ValidationError("match", "must be exact, prefix or anonymous") from None
+
+
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+MIN_PASSWORD = 8
+MAX_RATE = 1_000_000
+USAGE_PERIODS = frozenset({"day", "month"})
+
+
+def check_username(username: str) -> str:
+    """A SIP user part: 1-64 letters, digits, ``_ . -``, starting with a letter or digit."""
+    if not _USERNAME.fullmatch(username):
+        raise ValidationError(
+            "username", "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError("password", f"must be at least {MIN_PASSWORD} characters")
+    return password
+
+
+def check_name(field: str, value: str, limit: int = 200) -> str:
+    name = value.strip()
+    if not name:
+        raise ValidationError(field, "required")
+    if len(name) > limit:
+        raise ValidationError(field, f"at most {limit} characters")
+    return name
+
+
+def check_rate(value: str) -> str:
+    """A non-negative decimal price per minute, kept as a string."""
+    try:
+        rate = Decimal(value)
+    except InvalidOperation:
+        raise ValidationError(
+            "rate_per_minute", f"must be a decimal number, not {value!r}"
+        ) from None
+    if not rate.is_finite() or not 0 <= rate < MAX_RATE:
+        raise ValidationError("rate_per_minute", f"must be 0 or more and below {MAX_RATE}")
+    return f"{rate:.5f}"

@@ -1,0 +1,262 @@
+"""Every operation of the REST API, as data: the routes and the OpenAPI document
+(``openapi.py``) are both built from ``OPERATIONS``, so they cannot drift apart.
+
+Body and query parameters are the handlers' own parser tables (``FIELDS``...):
+the parser a field uses decides its type in the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from callplane.api import (
+    account,
+    applications,
+    blocklist,
+    calls,
+    endpoints,
+    keys,
+    numbers,
+    subaccounts,
+    usage,
+)
+from callplane.api.http import Parser, text
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str  # under /v1/Account/{auth_id}; "" is the account itself
+    handler: Handler
+    summary: str
+    tag: str
+    status: int = 200  # the success status
+    body: Mapping[str, Parser] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    query: Mapping[str, Parser] = field(default_factory=dict)
+    listing: bool = False  # takes limit/offset, answers {meta, objects}
+    example: Mapping[str, Any] | None = None  # a request body
+
+
+def _names(names: frozenset[str]) -> dict[str, Parser]:
+    return dict.fromkeys(sorted(names), text)
+
+
+_SUB = {"subaccount": text}
+_APP_EXAMPLE = {"app_name": "ivr", "answer_url": "https://example.com/answer"}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "", account.get, "Get the account", "Account"),
+    Operation(
+        "POST",
+        "",
+        account.modify,
+        "Modify the account (pricing: main account only)",
+        "Account",
+        202,
+        body=account.FIELDS,
+        example={"name": "Acme", "city": "Berlin", "address": "Hauptstr. 1"},
+    ),
+    Operation("POST", "/AuthToken", account.rotate_token, "Rotate the auth token", "Account"),
+    Operation(
+        "POST",
+        "/Subaccount",
+        subaccounts.create,
+        "Create a sub-account",
+        "Subaccount",
+        201,
+        body=subaccounts.CREATE_FIELDS,
+        required=("name",),
+        example={"name": "Wayne", "enabled": True},
+    ),
+    Operation(
+        "GET", "/Subaccount", subaccounts.list_, "List sub-accounts", "Subaccount", listing=True
+    ),
+    Operation(
+        "GET", "/Subaccount/{sub_auth_id}", subaccounts.get, "Get a sub-account", "Subaccount"
+    ),
+    Operation(
+        "POST",
+        "/Subaccount/{sub_auth_id}",
+        subaccounts.modify,
+        "Modify a sub-account",
+        "Subaccount",
+        202,
+        body=subaccounts.UPDATE_FIELDS,
+        example={"name": "Wayne", "enabled": False},
+    ),
+    Operation(
+        "DELETE",
+        "/Subaccount/{sub_auth_id}",
+        subaccounts.delete,
+        "Delete a sub-account (cascade=true: with its resources)",
+        "Subaccount",
+        204,
+        body=subaccounts.DELETE_FIELDS,
+    ),
+    Operation(
+        "POST",
+        "/Application",
+        applications.create,
+        "Create an application",
+        "Application",
+        201,
+        body=applications.CREATE_FIELDS,
+        required=("app_name", "answer_url"),
+        example=_APP_EXAMPLE,
+    ),
+    Operation(
+        "GET",
+        "/Application",
+        applications.list_,
+        "List applications",
+        "Application",
+        query={"app_name": text, **_SUB},
+        listing=True,
+    ),
+    Operation(
+        "GET", "/Application/{app_id}", applications.get, "Get an application", "Application"
+    ),
+    Operation(
+        "POST",
+        "/Application/{app_id}",
+        applications.modify,
+        "Modify an application",
+        "Application",
+        202,
+        body=applications.FIELDS,
+        example={"answer_url": "https://example.com/v2"},
+    ),
+    Operation(
+        "DELETE",
+        "/Application/{app_id}",
+        applications.delete,
+        "Delete an application",
+        "Application",
+        204,
+    ),
+    Operation(
+        "POST",
+        "/Number",
+        numbers.create,
+        "Add own (carrier) numbers",
+        "Number",
+        202,
+        body=numbers.CREATE_FIELDS,
+        required=("numbers",),
+        example={"numbers": "14155550100,14155550101", "carrier": "own"},
+    ),
+    Operation(
+        "GET",
+        "/Number",
+        numbers.list_,
+        "List numbers",
+        "Number",
+        query=_names(numbers.LIST_FILTERS),
+        listing=True,
+    ),
+    Operation("GET", "/Number/{number}", numbers.get, "Get a number", "Number"),
+    Operation(
+        "POST",
+        "/Number/{number}",
+        numbers.modify,
+        "Modify a number (app, alias, sub-account)",
+        "Number",
+        202,
+        body=numbers.UPDATE_FIELDS,
+        example={"alias": "support line"},
+    ),
+    Operation("DELETE", "/Number/{number}", numbers.delete, "Remove a number", "Number", 204),
+    Operation(
+        "POST",
+        "/Endpoint",
+        endpoints.create,
+        "Create a SIP endpoint",
+        "Endpoint",
+        201,
+        body=endpoints.CREATE_FIELDS,
+        required=("username", "password"),
+        example={"username": "alice", "password": "s3cret-pass", "alias": "Alice"},
+    ),
+    Operation(
+        "GET",
+        "/Endpoint",
+        endpoints.list_,
+        "List SIP endpoints",
+        "Endpoint",
+        query=_SUB,
+        listing=True,
+    ),
+    Operation("GET", "/Endpoint/{endpoint_id}", endpoints.get, "Get a SIP endpoint", "Endpoint"),
+    Operation(
+        "POST",
+        "/Endpoint/{endpoint_id}",
+        endpoints.modify,
+        "Modify a SIP endpoint",
+        "Endpoint",
+        202,
+        body=endpoints.UPDATE_FIELDS,
+        example={"alias": "Alice (desk)"},
+    ),
+    Operation(
+        "DELETE",
+        "/Endpoint/{endpoint_id}",
+        endpoints.delete,
+        "Delete a SIP endpoint",
+        "Endpoint",
+        204,
+    ),
+    Operation(
+        "GET",
+        "/Call",
+        calls.list_,
+        "List call records, newest first",
+        "Call",
+        query=_names(calls.LIST_FILTERS),
+        listing=True,
+    ),
+    Operation("GET", "/Call/{call_uuid}", calls.get, "Get a call record", "Call"),
+    Operation(
+        "GET",
+        "/Usage",
+        usage.get,
+        "Calls, billed minutes and cost per day or month",
+        "Usage",
+        query=_names(usage.QUERY),
+    ),
+    Operation(
+        "POST",
+        "/ApiKey",
+        keys.create,
+        "Create an API key (the secret is shown once)",
+        "ApiKey",
+        201,
+        body=keys.FIELDS,
+        required=("name",),
+        example={"name": "billing export"},
+    ),
+    Operation("GET", "/ApiKey", keys.list_, "List API keys", "ApiKey", listing=True),
+    Operation("DELETE", "/ApiKey/{key_id}", keys.revoke, "Revoke an API key", "ApiKey", 204),
+    Operation(
+        "POST",
+        "/Blocklist",
+        blocklist.create,
+        "Add a block rule",
+        "Blocklist",
+        201,
+        body=blocklist.FIELDS,
+        example={"match": "prefix", "pattern": "1900", "reason": "rejected"},
+    ),
+    Operation("GET", "/Blocklist", blocklist.list_, "List block rules", "Blocklist", listing=True),
+    Operation("GET", "/Blocklist/{rule_id}", blocklist.get, "Get a block rule", "Blocklist"),
+    Operation(
+        "DELETE", "/Blocklist/{rule_id}", blocklist.delete, "Delete a block rule", "Blocklist", 204
+    ),
+)

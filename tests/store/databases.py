@@ -1,0 +1,73 @@
+"""Databases for store, API and CLI tests: SQLite by default, PostgreSQL on request.
+
+With ``CALLPLANE_TEST_DATABASE_URL=postgresql+asyncpg://user:pw@host/db`` each test
+module gets its own new database on that server (dropped at the end), emptied
+before each test; otherwise each test gets a new SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import URL, make_url
+
+from callplane.store.tables import metadata
+
+ENV = "CALLPLANE_TEST_DATABASE_URL"
+
+
+def server_url() -> URL | None:
+    raw = os.environ.get(ENV, "")
+    return make_url(raw) if raw else None
+
+
+def _dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: URL, statement: str) -> None:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def module_database(module: str) -> Iterator[URL | None]:
+    """A new PostgreSQL database for one test module, or None when testing on SQLite."""
+    server = server_url()
+    if server is None:
+        yield None
+        return
+    name = f"cp_{module.rsplit('.', 1)[-1][:30]}_{uuid.uuid4().hex[:8]}".lower()
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name)
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: URL) -> None:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        existing = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables")}
+        names = [t.name for t in metadata.sorted_tables if t.name in existing]
+        if names:
+            await conn.execute(f"TRUNCATE {', '.join(names)} CASCADE")
+    finally:
+        await conn.close()
+
+
+def fresh_url(pg: URL | None, tmp_path: Path) -> str:
+    """An empty database for one test: the module's PostgreSQL database, emptied, or SQLite."""
+    if pg is None:
+        return f"sqlite+aiosqlite:///{tmp_path / 'callplane.db'}"
+    asyncio.run(_truncate(pg))
+    return pg.render_as_string(hide_password=False)

@@ -72,6 +72,8 @@ class Call:
         self.task: asyncio.Task[None] | None = None
         self.reject_reason: str | None = None
         self.early = False  # inside PreAnswer: media verbs must not answer
+        self.executing: asyncio.Future[Document | None] | None = None  # the document running
+        self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
 
     @property
     def uuid(self) -> str:
@@ -249,6 +251,12 @@ class Call:
         self.finish(cause, source)
         if not await self.leg.bye():
             log.info("call %s: BYE got no final response", self.uuid)
+
+    def transfer(self, url: str, method: str) -> None:
+        """Replace the running document with the one at ``url`` (REST transfer)."""
+        self.transfer_to = (url, method)
+        if self.executing is not None and not self.executing.done():
+            self.executing.cancel()
 
     def remote_hangup(self) -> None:
         """The caller sent BYE (answered) or CANCEL (ringing)."""

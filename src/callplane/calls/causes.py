@@ -56,3 +56,6 @@ SOURCE_ERROR = "Error"
 UNANSWERED_END_OF_XML = Cause("End Of XML Instructions", 4010, "NORMAL_CLEARING", "no-answer")
 INTERNAL_ERROR = Cause("Internal Error", 5000, "NORMAL_TEMPORARY_FAILURE", "failed")
 NO_APPLICATION = Cause("No Application", 3090, "NO_ROUTE_DESTINATION", "failed")
+API_HANGUP = Cause("Normal Hangup", 4000, "NORMAL_CLEARING", "completed")
+API_CANCEL = Cause("Canceled", 1000, "ORIGINATOR_CANCEL", "cancel")
+SOURCE_API = "API Request"

@@ -1,8 +1,10 @@
 """The media of one answered call: what verbs play, hear and record.
 
 Wraps the leg's RtpSession: playback that can stop on the first digit, digits
-from RFC 4733 and SIP INFO in one queue, and listeners (recorders, silence
-detectors) that see every inbound frame.
+from RFC 4733 and SIP INFO in one queue, listeners (recorders, silence
+detectors) that see every inbound frame, and an *overlay*: audio the REST API
+plays on the call, mixed over whatever the verbs play (or alone, ``mix=False``),
+and played by itself while no verb plays.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, frames, loop
 from callplane.net.rtp_session import RtpSession
 
@@ -25,6 +28,10 @@ class CallMedia:
         self.session = session
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.listeners: list[Listener] = []
+        self._overlay: Iterator[Pcm] | None = None
+        self._overlay_mixed = True
+        self._overlay_alone: asyncio.Task[None] | None = None
+        self._verb_playing = False
         session.on_dtmf = self.digits.put_nowait
         session.on_audio = self._heard
 
@@ -44,6 +51,8 @@ class CallMedia:
         while not self.digits.empty():
             self.digits.get_nowait()
 
+    # -- what verbs play -----------------------------------------------------------------
+
     async def play(self, pcm: Pcm, times: int = 1, *, until_digit: bool = False) -> bool:
         """Play ``pcm`` ``times`` times (0 = until stopped); True if a digit stopped it.
 
@@ -52,30 +61,87 @@ class CallMedia:
         return await self.play_frames(frames_of(pcm, times), until_digit=until_digit)
 
     async def play_frames(self, stream: Iterable[Pcm], *, until_digit: bool = False) -> bool:
-        playing = asyncio.ensure_future(self.session.play(stream))
-        if not until_digit:
-            await playing
-            return False
-        waiting = asyncio.ensure_future(self._digit_arrives())
+        await self._stop_overlay_alone()
+        self._verb_playing = True
+        playing = asyncio.ensure_future(self.session.play(self._with_overlay(stream)))
         try:
-            done, _ = await asyncio.wait({playing, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if not until_digit:
+                await playing
+                return False
+            waiting = asyncio.ensure_future(self._digit_arrives())
+            try:
+                done, _ = await asyncio.wait(
+                    {playing, waiting}, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waiting.cancel()
+            return waiting in done
         finally:
-            for task in (playing, waiting):
-                task.cancel()
-            await asyncio.gather(playing, waiting, return_exceptions=True)
-        return waiting in done
+            playing.cancel()
+            await asyncio.gather(playing, return_exceptions=True)
+            self._verb_playing = False
+            self._start_overlay_alone()
 
     async def _digit_arrives(self) -> None:
         if self.digits.empty():
             self.digits.put_nowait(await self.digits.get())
 
     async def silence(self, seconds: float) -> None:
-        await self.session.play(frames_of(np.zeros(int(seconds * 8000), np.int16), 1))
+        await self.play_frames(frames_of(np.zeros(int(seconds * 8000), np.int16), 1))
 
     async def send_digits(self, digits: str) -> None:
         await self.session.send_dtmf(digits)
 
+    # -- what the API plays over them ----------------------------------------------------
+
+    def overlay(self, stream: Iterator[Pcm], *, mixed: bool = True) -> None:
+        """Play ``stream`` on the call now, over the verbs' audio (or instead of it)."""
+        self._overlay, self._overlay_mixed = stream, mixed
+        self._start_overlay_alone()
+
+    async def stop_overlay(self) -> None:
+        self._overlay = None
+        await self._stop_overlay_alone()
+
+    def _with_overlay(self, stream: Iterable[Pcm]) -> Iterator[Pcm]:
+        for frame in stream:
+            extra = self._next_overlay_frame()
+            if extra is None:
+                yield frame
+            else:
+                yield mix(frame, extra) if self._overlay_mixed else extra
+
+    def _next_overlay_frame(self) -> Pcm | None:
+        if self._overlay is None:
+            return None
+        frame = next(self._overlay, None)
+        if frame is None:
+            self._overlay = None
+        return frame
+
+    def _start_overlay_alone(self) -> None:
+        if self._overlay is None or self._verb_playing or self._overlay_alone is not None:
+            return
+        self._overlay_alone = asyncio.ensure_future(self.session.play(self._overlay_only()))
+        self._overlay_alone.add_done_callback(self._overlay_alone_done)
+
+    def _overlay_only(self) -> Iterator[Pcm]:
+        while (frame := self._next_overlay_frame()) is not None:
+            yield frame
+
+    def _overlay_alone_done(self, task: asyncio.Task[None]) -> None:
+        if self._overlay_alone is task:
+            self._overlay_alone = None
+
+    async def _stop_overlay_alone(self) -> None:
+        task, self._overlay_alone = self._overlay_alone, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def close(self) -> None:
+        self._overlay = None
+        await self._stop_overlay_alone()
         await self.session.close()
 
 

@@ -1,6 +1,8 @@
-"""The verb loop: fetch the answer document, run its verbs, follow redirects.
+"""The verb loop: fetch the answer document, run its verbs, follow redirects and transfers.
 
-Executors return Outcomes; this loop alone decides what runs next.
+Executors return Outcomes; this loop alone decides what runs next. A transfer
+(REST ``POST /Call/{uuid}/``) cancels the document being executed and carries
+on with the one fetched from the transfer URL.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ async def run(call: Call) -> None:
         for _ in range(MAX_DOCUMENTS):
             if document is None or call.ended:
                 break
-            document = await execute(call, document)
+            document = await _execute_or_transfer(call, document)
         else:
             call.note(f"more than {MAX_DOCUMENTS} documents in a row: redirect loop?", "error")
             call.fail(causes.INVALID_ANSWER_XML)
@@ -38,6 +40,20 @@ async def run(call: Call) -> None:
         log.exception("call %s failed", call.uuid)
         call.note(f"internal error: {exc!r}", "error")
         call.fail(causes.INTERNAL_ERROR)
+
+
+async def _execute_or_transfer(call: Call, document: Document) -> Document | None:
+    call.executing = asyncio.ensure_future(execute(call, document))
+    try:
+        return await call.executing
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if call.transfer_to is None or (current is not None and current.cancelling()):
+            raise
+    url, method = call.transfer_to
+    call.transfer_to = None
+    call.note(f"transferred to {url}")
+    return await call.fetch_action(url, method)
 
 
 async def execute(call: Call, document: Document) -> Document | None:

@@ -181,6 +181,12 @@ def api_of(ctx: click.Context) -> Api:
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--rtp-ports",
+    default="20000-30000",
+    show_default=True,
+    help="UDP port range for call audio (RTP on even ports, RTCP on the next).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_context
 def serve(
@@ -192,6 +198,7 @@ def serve(
     database_url: str,
     answer_timeout: float,
     log_format: str,
+    rtp_ports: str,
     log_level: str,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
@@ -210,6 +217,7 @@ def serve(
         advertised_host=advertised_host,
         answer_timeout=answer_timeout,
         log_format=log_format,
+        rtp_ports=rtp_ports,
     )
     sys.exit(run_server(settings))
 

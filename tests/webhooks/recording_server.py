@@ -18,6 +18,8 @@ class Reply:
     delay: float = 0.0
     body: bytes = DOCUMENT
     content_type: str = "application/xml"
+    headers: tuple[tuple[str, str], ...] = ()
+    close: bool = False  # close the connection after replying (no "Connection: close")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Recorded:
     path: str  # path and query, as requested
     headers: dict[str, str]
     body: bytes
+    peer: int = 0  # the client's port: one per connection
 
 
 @dataclass
@@ -73,15 +76,21 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            recorder.record(Recorded(self.command, self.path, headers, body))
+            peer = self.client_address[1]
+            recorder.record(Recorded(self.command, self.path, headers, body, peer))
             reply = recorder.next_reply(self.path)
             if reply.delay:
                 time.sleep(reply.delay)
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
+            if reply.close:
+                self.wfile.flush()
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass

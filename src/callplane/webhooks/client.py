@@ -11,23 +11,31 @@ Two kinds of request (design.md section 4):
   :class:`~callplane.webhooks.worker.OutboxWorker` drains later. Never raises
   for HTTP failures.
 
-httpx exceptions are translated into :class:`WebhookError` here and nowhere else.
+Requests go straight to httpcore (httpx's transport, same project): httpx's
+client layer cost as much CPU per request as the HTTP exchange itself, and the
+few things it did for us are done here - URL and form encoding, the ``Host``
+header, redirects, gzip, a capped body read, and one transparent retry when a
+pooled keep-alive connection turns out to have been closed by the server.
+Sockets are plain asyncio protocols (:mod:`callplane.webhooks.transport`).
+httpcore exceptions are translated into :class:`WebhookError` here and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import base64
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+import zlib
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from callplane.errors import WebhookError
@@ -45,6 +53,7 @@ from callplane.webhooks.policy import (
     split_url,
 )
 from callplane.webhooks.signing import Params, SigningKeys
+from callplane.webhooks.transport import AsyncioBackend, connections_opened
 
 logger = logging.getLogger("callplane.webhooks")
 
@@ -56,6 +65,13 @@ _METHODS = frozenset({"GET", "POST"})
 # httpcore's pool does O(connections) work per request; beyond ~10 connections
 # a pool costs more than it saves, so requests go round-robin over small pools.
 _PER_SHARD = 8
+_SPREAD_AT = 2  # see WebhookClient._pick; measured with bench_fetch.py (1, 2, 4, 8)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters left alone when percent-encoding a request target (as httpx does).
+_SAFE = "!$&'()*+,;=:@/?%~[]"
+# A response header: (lower-cased name, value).
+_Headers = list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +103,10 @@ class _Failure:
 class WebhookClient:
     """Keep-alive HTTP/1.1 connections to customer URLs, shared by all calls.
 
-    The connections live in ``pool_shards`` httpx clients (default: one per 8
-    connections) used in turn; see ``bench_fetch.py`` for why.
+    The connections live in ``pool_shards`` httpcore pools (default: one per 8
+    connections), because httpcore's pool does O(connections) work per request.
+    A request goes to the current pool while it is nearly idle, then to the next
+    one (:meth:`_pick`); see ``bench_fetch.py``.
     """
 
     def __init__(
@@ -110,26 +128,27 @@ class WebhookClient:
         self._retry_backoff = retry_backoff
         self._outbox_delay = outbox_delay
         self._max_body = max_body
+        self._max_redirects = max_redirects
+        self._user_agent = user_agent.encode("latin-1")
         shards = max(1, min(pool_shards or max_connections // _PER_SHARD, max_connections))
-        limits = httpx.Limits(
-            max_connections=max_connections // shards,
-            max_keepalive_connections=max_connections // shards,
-            keepalive_expiry=30.0,
-        )
+        per_shard = max(1, max_connections // shards)
         tls = httpx.create_ssl_context(verify=verify)  # one context: building one costs ~20 ms
+        backend = AsyncioBackend()
         self._pool = [
-            httpx.AsyncClient(
+            httpcore.AsyncConnectionPool(
+                ssl_context=tls,
+                max_connections=per_shard,
+                max_keepalive_connections=per_shard,
+                keepalive_expiry=30.0,
+                http1=True,
                 http2=False,
-                follow_redirects=True,
-                max_redirects=max_redirects,
-                limits=limits,
-                headers={"User-Agent": user_agent},
-                trust_env=False,
-                verify=tls,
+                network_backend=backend,
             )
             for _ in range(shards)
         ]
-        self._next = itertools.cycle(self._pool).__next__
+        self._spread = min(per_shard, _SPREAD_AT)
+        self._busy = [0] * shards  # requests in flight per pool
+        self._shard = 0
 
     async def aclose(self) -> None:
         for http in self._pool:
@@ -217,44 +236,125 @@ class WebhookClient:
     async def _attempt(
         self, request: _Request, policy: Policy, keys: SigningKeys
     ) -> WebhookResponse | _Failure:
-        headers = signing.sign(request.method, request.url, request.form, keys)
-        if request.content_type:
-            headers["Content-Type"] = request.content_type
+        signed = signing.sign(request.method, request.url, request.form, keys)
         try:
-            response = await self._exchange(request, headers, _timeout(policy))
-        except httpx.HTTPError as exc:
+            response = await self._exchange(request, signed, _extensions(policy))
+        except _ERRORS as exc:
             return _translate(exc, request.url)
-        except httpx.InvalidURL as exc:
-            return _Failure(_OTHER, _error(f"invalid URL: {exc}", request.url, None, exc))
         return _check_status(response)
 
     async def _exchange(
-        self, request: _Request, headers: dict[str, str], timeout: httpx.Timeout
+        self, request: _Request, signed: dict[str, str], extensions: dict[str, Any]
     ) -> WebhookResponse:
-        http = self._next()
-        outgoing = http.build_request(
-            request.method,
-            request.url,
-            content=request.body if request.method != "GET" else None,
-            headers=headers,
-            timeout=timeout,
-        )
-        response = await http.send(outgoing, stream=True)
-        try:
-            body = await self._read(response)
-        finally:
-            await response.aclose()
-        content_type = response.headers.get("content-type", "")
-        return WebhookResponse(response.status_code, body, content_type, str(response.url))
+        """One request and the redirects it leads to (at most ``max_redirects``)."""
+        method, url = request.method, request.url
+        body = request.body if method != "GET" else None
+        headers: list[tuple[bytes | str, bytes | str]] = [
+            (b"User-Agent", self._user_agent),
+            (b"Accept", b"*/*"),
+            (b"Accept-Encoding", b"gzip"),
+            *signed.items(),
+        ]
+        if request.content_type:
+            headers.append((b"Content-Type", request.content_type))
+        target = _Target.parse(url)
+        auth = target.origin.auth
+        for _ in range(self._max_redirects + 1):
+            hop = [(b"Host", target.origin.host_header), *headers]
+            if auth is not None:
+                hop.append((b"Authorization", auth))
+            if body is not None:
+                hop.append((b"Content-Length", b"%d" % len(body)))
+            status, found, content = await self._round_trip(
+                method, target, hop, body or b"", extensions
+            )
+            location = _header(found, b"location") if status in _REDIRECTS else None
+            if location is None:
+                content_type = _header(found, b"content-type") or ""
+                return WebhookResponse(status, content, content_type, url)
+            url = urljoin(url, location).partition("#")[0]
+            after = _Target.parse(url)
+            # Credentials go to the origin they were given for, as httpx does.
+            auth = after.origin.auth or (auth if after.origin.same(target.origin) else None)
+            target = after
+            if status in (301, 302, 303) and method != "GET":
+                method, body = "GET", None
+        raise _TooManyRedirects(f"more than {self._max_redirects} redirects")
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _round_trip(
+        self,
+        method: str,
+        target: _Target,
+        headers: list[tuple[bytes | str, bytes | str]],
+        body: bytes,
+        extensions: dict[str, Any],
+    ) -> tuple[int, _Headers, bytes]:
+        """One exchange; retried once if a reused keep-alive connection was found closed."""
+        origin = target.origin
+        outgoing = httpcore.Request(
+            method,
+            httpcore.URL(
+                scheme=origin.scheme, host=origin.host, port=origin.port, target=target.path
+            ),
+            headers=headers,
+            content=body,
+            extensions=extensions,
+        )
+        shard = self._pick()
+        pool = self._pool[shard]
+        self._busy[shard] += 1
+        try:
+            opened = connections_opened()
+            try:
+                response = await pool.handle_async_request(outgoing)
+            except _STALE:
+                if connections_opened() != opened:  # failed on a fresh connection: report it
+                    raise
+                response = await pool.handle_async_request(outgoing)
+            try:
+                found = [(name.lower(), value) for name, value in response.headers]
+                content = await self._read(response, found)
+            finally:
+                await response.aclose()
+        finally:
+            self._busy[shard] -= 1
+        return response.status, found, content
+
+    def _pick(self) -> int:
+        """The pool to use: the current one while it has fewer than ``_SPREAD_AT`` requests
+        in flight, else the next one that has (round-robin). Light traffic keeps to one
+        connection; under load each pool serves a few requests at a time, cheaply."""
+        shard, busy = self._shard, self._busy
+        if busy[shard] < self._spread:
+            return shard
+        count = len(busy)
+        for step in range(1, count + 1):
+            candidate = (shard + step) % count
+            if busy[candidate] < self._spread:
+                break
+        else:  # all busy: in turn (each pool queues beyond its own limit)
+            candidate = (shard + 1) % count
+        self._shard = candidate
+        return candidate
+
+    async def _read(self, response: httpcore.Response, headers: _Headers) -> bytes:
+        limit = self._max_body
+        encoding = _header(headers, b"content-encoding")
+        gunzip = _Gunzip() if encoding in ("gzip", "x-gzip") else None
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        stream = response.stream
+        assert isinstance(stream, AsyncIterable)
+        async for raw in stream:
+            chunk = raw if gunzip is None else gunzip.decompress(raw, limit - size)
             size += len(chunk)
-            if size > self._max_body:
-                raise _BodyTooLarge(f"response body over {self._max_body} bytes")
+            if size > limit:
+                raise _BodyTooLarge(f"response body over {limit} bytes")
             chunks.append(chunk)
+        if gunzip is not None:
+            chunks.append(gunzip.decompress(b"", limit - size, final=True))
+            if size + len(chunks[-1]) > limit:
+                raise _BodyTooLarge(f"response body over {limit} bytes")
         return b"".join(chunks)
 
     async def _park(self, request: _Request, url: str, auth_id: str, failure: _Failure) -> None:
@@ -280,8 +380,119 @@ class WebhookClient:
         )
 
 
-class _BodyTooLarge(httpx.HTTPError):
-    """Raised inside the exchange so that it is translated like any transport error."""
+class _ClientError(Exception):
+    """Raised inside the exchange so that it is translated like a transport error."""
+
+
+class _BodyTooLarge(_ClientError):
+    pass
+
+
+class _TooManyRedirects(_ClientError):
+    pass
+
+
+class _InvalidURL(_ClientError):
+    pass
+
+
+_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+    _ClientError,
+)
+# What a keep-alive connection closed by the server looks like when reused.
+_STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    scheme: bytes
+    host: bytes
+    port: int
+    host_header: bytes
+    auth: bytes | None  # Basic credentials from the URL's userinfo
+
+    def same(self, other: _Origin) -> bool:
+        return (self.scheme, self.host, self.port) == (other.scheme, other.host, other.port)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    origin: _Origin
+    path: bytes  # path and query, percent-encoded
+
+    @staticmethod
+    def parse(url: str) -> _Target:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            raise _InvalidURL(f"invalid URL: no scheme in {url!r}")
+        cut = len(rest)
+        for mark in "/?":
+            at = rest.find(mark)
+            if 0 <= at < cut:
+                cut = at
+        path = rest[cut:]
+        if not path.startswith("/"):
+            path = "/" + path
+        return _Target(_origin(scheme.lower(), rest[:cut]), quote(path, _SAFE).encode("ascii"))
+
+
+@lru_cache(maxsize=1024)
+def _origin(scheme: str, netloc: str) -> _Origin:
+    if scheme not in _DEFAULT_PORTS:
+        raise _InvalidURL(f"invalid URL: unsupported scheme {scheme!r}")
+    userinfo, _, hostport = netloc.rpartition("@")
+    try:
+        parts = urlsplit(f"//{hostport}")
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise _InvalidURL(f"invalid URL: {exc}") from exc
+    if not host:
+        raise _InvalidURL(f"invalid URL: no host in {netloc!r}")
+    default = _DEFAULT_PORTS[scheme]
+    try:
+        host_bytes = host.encode("ascii")
+    except UnicodeEncodeError:
+        try:
+            host_bytes = host.encode("idna")
+        except UnicodeError as exc:
+            raise _InvalidURL(f"invalid URL: bad host {host!r}") from exc
+    header = b"[%s]" % host_bytes if b":" in host_bytes else host_bytes
+    if port is not None and port != default:
+        header += b":%d" % port
+    auth = None
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        credentials = f"{unquote(user)}:{unquote(password)}".encode()
+        auth = b"Basic " + base64.b64encode(credentials)
+    return _Origin(scheme.encode(), host_bytes, port or default, header, auth)
+
+
+def _header(headers: _Headers, name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class _Gunzip:
+    """A gzip body, decompressed never more than ``room + 1`` bytes at a time: a bomb
+    stops at the body cap."""
+
+    def __init__(self) -> None:
+        self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def decompress(self, data: bytes, room: int, *, final: bool = False) -> bytes:
+        try:
+            if final:
+                return self._decoder.flush()
+            return self._decoder.decompress(data, max(room, 0) + 1)
+        except zlib.error as exc:
+            raise _ClientError(f"invalid gzip body: {exc}") from exc
 
 
 def _method(method: str) -> str:
@@ -316,13 +527,15 @@ def _stored_request(cb: PendingCallback, url: str) -> _Request:
 
 
 @lru_cache(maxsize=256)
-def _timeout(policy: Policy) -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=policy.connect_timeout,
-        read=policy.read_timeout,
-        write=policy.read_timeout,
-        pool=policy.total_timeout,
-    )
+def _extensions(policy: Policy) -> dict[str, Any]:
+    """httpcore's per-request timeouts; shared between requests, never mutated."""
+    timeout = {
+        "connect": policy.connect_timeout,
+        "read": policy.read_timeout,
+        "write": policy.read_timeout,
+        "pool": policy.total_timeout,
+    }
+    return {"timeout": timeout}
 
 
 def _check_status(response: WebhookResponse) -> WebhookResponse | _Failure:
@@ -333,12 +546,12 @@ def _check_status(response: WebhookResponse) -> WebhookResponse | _Failure:
     return _Failure(kind, WebhookError(f"HTTP {status}", response.url, status))
 
 
-def _translate(exc: httpx.HTTPError, url: str) -> _Failure:
-    if isinstance(exc, httpx.ConnectTimeout):
+def _translate(exc: Exception, url: str) -> _Failure:
+    if isinstance(exc, httpcore.ConnectTimeout):
         return _Failure(CONNECT_TIMEOUT, _error("connect timeout", url, None, exc))
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError):
         return _Failure(CONNECT_TIMEOUT, _error(f"cannot connect: {exc}", url, None, exc))
-    if isinstance(exc, httpx.TimeoutException | httpx.ReadError | httpx.WriteError):
+    if isinstance(exc, httpcore.TimeoutException | httpcore.ReadError | httpcore.WriteError):
         return _Failure(READ_TIMEOUT, _error(f"no response: {_describe(exc)}", url, None, exc))
     return _Failure(_OTHER, _error(_describe(exc), url, None, exc))
 

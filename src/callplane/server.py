@@ -23,6 +23,7 @@ import uvicorn
 from callplane.api import create_app
 from callplane.calls import causes
 from callplane.calls.call import utcnow
+from callplane.calls.live import LiveCallControl
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordWriter
 from callplane.calls.router import Router
@@ -70,19 +71,8 @@ async def serve(settings: Settings) -> None:
         os.environ.get("CALLPLANE_AUTH_ID") or None, os.environ.get("CALLPLANE_AUTH_TOKEN") or None
     )
     announce(settings, account, created)
-    webhooks = WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox)
-    records = RecordWriter(store.write_records)
-    tts = CachedTts(EspeakTts(), settings.cache_dir / "tts")
-    audio = AudioFetcher(settings.cache_dir / "audio")
-    services = Services(
-        settings,
-        webhooks,
-        records,
-        PortAllocator.parse(settings.rtp_ports),
-        tts,
-        audio,
-        lambda recording: store.add_recording(recording),
-    )
+    services = build_services(settings, store)
+    webhooks, records, audio = services.webhooks, services.records, services.audio
     await recover_live_calls(store, services)
     router = Router(services, store)
     sip = SipTransport(router.on_event)
@@ -93,7 +83,7 @@ async def serve(settings: Settings) -> None:
     worker.start()
     http = HttpServer(
         uvicorn.Config(
-            create_app(store),
+            create_app(store, live=LiveCallControl(services)),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -123,6 +113,19 @@ async def serve(settings: Settings) -> None:
         await audio.aclose()
         await store.close()
         log.info("stopped")
+
+
+def build_services(settings: Settings, store: Store) -> Services:
+    """What calls share, on top of ``store``: webhooks, records, RTP ports, TTS, audio."""
+    return Services(
+        settings,
+        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox),
+        RecordWriter(store.write_records),
+        PortAllocator.parse(settings.rtp_ports),
+        CachedTts(EspeakTts(), settings.cache_dir / "tts"),
+        AudioFetcher(settings.cache_dir / "audio"),
+        store.add_recording,
+    )
 
 
 class HttpServer(uvicorn.Server):

@@ -23,6 +23,9 @@ import uvicorn
 from sqlalchemy.engine import URL
 
 from callplane.api import create_app
+from callplane.calls.live import LiveCallControl
+from callplane.config import Settings
+from callplane.server import build_services
 from callplane.store import Store
 from tests.store.databases import fresh_url, module_database
 
@@ -38,14 +41,21 @@ _BASE_URL_CONSTANTS = (
 
 
 class LiveServer:
-    def __init__(self, db_url: str) -> None:
+    """The API on uvicorn. With ``data_dir`` it has the real live-call control (with
+    no calls running); without, the live-call routes answer 503."""
+
+    def __init__(self, db_url: str, data_dir: Path | None = None) -> None:
         self.changes = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.store = self.run(Store.open(db_url))
         self.account, _ = self.run(self.store.ensure_main_account())
-        app = create_app(self.store, on_change=self._on_change)
+        live = None
+        if data_dir is not None:
+            services = build_services(Settings(data_dir=data_dir), self.store)
+            live = LiveCallControl(services)
+        app = create_app(self.store, on_change=self._on_change, live=live)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(), self.loop)

@@ -25,7 +25,8 @@ EXAMPLES = int(os.environ.get("CALLPLANE_SCHEMATHESIS_EXAMPLES", "12"))
 def server(
     pg_database: URL | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    live = LiveServer(fresh_url(pg_database, tmp_path_factory.mktemp("schemathesis")))
+    folder = tmp_path_factory.mktemp("schemathesis")
+    live = LiveServer(fresh_url(pg_database, folder), data_dir=folder)
     yield live
     live.stop()
 
@@ -50,8 +51,14 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 17
+    assert len(doc["paths"]) == 23
     assert set(doc["paths"]["/v1/Account/{auth_id}/Call/"]) == {"get"}
+    call = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/"]
+    assert set(call) == {"get", "post", "delete"}
+    assert set(doc["paths"]["/v1/Account/{auth_id}/Recording/{recording_id}/"]) == {
+        "get",
+        "delete",
+    }
     query = {p["name"] for p in doc["paths"]["/v1/Account/{auth_id}/Call/"]["get"]["parameters"]}
     assert {"bill_duration__gte", "end_time__lt", "subaccount", "limit"} <= query
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,30 +17,38 @@ SECONDS = 30
 
 
 def invite(call_id: str, sip_port: int, rtp_port: int, local: int, number: str) -> bytes:
-    sdp = (f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-           f"m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-           f"a=rtpmap:101 telephone-event/8000\r\n")
-    return (f"INVITE sip:{number}@127.0.0.1:{sip_port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{call_id[:8]};rport\r\n"
-            f"From: <sip:14155550100@127.0.0.1>;tag=pace\r\nTo: <sip:{number}@127.0.0.1>\r\n"
-            f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pace@127.0.0.1:{local}>\r\n"
-            f"Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(sdp)}\r\n\r\n{sdp}").encode()
+    sdp = (
+        f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        f"a=rtpmap:101 telephone-event/8000\r\n"
+    )
+    return (
+        f"INVITE sip:{number}@127.0.0.1:{sip_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{call_id[:8]};rport\r\n"
+        f"From: <sip:14155550100@127.0.0.1>;tag=pace\r\nTo: <sip:{number}@127.0.0.1>\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pace@127.0.0.1:{local}>\r\n"
+        f"Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
+        f"Content-Length: {len(sdp)}\r\n\r\n{sdp}"
+    ).encode()
 
 
 def ack_for(response: bytes, sip_port: int, number: str, local: int) -> bytes:
     head = response.split(b"\r\n\r\n")[0].decode().split("\r\n")
     keep = [h for h in head[1:] if h.split(":")[0].lower() in ("from", "to", "call-id")]
-    return (f"ACK sip:{number}@127.0.0.1:{sip_port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKack{time.monotonic_ns()}\r\n"
-            + "\r\n".join(keep) + "\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n").encode()
+    return (
+        f"ACK sip:{number}@127.0.0.1:{sip_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKack{time.monotonic_ns()}\r\n"
+        + "\r\n".join(keep)
+        + "\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
 
 
 def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
-        callplane: CallplaneServer, web: WebhookServer) -> None:
+    callplane: CallplaneServer, web: WebhookServer
+) -> None:
     number = "15553330001"
-    document = "<Response><Speak loop=\"0\">Steady pacing test.</Speak></Response>"
+    document = '<Response><Speak loop="0">Steady pacing test.</Speak></Response>'
     callplane.number(number, callplane.application(web.set("/pace", document)))
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,12 +57,15 @@ def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
     sip.settimeout(10)
     rtp.settimeout(5)
     local, rtp_port = sip.getsockname()[1], rtp.getsockname()[1]
-    sip.sendto(invite(str(uuid.uuid4()), callplane.sip_port, rtp_port, local, number),
-               ("127.0.0.1", callplane.sip_port))
+    sip.sendto(
+        invite(str(uuid.uuid4()), callplane.sip_port, rtp_port, local, number),
+        ("127.0.0.1", callplane.sip_port),
+    )
     while not (response := sip.recv(65535)).startswith(b"SIP/2.0 200"):
         assert response.startswith(b"SIP/2.0 1"), response
-    sip.sendto(ack_for(response, callplane.sip_port, number, local),
-               ("127.0.0.1", callplane.sip_port))
+    sip.sendto(
+        ack_for(response, callplane.sip_port, number, local), ("127.0.0.1", callplane.sip_port)
+    )
     arrivals: list[tuple[float, int, int, int]] = []
     end = time.monotonic() + SECONDS
     while time.monotonic() < end:
@@ -82,8 +92,11 @@ def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
 
 
 def test_garbage_sdp_is_refused_488_when_answering(
-        callplane: CallplaneServer, web: WebhookServer, tmp_path: Path) -> None:
-    callplane.number("15553330002", callplane.application(
-        web.set("/garbage-sdp", "<Response><Speak>Hi</Speak></Response>")))
+    callplane: CallplaneServer, web: WebhookServer, tmp_path: Path
+) -> None:
+    callplane.number(
+        "15553330002",
+        callplane.application(web.set("/garbage-sdp", "<Response><Speak>Hi</Speak></Response>")),
+    )
     result = sipp(tmp_path, "uac_bad_sdp.xml", callplane.sip_port, to="15553330002", code=488)
     assert result.returncode == 0, result.output

@@ -30,7 +30,7 @@ async def test_migrated_schema_equals_metadata(database_url: str) -> None:
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
-            assert await conn.run_sync(_revision) == "0002"
+            assert await conn.run_sync(_revision) == "0003"
     finally:
         await engine.dispose()
 
@@ -45,7 +45,7 @@ def test_database_made_before_migrations_is_stamped_and_upgraded(tmp_path: Path)
         )
     with engine.begin() as conn:
         upgrade(conn)
-        assert _revision(conn) == "0002"
+        assert _revision(conn) == "0003"
         assert _diff(conn) == []
         row = conn.execute(sa.text("SELECT auth_id, city FROM accounts")).one()
     assert tuple(row) == ("MA1", "")
@@ -62,6 +62,22 @@ def test_downgrade_to_initial_and_back(tmp_path: Path) -> None:
         upgrade(conn)
         command.downgrade(config(conn), "0001")
         assert "endpoints" not in sa.inspect(conn).get_table_names()
+        upgrade(conn)
+        assert _diff(conn) == []
+    engine.dispose()
+
+
+def test_downgrade_to_0002_drops_recordings_only(tmp_path: Path) -> None:
+    from alembic import command
+
+    from callplane.migrations import config
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.begin() as conn:
+        upgrade(conn)
+        command.downgrade(config(conn), "0002")
+        tables = sa.inspect(conn).get_table_names()
+        assert "recordings" not in tables and "endpoints" in tables
         upgrade(conn)
         assert _diff(conn) == []
     engine.dispose()

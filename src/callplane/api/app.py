@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callplane.api import openapi
 from callplane.api.http import ApiError, OnChange, error_reply
+from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
 from callplane.store import Store
@@ -97,8 +98,13 @@ def _has_nul(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"\x00" in query or b"%00" in query
 
 
-def create_app(store: Store, *, on_change: OnChange | None = None) -> Starlette:
-    """The API over ``store``; ``on_change()`` (sync or async) runs after each write."""
+def create_app(
+    store: Store, *, on_change: OnChange | None = None, live: LiveCalls | None = None
+) -> Starlette:
+    """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
+
+    ``live`` controls running calls; without it the live-call operations answer 503.
+    """
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(RejectNul)],
@@ -112,4 +118,5 @@ def create_app(store: Store, *, on_change: OnChange | None = None) -> Starlette:
     )
     app.state.store = store
     app.state.on_change = on_change
+    app.state.live = live
     return app

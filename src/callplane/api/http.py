@@ -34,7 +34,16 @@ MAX_TEXT = 2048
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 AUTH_FAILED = "Authentication failed"
 LIST_RESOURCES = frozenset(
-    {"Application", "Number", "Call", "Blocklist", "Subaccount", "Endpoint", "ApiKey"}
+    {
+        "Application",
+        "Number",
+        "Call",
+        "Blocklist",
+        "Subaccount",
+        "Endpoint",
+        "ApiKey",
+        "Recording",
+    }
 )
 
 

@@ -26,13 +26,30 @@ class LiveCalls(Protocol):
         """Stop the current document and run the one fetched from ``url``."""
         ...
 
-    async def play(self, auth_id: str, call_uuid: str, urls: list[str], *, loop: bool,
-                   length: int | None, mix: bool) -> bool:
+    async def play(
+        self,
+        auth_id: str,
+        call_uuid: str,
+        urls: list[str],
+        *,
+        loop: bool,
+        length: int | None,
+        mix: bool,
+    ) -> bool:
         """Play the audio URLs on the call (mixed over its current audio when ``mix``)."""
         ...
 
-    async def speak(self, auth_id: str, call_uuid: str, text: str, *, voice: str,
-                    language: str, loop: bool, mix: bool) -> bool: ...
+    async def speak(
+        self,
+        auth_id: str,
+        call_uuid: str,
+        text: str,
+        *,
+        voice: str,
+        language: str,
+        loop: bool,
+        mix: bool,
+    ) -> bool: ...
 
     async def stop_audio(self, auth_id: str, call_uuid: str) -> bool:
         """Stop what ``play``/``speak`` started."""

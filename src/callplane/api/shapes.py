@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from callplane.store.models import (
     CallRecord,
     Endpoint,
     Number,
+    Recording,
     UsagePeriod,
 )
 
@@ -226,3 +228,58 @@ def usage(item: UsagePeriod) -> dict[str, Any]:
         "billed_minutes": round(item.billed_seconds / 60, 4),
         "cost": item.cost,
     }
+
+
+def recording(rec: Recording, base_url: str) -> dict[str, Any]:
+    """Plivo's Recording; ``recording_url`` serves the file at ``base_url`` (scheme+host).
+
+    Plivo writes the millisecond fields as decimal strings ("345100.00000").
+    """
+    uri = f"{account_uri(rec.auth_id)}Recording/{rec.recording_id}/"
+    return {
+        "recording_id": rec.recording_id,
+        "call_uuid": rec.call_uuid,
+        "recording_format": rec.recording_format,
+        "recording_type": rec.recording_type,
+        "recording_url": f"{base_url}{uri.rstrip('/')}.{rec.recording_format}",
+        "recording_duration_ms": _plivo_ms(rec.recording_duration_ms),
+        "recording_start_ms": _plivo_ms(rec.recording_start_ms),
+        "recording_end_ms": _plivo_ms(rec.recording_end_ms),
+        "rounded_recording_duration": math.ceil(rec.recording_duration_ms / 1000),
+        "add_time": plivo_time(rec.add_time),
+        "conference_name": None,
+        "from_number": rec.from_number,
+        "to_number": rec.to_number,
+        "sub_account": sub_account(rec.auth_id),
+        "resource_uri": uri,
+    }
+
+
+def _plivo_ms(value: int) -> str:
+    return f"{value:.5f}"
+
+
+def live_call(record: CallRecord) -> dict[str, Any]:
+    """Plivo's live call (``GET /Call/{uuid}/?status=live``)."""
+    shape = {
+        "call_uuid": record.call_uuid,
+        "direction": record.call_direction,
+        "from": record.from_number,
+        "to": record.to_number,
+        "caller_name": record.caller_name,
+        "call_status": record.call_status,
+        "session_start": _session_start(record.initiation_time),
+        "parent_call_uuid": record.parent_call_uuid,
+        "app_id": record.app_id,
+        "resource_uri": f"{account_uri(record.auth_id)}Call/{record.call_uuid}/",
+    }
+    if record.call_direction == "outbound":
+        shape["request_uuid"] = record.call_uuid
+    return shape
+
+
+def _session_start(value: datetime | None) -> str | None:
+    """Plivo's ``yyyy-MM-dd HH:mm:ss.ffffff`` (UTC, no offset) of a live call."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

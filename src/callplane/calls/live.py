@@ -47,8 +47,8 @@ class LiveCallControl:
         call.note("hung up through the REST API")
         if call.task is not None:
             call.task.cancel()
-        if call.answered:
-            await call.hangup(causes.API_HANGUP, causes.SOURCE_API)
+        if call.answered:  # answer the API at once; the BYE goes on in the background
+            self.services.spawn(call.hangup(causes.API_HANGUP, causes.SOURCE_API))
         else:
             call.refuse(603, "Decline", causes.API_CANCEL, causes.SOURCE_API)
         return True

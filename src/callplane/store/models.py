@@ -196,3 +196,6 @@ class Recording:
     recording_end_ms: int
     recording_type: str = "call"
     add_time: datetime | None = None
+    # Not stored with the recording: read from the call's record (empty without one).
+    from_number: str = ""
+    to_number: str = ""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -47,6 +48,7 @@ from callplane.store.models import (
     CallRecord,
     Endpoint,
     Number,
+    Recording,
     Route,
     UsagePeriod,
 )
@@ -91,6 +93,8 @@ CALL_FILTERS = frozenset(
 )
 # Filters that also take Plivo's __gt, __gte, __lt, __lte suffixes.
 CALL_RANGE_FILTERS = frozenset({"bill_duration", "end_time", "initiation_time"})
+RECORDING_FILTERS = frozenset({"call_uuid", "add_time", "from_number", "to_number"})
+RECORDING_RANGE_FILTERS = frozenset({"add_time"})
 _RANGE_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 # Cause codes of calls refused before answer (reject reasons, no route, no app...).
 REJECT_CODES = (3000, 3099)
@@ -743,6 +747,50 @@ class Store:
         )
         return [_usage_period(row) for row in await self._all(stmt)]
 
+    # -- recordings -----------------------------------------------------------
+
+    async def add_recording(self, recording: Recording) -> Recording:
+        """Store a finished recording (``add_time`` defaults to now)."""
+        recording = replace(recording, add_time=recording.add_time or _now())
+        columns = {column.name: getattr(recording, column.name) for column in t.recordings.c}
+        await self._write(sa.insert(t.recordings).values(**columns))
+        return recording
+
+    async def get_recording(
+        self, auth_id: str, recording_id: str, *, include_subaccounts: bool = False
+    ) -> Recording | None:
+        c = t.recordings.c
+        owned = _owned(c.auth_id, auth_id, include_subaccounts)
+        row = await self._first(_recording_query().where(owned, c.recording_id == recording_id))
+        return _recording_of(row) if row else None
+
+    async def list_recordings(
+        self,
+        auth_id: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        filters: Mapping[str, str | datetime] | None = None,
+    ) -> Page[Recording]:
+        """Recordings newest first; ``filters`` as ``list_calls`` (RECORDING_FILTERS,
+        ``add_time__gte``...). ``from_number``/``to_number`` are the call's."""
+        c = t.recordings.c
+        stmt = _recording_query().where(c.auth_id == auth_id)
+        for name, value in (filters or {}).items():
+            stmt = stmt.where(_recording_condition(name, value))
+        stmt = stmt.order_by(c.add_time.desc(), c.recording_id.desc())
+        return await self._page(stmt, limit, offset, _recording_of)
+
+    async def delete_recording(self, auth_id: str, recording_id: str) -> None:
+        """Delete the row and its file (a file already gone is fine)."""
+        recording = await self.get_recording(auth_id, recording_id)
+        if recording is None:
+            raise NotFound(f"recording {recording_id}")
+        c = t.recordings.c
+        stmt = sa.delete(t.recordings).where(c.auth_id == auth_id, c.recording_id == recording_id)
+        await self._write(stmt, missing=f"recording {recording_id}")
+        await asyncio.to_thread(Path(recording.path).unlink, missing_ok=True)
+
     async def live_records(self) -> list[CallRecord]:
         """Records still marked live: calls a crash interrupted (start-up recovery)."""
         stmt = sa.select(t.call_records).where(t.call_records.c.state == "live")
@@ -781,7 +829,7 @@ async def _load(
 
 async def _move_account_rows(conn: AsyncConnection, old: str, new: str) -> None:
     """Tables without a cascading foreign key to accounts follow a new auth id by hand."""
-    for table in (t.call_records, t.pending_callbacks):
+    for table in (t.call_records, t.pending_callbacks, t.recordings):
         await conn.execute(sa.update(table).where(table.c.auth_id == old).values(auth_id=new))
     parent = t.accounts.c.parent_auth_id
     await conn.execute(sa.update(t.accounts).where(parent == old).values(parent_auth_id=new))
@@ -823,6 +871,31 @@ def _number_query(auth_id: str, number: str, include_subaccounts: bool = False) 
     c = t.numbers.c
     owned = _owned(c.auth_id, auth_id, include_subaccounts)
     return sa.select(t.numbers).where(owned, c.number == number.lstrip("+"))
+
+
+def _recording_of(row: Row[Any]) -> Recording:
+    return rows.from_row(Recording, row)
+
+
+def _recording_query() -> sa.Select[Any]:
+    """Recordings with their call's from/to numbers ("" when the call has no record)."""
+    r, c = t.recordings, t.call_records.c
+    return sa.select(
+        r,
+        sa.func.coalesce(c.from_number, "").label("from_number"),
+        sa.func.coalesce(c.to_number, "").label("to_number"),
+    ).select_from(r.outerjoin(t.call_records, c.call_uuid == r.c.call_uuid))
+
+
+def _recording_condition(name: str, value: Any) -> Any:
+    column, _, op = name.partition("__")
+    if column not in RECORDING_FILTERS or (
+        op and (column not in RECORDING_RANGE_FILTERS or op not in _RANGE_OPS)
+    ):
+        raise ValidationError(name, "unknown filter")
+    table = t.call_records if column in ("from_number", "to_number") else t.recordings
+    col = table.c[column]
+    return _RANGE_OPS[op](col, value) if op else col == value
 
 
 def _call_condition(name: str, value: Any) -> Any:

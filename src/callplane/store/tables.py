@@ -195,3 +195,21 @@ api_keys = sa.Table(
     sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created", UTCDateTime, nullable=True),
 )
+
+# Like call records, recordings outlive what they refer to: no foreign keys.
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("recording_id", sa.String(64), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("call_uuid", sa.String(64), nullable=False, index=True),
+    sa.Column("recording_format", sa.String(8), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("recording_duration_ms", sa.BigInteger, nullable=False),
+    sa.Column("recording_start_ms", sa.BigInteger, nullable=False),
+    sa.Column("recording_end_ms", sa.BigInteger, nullable=False),
+    sa.Column("recording_type", sa.String(16), nullable=False),
+    sa.Column("add_time", UTCDateTime, nullable=True),
+    # Serves "one account's recordings, newest first" as an index scan.
+    sa.Index("ix_recordings_account_recent", "auth_id", "add_time", "recording_id"),
+)

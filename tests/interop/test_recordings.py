@@ -157,3 +157,33 @@ def test_another_account_cannot_download_a_recording(
     assert httpx.get(url, auth=(other.auth_id, other.auth_token), timeout=10).status_code == 404
     own = sdk.recordings.get(recording_id).recording_url
     assert httpx.get(own, auth=(other.auth_id, other.auth_token), timeout=10).status_code == 401
+
+
+def band_energy(pcm: np.ndarray, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    freqs = np.fft.rfftfreq(len(pcm), 1 / 8000)
+    return float(spectrum[(freqs >= low) & (freqs <= high)].sum())
+
+
+def test_record_session_keeps_both_directions(
+    phone: UserAgent, callplane: CallplaneServer, web: WebhookServer, tmp_path: Path
+) -> None:
+    number = "15557771010"
+    callback = web.url("/session-recorded")
+    document = (
+        f'<Response><Record recordSession="true" fileFormat="wav" callbackUrl="{callback}"/>'
+        '<Wait length="1"/><Play>' + web.set("/session-tone.wav",
+                                              write_tone(tmp_path / "out.wav", 1500, 1.5)
+                                              .read_bytes(), "audio/wav")
+        + "</Play></Response>"
+    )
+    callplane.number(number, callplane.application(web.set("/session", document)))
+    tone = write_tone(tmp_path / "in.wav", 600, 4.0)
+    phone.wait(phone.call(number, callplane.sip_port, play=tone), timeout=20)
+    params = web.wait_for("/session-recorded")[0].params
+    audio = httpx.get(params["RecordUrl"], auth=(AUTH_ID, AUTH_TOKEN), timeout=10)
+    assert audio.status_code == 200
+    pcm = wav_samples(audio.content)
+    assert 2000 <= int(params["RecordingDurationMs"]) <= 4000
+    assert band_energy(pcm, 580, 620) > 0.2 * band_energy(pcm, 100, 3900)  # the caller's tone
+    assert band_energy(pcm, 1480, 1520) > 0.1 * band_energy(pcm, 100, 3900)  # what we played

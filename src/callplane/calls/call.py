@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -74,6 +75,7 @@ class Call:
         self.early = False  # inside PreAnswer: media verbs must not answer
         self.executing: asyncio.Future[Document | None] | None = None  # the document running
         self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
+        self.end_hooks: list[Callable[[], Awaitable[None]]] = []  # run once the call ends
 
     @property
     def uuid(self) -> str:
@@ -285,6 +287,8 @@ class Call:
             record.sip_response_code = sip_code
         if was_answered:
             self._bill()
+        for hook in self.end_hooks:
+            self.services.spawn(hook())
         if self.leg.media is not None:
             self.services.spawn(self.leg.close_media())
         self.services.call_ended(self, cause)

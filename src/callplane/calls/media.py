@@ -28,6 +28,7 @@ class CallMedia:
         self.session = session
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.listeners: list[Listener] = []
+        self.sent_listeners: list[Listener] = []  # see every frame the call sends
         self._overlay: Iterator[Pcm] | None = None
         self._overlay_mixed = True
         self._overlay_alone: asyncio.Task[None] | None = None
@@ -106,10 +107,14 @@ class CallMedia:
     def _with_overlay(self, stream: Iterable[Pcm]) -> Iterator[Pcm]:
         for frame in stream:
             extra = self._next_overlay_frame()
-            if extra is None:
-                yield frame
-            else:
-                yield mix(frame, extra) if self._overlay_mixed else extra
+            if extra is not None:
+                frame = mix(frame, extra) if self._overlay_mixed else extra
+            yield self._sending(frame)
+
+    def _sending(self, frame: Pcm) -> Pcm:
+        for listener in self.sent_listeners:
+            listener(frame)
+        return frame
 
     def _next_overlay_frame(self) -> Pcm | None:
         if self._overlay is None:
@@ -127,7 +132,7 @@ class CallMedia:
 
     def _overlay_only(self) -> Iterator[Pcm]:
         while (frame := self._next_overlay_frame()) is not None:
-            yield frame
+            yield self._sending(frame)
 
     def _overlay_alone_done(self, task: asyncio.Task[None]) -> None:
         if self._overlay_alone is task:

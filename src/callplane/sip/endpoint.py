@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import weakref
 from collections.abc import Iterable
 
 from callplane.errors import SipError, SipParseError
@@ -98,7 +99,9 @@ class SipEndpoint:
         self._server: dict[object, ServerTransaction] = {}
         self._client: dict[object, ClientTransaction] = {}
         self._accepted: dict[tuple[str, int], ServerTransaction] = {}
-        self._heap: list[tuple[float, int, Transaction, str]] = []
+        # Timer entries hold transactions weakly: a transaction that terminated early
+        # (Timer I after the ACK) is freed at once, not when its Timer H entry expires.
+        self._heap: list[tuple[float, int, weakref.ref[Transaction], str]] = []
         self._seq = itertools.count()
         self._events: list[Event] = []
         self._outgoing: list[tuple[bytes, Address, str]] = []
@@ -160,17 +163,18 @@ class SipEndpoint:
 
     def next_timer(self) -> float | None:
         heap = self._heap
-        while heap and heap[0][2].timers.get(heap[0][3]) != heap[0][0]:
+        while heap and not _armed(heap[0]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
     def handle_timers(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
-            deadline, _, txn, name = heapq.heappop(heap)
-            if txn.timers.get(name) == deadline:
-                del txn.timers[name]
-                txn.fire(name, now)
+            entry = heapq.heappop(heap)
+            txn = entry[2]()
+            if txn is not None and txn.timers.get(entry[3]) == entry[0]:
+                del txn.timers[entry[3]]
+                txn.fire(entry[3], now)
 
     def response(
         self,
@@ -197,7 +201,7 @@ class SipEndpoint:
         self._outgoing.append((data, dest, transport))
 
     def _arm(self, txn: Transaction, name: str, deadline: float) -> None:
-        heapq.heappush(self._heap, (deadline, next(self._seq), txn, name))
+        heapq.heappush(self._heap, (deadline, next(self._seq), weakref.ref(txn), name))
 
     def _emit(self, event: Event) -> None:
         self._events.append(event)
@@ -353,6 +357,11 @@ class SipEndpoint:
             headers.add("Max-Forwards", "70")
         if self.user_agent and "User-Agent" not in headers:
             headers.add("User-Agent", self.user_agent)
+
+
+def _armed(entry: tuple[float, int, weakref.ref[Transaction], str]) -> bool:
+    txn = entry[2]()
+    return txn is not None and txn.timers.get(entry[3]) == entry[0]
 
 
 def server_key(request: Request) -> tuple[object, ...]:

@@ -1,6 +1,9 @@
 """Record: the caller's audio to WAV or MP3, until silence, ``maxLength`` or ``finishOnKey``.
 
-The file is kept under the data directory and listed by the Recording API; the
+With ``recordSession`` both directions of the rest of the call are recorded in
+the background and reported to ``callbackUrl`` when the call ends; the verbs
+after it run at once. Otherwise the file is kept under the data directory and
+listed by the Recording API; the
 action URL and ``callbackUrl`` get RecordUrl, RecordingID, RecordingDuration
 (+Ms), RecordingStartMs and RecordingEndMs (and Twilio's RecordingUrl,
 RecordingSid). A recording cut short by the caller hanging up is still saved
@@ -16,9 +19,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from callplane.calls.call import Call, new_call_uuid
+from callplane.calls.session_recording import SessionRecording
 from callplane.markup.verbs import Record
 from callplane.media.errors import RecordingError
-from callplane.media.recorder import Recorder, RecordingResult, StopReason
+from callplane.media.recorder import Recorder, RecordingResult, StopReason, mp3_available
 from callplane.store.models import Recording
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 
@@ -59,6 +63,45 @@ async def run(call: Call, verb: Record) -> Outcome:
         return NEXT
     document = await call.fetch_action(verb.action, verb.method, params)
     return ENDED if document is None else NewDocument(document)
+
+
+def start_session_recording(call: Call, verb: Record) -> None:
+    """Record both directions from now until the call ends; report to ``callbackUrl``."""
+    file_format = verb.file_format if verb.file_format == "wav" or mp3_available() else "wav"
+    folder = call.services.settings.recordings_dir / call.route.account.auth_id
+    loop = asyncio.get_running_loop()
+    session = SessionRecording(
+        folder / f"{new_call_uuid()}.{file_format}", file_format, verb.max_length, loop.time
+    )
+    call.media.listeners.append(session.heard)
+    call.media.sent_listeners.append(session.sent)
+    call.note(f"recording the session as {session.path.stem}")
+
+    async def finish() -> None:
+        session.stop()
+        await asyncio.to_thread(session.write)
+        recording = Recording(
+            recording_id=session.path.stem,
+            auth_id=call.route.account.auth_id,
+            call_uuid=call.uuid,
+            recording_format=file_format,
+            path=str(session.path),
+            recording_duration_ms=session.duration_ms,
+            recording_start_ms=0,
+            recording_end_ms=session.duration_ms,
+            add_time=datetime.now(UTC),
+        )
+        await call.services.save_recording(recording)
+        if verb.callback_url:
+            await call.services.webhooks.notify(
+                verb.callback_url,
+                verb.callback_method,
+                call.action_params(recording_params(call, recording)),
+                call.route.account.auth_token,
+                auth_id=call.route.account.auth_id,
+            )
+
+    call.end_hooks.append(finish)
 
 
 def make_recorder(call: Call, verb: Record) -> Recorder:

@@ -33,7 +33,8 @@ class CallMedia:
         self._overlay_mixed = True
         self._overlay_alone: asyncio.Task[None] | None = None
         self._verb_playing = False
-        session.on_dtmf = self.digits.put_nowait
+        self._digit_came = asyncio.Event()
+        session.on_dtmf = self.add_digit
         session.on_audio = self._heard
 
     def _heard(self, frame: Pcm) -> None:
@@ -47,6 +48,11 @@ class CallMedia:
             yield
         finally:
             self.listeners.remove(listener)
+
+    def add_digit(self, digit: str) -> None:
+        """A key the caller pressed (RFC 4733 event or SIP INFO), in arrival order."""
+        self.digits.put_nowait(digit)
+        self._digit_came.set()
 
     def clear_digits(self) -> None:
         while not self.digits.empty():
@@ -84,8 +90,10 @@ class CallMedia:
             self._start_overlay_alone()
 
     async def _digit_arrives(self) -> None:
-        if self.digits.empty():
-            self.digits.put_nowait(await self.digits.get())
+        """Return once a key is waiting in ``digits``, leaving it (and its order) there."""
+        while self.digits.empty():
+            self._digit_came.clear()
+            await self._digit_came.wait()
 
     async def silence(self, seconds: float) -> None:
         await self.play_frames(frames_of(np.zeros(int(seconds * 8000), np.int16), 1))

@@ -27,6 +27,7 @@ class RecordWriter:
         self._interval = interval
         self._max_batch = max_batch
         self._pending: dict[str, CallRecord] = {}
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -34,6 +35,16 @@ class RecordWriter:
         self._pending[record.call_uuid] = copy.copy(record)
         if len(self._pending) >= self._max_batch:
             self._wake.set()
+
+    async def written(self, call_uuid: str, timeout: float = 5.0) -> None:
+        """Wait until the latest snapshot of ``call_uuid`` is in the store."""
+        if call_uuid not in self._pending:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(call_uuid, []).append(future)
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(future, timeout)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="record-writer")
@@ -55,6 +66,15 @@ class RecordWriter:
                 for uuid, record in batch.items():
                     self._pending.setdefault(uuid, record)
                 raise
+            self._release(batch)
+
+    def _release(self, batch: dict[str, CallRecord]) -> None:
+        for uuid in batch:
+            if uuid in self._pending:  # a newer snapshot came meanwhile
+                continue
+            for future in self._waiting.pop(uuid, ()):
+                if not future.done():
+                    future.set_result(None)
 
     async def _run(self) -> None:
         while True:

@@ -123,7 +123,7 @@ class Router:
         self._respond(event.transaction, 481 if call is None else 200)
         digit = info_digit(event.request)
         if call is not None and digit and call.leg.media is not None:
-            call.leg.media.digits.put_nowait(digit)
+            call.leg.media.add_digit(digit)
 
     def _on_bye(self, event: RequestReceived) -> None:
         call = self._call_of(event.request)

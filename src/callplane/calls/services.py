@@ -46,8 +46,18 @@ class Services:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    async def _after_record(self, call_uuid: str, callback: Coroutine[Any, Any, Any]) -> None:
+        """Send ``callback`` once the call's final record is readable through the API."""
+        await self.records.written(call_uuid)
+        await callback
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_coro(), exc_info=task.exception())
 
     def call_started(self, call: Call, sip_call_id: str) -> None:
         self.live[call.uuid] = call
@@ -67,11 +77,10 @@ class Services:
         token, auth_id = call.route.account.auth_token, call.route.account.auth_id
         if app.hangup_url:
             params = hangup_params(call.record, call.sip_headers, cause.q850)
-            self.spawn(
-                self.webhooks.notify(
-                    app.hangup_url, app.hangup_method, params, token, auth_id=auth_id
-                )
+            notify = self.webhooks.notify(
+                app.hangup_url, app.hangup_method, params, token, auth_id=auth_id
             )
+            self.spawn(self._after_record(call.uuid, notify))
         if call.reject_reason and app.status_callback_url:
             event = rejected_event(call.record, call.reject_reason)
             self.spawn(

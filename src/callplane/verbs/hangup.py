@@ -2,7 +2,8 @@
 
 Plivo's ``<Hangup>`` as the first element refuses the call unanswered; the
 Plivo compiler turns that case into a Reject, so here the call is answered
-first when it is not yet (TwiML and VoXML ``Hangup``) and then hung up. With
+first when it is not yet (TwiML and VoXML ``Hangup``) and then hung up; after
+early media (``PreAnswer``) an unanswered call is refused with the reason. With
 ``schedule`` the hangup happens that many seconds later while the following
 verbs run.
 """
@@ -13,7 +14,7 @@ import asyncio
 
 from callplane.calls.call import Call
 from callplane.calls.causes import NORMAL_HANGUP, SOURCE_XML
-from callplane.markup.verbs import Hangup
+from callplane.markup.verbs import REJECT_SIP, Hangup
 from callplane.verbs.base import ENDED, NEXT, Outcome
 
 
@@ -21,6 +22,11 @@ async def run(call: Call, verb: Hangup) -> Outcome:
     if verb.schedule:
         call.services.spawn(_hang_up_later(call, verb.schedule))
         return NEXT
+    if not call.answered and call.leg.media is not None:
+        # Early media (PreAnswer) and still unanswered: hanging up refuses the call.
+        reason = verb.reason if verb.reason in REJECT_SIP else "rejected"
+        call.reject(reason, SOURCE_XML)
+        return ENDED
     if not call.answered and not await call.answer():
         return ENDED
     await call.hangup(NORMAL_HANGUP, SOURCE_XML)

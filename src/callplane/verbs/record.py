@@ -28,15 +28,17 @@ from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 
 
 async def run(call: Call, verb: Record) -> Outcome:
-    if verb.record_session or verb.start_on_dial_answer:
+    if verb.start_on_dial_answer:
         call.note(
-            "Record recordSession/startOnDialAnswer needs call recording in the "
-            "background, which is not built yet; recording skipped",
+            "Record startOnDialAnswer needs Dial, which is not built yet; recording skipped",
             "error",
         )
         return NEXT
     if not await call.media_ready():
         return ENDED
+    if verb.record_session:
+        start_session_recording(call, verb)
+        return NEXT
     recorder = make_recorder(call, verb)
     if recorder.prompt.size:
         await call.media.play(recorder.prompt)

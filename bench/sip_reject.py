@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from tests.interop.harness import CallplaneServer, free_port  # noqa: E402
 
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_refused_rtd.xml"
+WEBHOOK_NUMBER = "15550001000"
+BLOCKED_NUMBER = "15550002000"
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -190,64 +192,71 @@ def main() -> None:
     parser.add_argument("--memory-rate", type=int, default=1000)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    modes = args.modes.split(",")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         nginx, http_port = start_nginx(tmp)
-        server = CallplaneServer(tmp, extra=("--log-level", "WARNING")).start()
         try:
-            app = server.application(f"http://127.0.0.1:{http_port}/answer")
-            server.number("15550001000", app)
-            server.number("15550002000", app)
-            server.api("POST", "", json={"inbound_cps": 100000})
-            server.api(
-                "POST",
-                "Blocklist/",
-                json={
-                    "match": "prefix",
-                    "pattern": "1",
-                    "reason": "rejected",
-                    "number": "15550002000",
-                },
-            )
-            for mode in modes:
-                for rate in rates:
-                    if mode == "webhook":
-                        run = sipp_run(
-                            tmp, server.sip_port, "15550001000", 486, rate, args.seconds, mode
-                        )
-                    elif mode == "blocklist":
-                        run = sipp_run(
-                            tmp, server.sip_port, "15550002000", 603, rate, args.seconds, mode
-                        )
-                    else:
-                        run = bare_run(tmp, rate, args.seconds)
-                    runs.append(run)
-                    print(run.row(), flush=True)
-                    if not run.sustained:
-                        break
+            for mode in args.modes.split(","):
+                runs += sweep(tmp, mode, rates, args.seconds, http_port)
             if args.memory_calls:
-                before = rss_kib(server.proc.pid)
-                sipp_run(
-                    tmp,
-                    server.sip_port,
-                    "15550002000",
-                    603,
-                    args.memory_rate,
-                    args.memory_calls / args.memory_rate,
-                    "memory",
-                )
-                time.sleep(2)
-                after = rss_kib(server.proc.pid)
-                print(
-                    f"resident memory: {before} KiB before, {after} KiB after "
-                    f"{args.memory_calls} more calls"
-                )
+                measure_memory(tmp, http_port, args.memory_calls, args.memory_rate)
         finally:
-            server.stop()
             nginx.terminate()
     print_summary(runs)
+
+
+def configured_server(tmp: Path, http_port: int) -> CallplaneServer:
+    """A fresh `callplane serve` (each mode starts clean), with both numbers set up."""
+    data = tmp / f"server-{time.monotonic_ns()}"
+    data.mkdir()
+    server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+    app = server.application(f"http://127.0.0.1:{http_port}/answer")
+    server.number(WEBHOOK_NUMBER, app)
+    server.number(BLOCKED_NUMBER, app)
+    server.api("POST", "", json={"inbound_cps": 100000})
+    rule = {"match": "prefix", "pattern": "1", "reason": "rejected", "number": BLOCKED_NUMBER}
+    server.api("POST", "Blocklist/", json=rule)
+    return server
+
+
+def sweep(tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int) -> list[Run]:
+    runs: list[Run] = []
+    server = None if mode == "bare" else configured_server(tmp, http_port)
+    try:
+        for rate in rates:
+            if server is None:
+                run = bare_run(tmp, rate, seconds)
+            else:
+                number, final = (
+                    (WEBHOOK_NUMBER, 486) if mode == "webhook" else (BLOCKED_NUMBER, 603)
+                )
+                run = sipp_run(tmp, server.sip_port, number, final, rate, seconds, mode)
+            runs.append(run)
+            print(run.row(), flush=True)
+            if not run.sustained:
+                break
+    finally:
+        if server is not None:
+            server.stop()
+    return runs
+
+
+def measure_memory(tmp: Path, http_port: int, calls: int, rate: int) -> None:
+    """Resident memory before and after each of three batches of blocklist calls."""
+    server = configured_server(tmp, http_port)
+    try:
+        readings = [rss_kib(server.proc.pid)]
+        for _ in range(3):
+            sipp_run(tmp, server.sip_port, BLOCKED_NUMBER, 603, rate, calls / rate, "memory")
+            time.sleep(35)  # past Timer H: every transaction of the batch has ended
+            readings.append(rss_kib(server.proc.pid))
+        print(
+            f"resident memory (KiB) before and after each of 3 batches of {calls} calls "
+            f"at {rate}/s: {readings}"
+        )
+    finally:
+        server.stop()
 
 
 def bare_run(tmp: Path, rate: int, seconds: float) -> Run:

@@ -515,6 +515,142 @@ def calls_list(ctx: click.Context, **options: Any) -> None:
     show(api, api.call("GET", "Call/", params=params), CALL_COLUMNS)
 
 
+@calls.command("live")
+@click.pass_context
+def calls_live(ctx: click.Context) -> None:
+    """List the calls running now."""
+    api = api_of(ctx)
+    uuids = api.call("GET", "Call/", params={"status": "live"}).get("calls", [])
+    rows = [api.call("GET", f"Call/{uuid}/", params={"status": "live"}) for uuid in uuids]
+    show(api, {"objects": rows}, ["call_uuid", "from", "to", "call_status", "session_start"])
+
+
+@calls.command("hangup")
+@click.argument("call_uuid")
+@click.pass_context
+def calls_hangup(ctx: click.Context, call_uuid: str) -> None:
+    """Hang up a live call."""
+    api_of(ctx).call("DELETE", f"Call/{call_uuid}/")
+    click.echo(f"hung up {call_uuid}")
+
+
+RECORDING_COLUMNS = [
+    "recording_id",
+    "call_uuid",
+    "recording_format",
+    "recording_duration_ms",
+    "add_time",
+]
+
+
+@main.group()
+def recordings() -> None:
+    """Recordings made by <Record>."""
+
+
+@recordings.command("list")
+@click.option("--call", "call_uuid", help="Only this call's recordings.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0)
+@click.pass_context
+def recordings_list(ctx: click.Context, call_uuid: str | None, limit: int, offset: int) -> None:
+    """List recordings, newest first."""
+    api = api_of(ctx)
+    params = _range_params({"call_uuid": call_uuid, "limit": limit, "offset": offset})
+    show(api, api.call("GET", "Recording/", params=params), RECORDING_COLUMNS)
+
+
+@recordings.command("show")
+@click.argument("recording_id")
+@click.pass_context
+def recordings_show(ctx: click.Context, recording_id: str) -> None:
+    """Show one recording and its URL."""
+    api = api_of(ctx)
+    show(api, api.call("GET", f"Recording/{recording_id}/"), [*RECORDING_COLUMNS, "recording_url"])
+
+
+@recordings.command("delete")
+@click.argument("recording_id")
+@click.pass_context
+def recordings_delete(ctx: click.Context, recording_id: str) -> None:
+    """Delete a recording and its file."""
+    api_of(ctx).call("DELETE", f"Recording/{recording_id}/")
+    click.echo(f"deleted recording {recording_id}")
+
+
+@main.group("call")
+def call_group() -> None:
+    """Place test calls."""
+
+
+@call_group.command("simulate")
+@click.option("--from", "from_number", default="14155550100", show_default=True)
+@click.option("--to", "to_number", required=True, help="A number routed on this server.")
+@click.option("--sip-host", default="127.0.0.1", show_default=True)
+@click.option("--sip-port", default=5060, show_default=True)
+@click.option("--digits", default="", help="DTMF to send 1 s after answer (RFC 4733).")
+@click.option(
+    "--hangup-after",
+    default=10.0,
+    show_default=True,
+    help="Seconds before the caller hangs up, if Callplane has not.",
+)
+@click.pass_context
+def call_simulate(
+    ctx: click.Context,
+    from_number: str,
+    to_number: str,
+    sip_host: str,
+    sip_port: int,
+    digits: str,
+    hangup_after: float,
+) -> None:
+    """Place a real SIP call to this server and print what happened."""
+    import asyncio
+
+    from callplane.simulate import simulate
+
+    result = asyncio.run(
+        simulate(
+            (sip_host, sip_port),
+            from_number.lstrip("+"),
+            to_number.lstrip("+"),
+            hangup_after=hangup_after,
+            digits=digits,
+            report=click.echo,
+        )
+    )
+    if result.answered:
+        click.echo(
+            f"heard {result.audio_seconds:.1f} s of audio "
+            f"({result.loud_frames * 0.02:.1f} s not silent); "
+            f"hung up by {result.hung_up_by}"
+        )
+    _print_call_record(ctx, from_number.lstrip("+"), to_number.lstrip("+"))
+
+
+def _print_call_record(ctx: click.Context, from_number: str, to_number: str) -> None:
+    """The newest record of this caller and number: cause, webhooks' errors, call log."""
+    import time
+
+    api = api_of(ctx)
+    time.sleep(0.3)  # the record is written within 50 ms of the call's end
+    found = api.call(
+        "GET", "Call/", params={"from_number": from_number, "to_number": to_number, "limit": 1}
+    )
+    if not found.get("objects"):
+        click.echo("no call record (an unknown number is refused 404 before any account)")
+        return
+    record = found["objects"][0]
+    click.echo(
+        f"call {record['call_uuid']}: {record['call_status']}, "
+        f"{record['hangup_cause_name']} ({record['hangup_source']}), "
+        f"SIP {record.get('sip_response_code')}"
+    )
+    for event in record.get("events") or []:
+        click.echo(f"  {event['time']} {event['level']}: {event['message']}")
+
+
 # -- accounts, sub-accounts, keys, usage ----------------------------------------------------
 
 ACCOUNT_COLUMNS = ["auth_id", "name", "city", "address", "rate_per_minute", "billing_interval"]
@@ -753,3 +889,120 @@ def endpoints_delete(ctx: click.Context, endpoint_id: str) -> None:
     """Delete an endpoint."""
     api_of(ctx).call("DELETE", f"Endpoint/{endpoint_id}/")
     click.echo(f"deleted endpoint {endpoint_id}")
+
+
+# -- flows ----------------------------------------------------------------------------------
+
+FLOW_COLUMNS = ["flow_id", "name", "published_version", "updated"]
+
+
+@main.group()
+def flows() -> None:
+    """Visual call flows (like Plivo PHLO): import, export, validate, publish."""
+
+
+def _flow_file(path: Path) -> dict[str, Any]:
+    from callplane.flows import Flow, FlowError
+
+    try:
+        return Flow.loads(path.read_bytes()).to_dict()
+    except FlowError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+def _problem_lines(problems: list[dict[str, Any]]) -> list[str]:
+    return [f"{p['node']}: {p['message']}" if p["node"] else p["message"] for p in problems]
+
+
+@flows.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "flow_id", help="Replace this flow's draft instead of creating a flow.")
+@click.option("--name", help="Flow name (default: the document's).")
+@click.pass_context
+def flows_import(ctx: click.Context, file: Path, flow_id: str | None, name: str | None) -> None:
+    """Create a flow from a JSON FILE (a draft: publish it when it validates)."""
+    body = {"document": _flow_file(file), "name": name}
+    api = api_of(ctx)
+    path = f"Flow/{flow_id}/" if flow_id else "Flow/"
+    show(api, api.call("POST", path, body), ["flow_id", "name", "message"])
+
+
+@flows.command("export")
+@click.argument("flow_id")
+@click.option("--version", type=int, help="A published version instead of the draft.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@click.pass_context
+def flows_export(
+    ctx: click.Context, flow_id: str, version: int | None, output: Path | None
+) -> None:
+    """Print a flow's document as JSON (the file `flows import` reads)."""
+    from callplane.flows import Flow
+
+    path = f"Flow/{flow_id}/" + (f"Version/{version}/" if version else "")
+    text = Flow.parse(api_of(ctx).call("GET", path)["document"]).dumps()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text)
+    click.echo(f"wrote {output}", err=True)
+
+
+@flows.command("validate")
+@click.argument("flow")
+@click.pass_context
+def flows_validate(ctx: click.Context, flow: str) -> None:
+    """Validate FLOW: a JSON file (checked locally, no server needed) or a flow id (its
+    draft, checked by the server). Exits 1 when there are problems."""
+    from callplane.flows import Flow, validate
+
+    if Path(flow).is_file():
+        problems = [p.to_dict() for p in validate(Flow.parse(_flow_file(Path(flow))))]
+    else:
+        problems = api_of(ctx).call("POST", f"Flow/{flow}/Validate/")["errors"]
+    if ctx.find_root().obj["as_json"]:
+        click.echo(json.dumps({"valid": not problems, "errors": problems}, indent=2))
+    else:
+        click.echo("\n".join(_problem_lines(problems)) or "valid")
+    if problems:
+        ctx.exit(1)
+
+
+@flows.command("list")
+@click.pass_context
+def flows_list(ctx: click.Context) -> None:
+    """List flows with their newest published version."""
+    api = api_of(ctx)
+    show(api, api.call("GET", "Flow/", params={"limit": 20}), FLOW_COLUMNS)
+
+
+@flows.command("publish")
+@click.argument("flow_id")
+@click.pass_context
+def flows_publish(ctx: click.Context, flow_id: str) -> None:
+    """Validate a flow's draft and publish it as the next version."""
+    api = api_of(ctx)
+    payload = api.call("POST", f"Flow/{flow_id}/Publish/")
+    if api.as_json:
+        show(api, payload, [])
+        return
+    click.echo(f"published version {payload['version']} of flow {flow_id}")
+
+
+@flows.command("versions")
+@click.argument("flow_id")
+@click.pass_context
+def flows_versions(ctx: click.Context, flow_id: str) -> None:
+    """List a flow's published versions, newest first."""
+    api = api_of(ctx)
+    show(api, api.call("GET", f"Flow/{flow_id}/Version/"), ["version", "published"])
+
+
+@flows.command("delete")
+@click.argument("flow_id")
+@click.pass_context
+def flows_delete(ctx: click.Context, flow_id: str) -> None:
+    """Delete a flow and its published versions."""
+    api_of(ctx).call("DELETE", f"Flow/{flow_id}/")
+    click.echo(f"deleted flow {flow_id}")

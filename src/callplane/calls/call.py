@@ -169,6 +169,7 @@ class Call:
         pinned = Dialect(app.dialect) if app and app.dialect else None
         document = parse_document(response.body, response.content_type, pinned)
         self.dialect = document.dialect
+        self.note(f"{method} {response.url} -> {response.status}, {document.dialect} document")
         return document
 
     # -- ending ----------------------------------------------------------------------------

@@ -59,6 +59,7 @@ async def _execute_or_transfer(call: Call, document: Document) -> Document | Non
 async def execute(call: Call, document: Document) -> Document | None:
     for verb in document.verbs:
         executor = EXECUTORS.get(type(verb))
+        call.note(f"verb {type(verb).__name__}")
         if executor is None:
             call.fail_unsupported(type(verb).__name__, PENDING.get(type(verb), "unknown verb"))
             return None

@@ -26,6 +26,7 @@ from callplane.calls.call import utcnow
 from callplane.calls.live import LiveCallControl
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordWriter
+from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.router import Router
 from callplane.calls.services import Services
 from callplane.config import Settings
@@ -74,11 +75,13 @@ async def serve(settings: Settings) -> None:
     services = build_services(settings, store)
     webhooks, records, audio = services.webhooks, services.records, services.audio
     await recover_live_calls(store, services)
-    router = Router(services, store)
+    registrar = Registrar(endpoint_ha1(store))
+    router = Router(services, store, registrar=registrar)
     sip = SipTransport(router.on_event)
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port)
+    registrar.start()
     records.start()
     worker.start()
     http = HttpServer(
@@ -106,6 +109,7 @@ async def serve(settings: Settings) -> None:
     finally:
         router.stop_all()
         await services.drain()
+        await registrar.close()
         await sip.close()
         await worker.stop()
         await records.stop()

@@ -12,6 +12,7 @@ import string
 from callplane.calls import causes, session
 from callplane.calls.call import Call, new_call_uuid, utcnow
 from callplane.calls.leg import InboundLeg
+from callplane.calls.registrar import Registrar
 from callplane.calls.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.calls.services import Services
 from callplane.errors import SipError
@@ -69,10 +70,17 @@ def info_digit(request: Request) -> str | None:
 
 
 class Router:
-    def __init__(self, services: Services, store: Store, sip: SipTransport | None = None):
+    def __init__(
+        self,
+        services: Services,
+        store: Store,
+        sip: SipTransport | None = None,
+        registrar: Registrar | None = None,
+    ):
         self.services = services
         self.store = store
         self.sip = sip
+        self.registrar = registrar
         self.loop_time = services.clock
 
     def on_event(self, event: Event) -> None:
@@ -109,6 +117,9 @@ class Router:
             self._on_info(event)
         elif request.method in ("UPDATE", "NOTIFY"):
             self._respond(event.transaction, 200 if self._call_of(request) else 481)
+        elif request.method == "REGISTER" and self.registrar is not None:
+            assert self.sip is not None
+            self.registrar.on_register(event, self.sip)
         else:
             self._respond(event.transaction, 501)
 

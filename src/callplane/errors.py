@@ -13,6 +13,7 @@ boundary where they occur, into one of these::
      +-- WebhookError                a customer URL failed (timeout, connect, HTTP status)
      +-- NotFound                    an API/CLI lookup found nothing
      +-- ValidationError             an API/CLI field is bad (names the field)
+          +-- FlowError               a flow document is malformed (flows/model.py)
 """
 
 from __future__ import annotations

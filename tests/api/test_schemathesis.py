@@ -51,7 +51,7 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 23
+    assert len(doc["paths"]) == 29
     assert set(doc["paths"]["/v1/Account/{auth_id}/Call/"]) == {"get"}
     call = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/"]
     assert set(call) == {"get", "post", "delete"}

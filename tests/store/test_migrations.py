@@ -30,7 +30,7 @@ async def test_migrated_schema_equals_metadata(database_url: str) -> None:
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
-            assert await conn.run_sync(_revision) == "0003"
+            assert await conn.run_sync(_revision) == "0004"
     finally:
         await engine.dispose()
 
@@ -45,7 +45,7 @@ def test_database_made_before_migrations_is_stamped_and_upgraded(tmp_path: Path)
         )
     with engine.begin() as conn:
         upgrade(conn)
-        assert _revision(conn) == "0003"
+        assert _revision(conn) == "0004"
         assert _diff(conn) == []
         row = conn.execute(sa.text("SELECT auth_id, city FROM accounts")).one()
     assert tuple(row) == ("MA1", "")

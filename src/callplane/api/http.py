@@ -43,6 +43,7 @@ LIST_RESOURCES = frozenset(
         "Endpoint",
         "ApiKey",
         "Recording",
+        "Flow",
     }
 )
 

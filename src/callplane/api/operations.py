@@ -20,6 +20,7 @@ from callplane.api import (
     blocklist,
     calls,
     endpoints,
+    flows,
     keys,
     live,
     numbers,
@@ -339,5 +340,60 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/Blocklist/{rule_id}", blocklist.get, "Get a block rule", "Blocklist"),
     Operation(
         "DELETE", "/Blocklist/{rule_id}", blocklist.delete, "Delete a block rule", "Blocklist", 204
+    ),
+    Operation(
+        "POST",
+        "/Flow",
+        flows.create,
+        "Create a flow (a draft; its shape is checked, not its sense)",
+        "Flow",
+        201,
+        body=flows.FIELDS,
+        example={"name": "reject calls"},
+    ),
+    Operation("GET", "/Flow", flows.list_, "List flows", "Flow", listing=True),
+    Operation("GET", "/Flow/{flow_id}", flows.get, "Get a flow with its draft document", "Flow"),
+    Operation(
+        "POST",
+        "/Flow/{flow_id}",
+        flows.modify,
+        "Save a flow's draft (document and/or name)",
+        "Flow",
+        202,
+        body=flows.FIELDS,
+        example={"name": "reject calls (v2)"},
+    ),
+    Operation(
+        "DELETE", "/Flow/{flow_id}", flows.delete, "Delete a flow and its versions", "Flow", 204
+    ),
+    Operation(
+        "POST",
+        "/Flow/{flow_id}/Validate",
+        flows.check,
+        "Validate a flow's draft: the problems, per node",
+        "Flow",
+    ),
+    Operation(
+        "POST",
+        "/Flow/{flow_id}/Publish",
+        flows.publish,
+        "Publish the draft as the next immutable version (400 with the problems if invalid)",
+        "Flow",
+        201,
+    ),
+    Operation(
+        "GET",
+        "/Flow/{flow_id}/Version",
+        flows.versions,
+        "List a flow's published versions, newest first",
+        "Flow",
+        listing=True,
+    ),
+    Operation(
+        "GET",
+        "/Flow/{flow_id}/Version/{version}",
+        flows.version,
+        "Get a published version with its document",
+        "Flow",
     ),
 )

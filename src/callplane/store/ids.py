@@ -41,3 +41,8 @@ def new_key_id() -> str:
 def new_key_secret() -> str:
     """40 random URL-safe characters, shown once when the key is created."""
     return secrets.token_urlsafe(30)
+
+
+def new_flow_id() -> str:
+    """A UUID, like Plivo's PHLO ids."""
+    return str(uuid.uuid4())

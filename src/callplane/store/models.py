@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +200,26 @@ class Recording:
     # Not stored with the recording: read from the call's record (empty without one).
     from_number: str = ""
     to_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlow:
+    """A flow's editable draft; ``document`` is the JSON of ``callplane.flows.model``."""
+
+    flow_id: str
+    auth_id: str
+    name: str
+    document: dict[str, Any]
+    created: datetime | None = None
+    updated: datetime | None = None
+    published_version: int | None = None  # the newest published version (not stored here)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    """A published, immutable copy of a flow's document."""
+
+    flow_id: str
+    version: int  # 1, 2, ... per flow
+    document: dict[str, Any]
+    published: datetime | None = None

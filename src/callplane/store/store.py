@@ -36,6 +36,7 @@ from callplane.store.ids import (
     new_auth_id,
     new_auth_token,
     new_endpoint_id,
+    new_flow_id,
     new_key_id,
     new_key_secret,
     new_rule_id,
@@ -47,9 +48,11 @@ from callplane.store.models import (
     BlockRule,
     CallRecord,
     Endpoint,
+    FlowVersion,
     Number,
     Recording,
     Route,
+    StoredFlow,
     UsagePeriod,
 )
 from callplane.store.outbox import SqlOutbox
@@ -356,7 +359,7 @@ class Store:
         self, parent_auth_id: str, auth_id: str, *, cascade: bool = False
     ) -> None:
         """Delete a sub-account and its API keys; with ``cascade`` also its applications,
-        numbers, endpoints and block rules, else those move to the parent (as Plivo does).
+        numbers, endpoints, block rules and flows, else those move to the parent (as Plivo does).
         Call records stay, under the sub-account's auth id."""
         if await self.get_subaccount(parent_auth_id, auth_id) is None:
             raise NotFound(f"subaccount {auth_id}")
@@ -665,6 +668,104 @@ class Store:
         stmt = sa.delete(t.endpoints).where(c.auth_id == auth_id, c.endpoint_id == endpoint_id)
         await self._write(stmt, missing=f"endpoint {endpoint_id}")
 
+    # -- flows ----------------------------------------------------------------
+
+    async def create_flow(self, auth_id: str, name: str, document: Mapping[str, Any]) -> StoredFlow:
+        """A new draft; the caller has checked the document (``callplane.flows``)."""
+        now = _now()
+        flow = StoredFlow(
+            new_flow_id(), auth_id, check_name("name", name), dict(document), now, now
+        )
+        values = {f: getattr(flow, f) for f in _FLOW_COLUMNS}
+        await self._write(sa.insert(t.flows).values(**values))
+        return flow
+
+    async def get_flow(self, auth_id: str, flow_id: str) -> StoredFlow | None:
+        c = t.flows.c
+        row = await self._first(_flow_query().where(c.auth_id == auth_id, c.flow_id == flow_id))
+        return rows.from_row(StoredFlow, row) if row else None
+
+    async def list_flows(
+        self, auth_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[StoredFlow]:
+        c = t.flows.c
+        stmt = _flow_query().where(c.auth_id == auth_id).order_by(c.created, c.flow_id)
+        return await self._page(stmt, limit, offset, lambda row: rows.from_row(StoredFlow, row))
+
+    async def update_flow(
+        self,
+        auth_id: str,
+        flow_id: str,
+        *,
+        name: str | None = None,
+        document: Mapping[str, Any] | None = None,
+    ) -> StoredFlow:
+        """Save the draft; published versions stay as they are."""
+        current = await self.get_flow(auth_id, flow_id)
+        if current is None:
+            raise NotFound(f"flow {flow_id}")
+        flow = replace(
+            current,
+            name=current.name if name is None else check_name("name", name),
+            document=current.document if document is None else dict(document),
+            updated=_now(),
+        )
+        values = {"name": flow.name, "document": flow.document, "updated": flow.updated}
+        await self._write(sa.update(t.flows).where(t.flows.c.flow_id == flow_id).values(values))
+        return flow
+
+    async def delete_flow(self, auth_id: str, flow_id: str) -> None:
+        """Delete the draft and (by cascade) its published versions."""
+        c = t.flows.c
+        stmt = sa.delete(t.flows).where(c.auth_id == auth_id, c.flow_id == flow_id)
+        await self._write(stmt, missing=f"flow {flow_id}")
+
+    async def publish_flow(
+        self, auth_id: str, flow_id: str, document: Mapping[str, Any]
+    ) -> FlowVersion:
+        """Store ``document`` (the draft the caller validated) as the next version."""
+        for _ in range(_PUBLISH_ATTEMPTS - 1):
+            try:
+                return await self._publish_once(auth_id, flow_id, document)
+            except sa.exc.IntegrityError:
+                continue  # a concurrent publish took the number: take the next one
+        return await self._publish_once(auth_id, flow_id, document)
+
+    async def _publish_once(
+        self, auth_id: str, flow_id: str, document: Mapping[str, Any]
+    ) -> FlowVersion:
+        v = t.flow_versions.c
+        async with self._engine.begin() as conn:
+            if await _owned_flow(conn, auth_id, flow_id) is None:
+                raise NotFound(f"flow {flow_id}")
+            newest = sa.select(sa.func.coalesce(sa.func.max(v.version), 0))
+            number = (await conn.execute(newest.where(v.flow_id == flow_id))).scalar_one() + 1
+            version = FlowVersion(flow_id, number, dict(document), _now())
+            await conn.execute(sa.insert(t.flow_versions).values(**rows.to_row(version)))
+        return version
+
+    async def list_flow_versions(
+        self, auth_id: str, flow_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[FlowVersion]:
+        """Published versions, newest first; NotFound for another account's flow."""
+        if await self.get_flow(auth_id, flow_id) is None:
+            raise NotFound(f"flow {flow_id}")
+        v = t.flow_versions.c
+        stmt = sa.select(t.flow_versions).where(v.flow_id == flow_id).order_by(v.version.desc())
+        return await self._page(stmt, limit, offset, lambda row: rows.from_row(FlowVersion, row))
+
+    async def get_flow_version(
+        self, auth_id: str, flow_id: str, version: int
+    ) -> FlowVersion | None:
+        v, f = t.flow_versions.c, t.flows.c
+        stmt = (
+            sa.select(t.flow_versions)
+            .join(t.flows, f.flow_id == v.flow_id)
+            .where(f.auth_id == auth_id, v.flow_id == flow_id, v.version == version)
+        )
+        row = await self._first(stmt)
+        return rows.from_row(FlowVersion, row) if row else None
+
     # -- call records ---------------------------------------------------------
 
     async def write_records(self, records: Sequence[CallRecord]) -> None:
@@ -797,6 +898,24 @@ class Store:
         return [rows.call_record(row) for row in await self._all(stmt)]
 
 
+_FLOW_COLUMNS = ("flow_id", "auth_id", "name", "document", "created", "updated")
+_PUBLISH_ATTEMPTS = 3
+
+
+def _flow_query() -> sa.Select[Any]:
+    """Flows with the number of their newest published version (None: never published)."""
+    v = t.flow_versions.c
+    newest = sa.select(sa.func.max(v.version)).where(v.flow_id == t.flows.c.flow_id)
+    return sa.select(t.flows, newest.scalar_subquery().label("published_version"))
+
+
+async def _owned_flow(conn: AsyncConnection, auth_id: str, flow_id: str) -> str | None:
+    c = t.flows.c
+    stmt = sa.select(c.flow_id).where(c.auth_id == auth_id, c.flow_id == flow_id)
+    found: str | None = (await conn.execute(stmt)).scalar_one_or_none()
+    return found
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -917,7 +1036,7 @@ async def _adopt(conn: AsyncConnection, child: str, parent: str) -> None:
         .where(apps.c.auth_id == child)
         .values(auth_id=parent, default_number_app=False, default_endpoint_app=False)
     )
-    for table in (t.numbers, t.endpoints, t.block_rules):
+    for table in (t.numbers, t.endpoints, t.block_rules, t.flows):
         await conn.execute(sa.update(table).where(table.c.auth_id == child).values(auth_id=parent))
 
 

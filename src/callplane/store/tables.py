@@ -213,3 +213,31 @@ recordings = sa.Table(
     # Serves "one account's recordings, newest first" as an index scan.
     sa.Index("ix_recordings_account_recent", "auth_id", "add_time", "recording_id"),
 )
+
+# Flows: the draft document is edited in place; each publish copies it into
+# flow_versions, which are never changed afterwards (numbers will point at one).
+flows = sa.Table(
+    "flows",
+    metadata,
+    sa.Column("flow_id", sa.String(36), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=True),
+    sa.Column("updated", UTCDateTime, nullable=True),
+    sa.Index("ix_flows_account_created", "auth_id", "created", "flow_id"),
+)
+
+flow_versions = sa.Table(
+    "flow_versions",
+    metadata,
+    sa.Column(
+        "flow_id",
+        sa.String(36),
+        sa.ForeignKey("flows.flow_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("published", UTCDateTime, nullable=True),
+)

@@ -4,9 +4,19 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import plivo
+import plivo.rest.client
 import pytest
 
-from tests.interop.harness import CallplaneServer, WebhookServer
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
+from tests.interop.pjua import UserAgent
+
+SDK_BASE_URL_CONSTANTS = (
+    "PLIVO_API_BASE_URI",
+    "API_VOICE_BASE_URI",
+    "API_VOICE_BASE_URI_FALLBACK_1",
+    "API_VOICE_BASE_URI_FALLBACK_2",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,3 +44,21 @@ def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneSer
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def phone() -> Iterator[UserAgent]:
+    """A PJSUA2 phone (one pjsua2 library per process: modules take turns)."""
+    ua = UserAgent()
+    yield ua
+    ua.close()
+
+
+@pytest.fixture
+def sdk(callplane: CallplaneServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[plivo.RestClient]:
+    """The official plivo SDK, pointed at the running server (base-URL constants only)."""
+    base = f"http://127.0.0.1:{callplane.http_port}/v1/Account"
+    for name in SDK_BASE_URL_CONSTANTS:
+        monkeypatch.setattr(plivo.rest.client, name, base)
+    with plivo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
+        yield client

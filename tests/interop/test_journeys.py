@@ -10,25 +10,9 @@ from pathlib import Path
 
 import plivo
 import plivo.rest.client
-import pytest
 from plivo import plivoxml
 
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer, sipp
-
-SDK_BASE_URL_CONSTANTS = (
-    "PLIVO_API_BASE_URI",
-    "API_VOICE_BASE_URI",
-    "API_VOICE_BASE_URI_FALLBACK_1",
-    "API_VOICE_BASE_URI_FALLBACK_2",
-)
-
-
-@pytest.fixture
-def sdk(callplane: CallplaneServer, monkeypatch: pytest.MonkeyPatch) -> plivo.RestClient:
-    base = f"http://127.0.0.1:{callplane.http_port}/v1/Account"
-    for name in SDK_BASE_URL_CONSTANTS:
-        monkeypatch.setattr(plivo.rest.client, name, base)
-    return plivo.RestClient(AUTH_ID, AUTH_TOKEN)
+from tests.interop.harness import CallplaneServer, WebhookServer, sipp
 
 
 def test_the_plivo_sdk_sets_up_a_number_and_a_call_follows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,12 +21,6 @@ from plivo import exceptions
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.pjua import UaCall, UserAgent
 
-SDK_BASE_URL_CONSTANTS = (
-    "PLIVO_API_BASE_URI",
-    "API_VOICE_BASE_URI",
-    "API_VOICE_BASE_URI_FALLBACK_1",
-    "API_VOICE_BASE_URI_FALLBACK_2",
-)
 SPEAK_FOREVER = '<Response><Speak loop="0">Please hold, we are connecting you.</Speak></Response>'
 SILENCE = '<Response><Wait length="30"/></Response>'
 TONE_HZ = 700
@@ -44,22 +38,6 @@ class PhoneCall(UaCall):
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.digits.append(prm.digit)
-
-
-@pytest.fixture(scope="module")
-def phone() -> Iterator[UserAgent]:
-    ua = UserAgent()
-    yield ua
-    ua.close()
-
-
-@pytest.fixture
-def sdk(callplane: CallplaneServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[plivo.RestClient]:
-    base = f"http://127.0.0.1:{callplane.http_port}/v1/Account"
-    for name in SDK_BASE_URL_CONSTANTS:
-        monkeypatch.setattr(plivo.rest.client, name, base)
-    with plivo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
-        yield client
 
 
 def answered_call(

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from plivo import plivoxml
 
 from tests.interop.harness import CallplaneServer, WebhookServer
-from tests.interop.pjua import UserAgent
 
 _numbers = iter(range(15554440000, 15554449999))
-
-
-@pytest.fixture(scope="module")
-def phone() -> Iterator[UserAgent]:
-    ua = UserAgent()
-    yield ua
-    ua.close()
 
 
 def read_wav(path: Path) -> np.ndarray:

@@ -22,13 +22,6 @@ _numbers = iter(range(15554450000, 15554459999))
 ANSWERED = ("CONFIRMED", 200)
 
 
-@pytest.fixture(scope="module")
-def phone() -> Iterator[UserAgent]:
-    ua = UserAgent()
-    yield ua
-    ua.close()
-
-
 @pytest.fixture(autouse=True)
 def _no_call_left_up(phone: UserAgent) -> Iterator[None]:
     """A test that failed mid-call must not leave its call up for the next one."""

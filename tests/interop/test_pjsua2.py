@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from tests.interop.harness import CallplaneServer, WebhookServer
 from tests.interop.pjua import UserAgent
-
-
-@pytest.fixture(scope="module")
-def phone() -> Iterator[UserAgent]:
-    ua = UserAgent()
-    yield ua
-    ua.close()
 
 
 def test_pjsua2_call_refused_busy(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,12 +17,6 @@ from plivo import exceptions
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.pjua import UserAgent
 
-SDK_BASE_URL_CONSTANTS = (
-    "PLIVO_API_BASE_URI",
-    "API_VOICE_BASE_URI",
-    "API_VOICE_BASE_URI_FALLBACK_1",
-    "API_VOICE_BASE_URI_FALLBACK_2",
-)
 TONE_HZ = 600
 RECORD_PARAMS = (
     "RecordUrl",
@@ -33,22 +26,6 @@ RECORD_PARAMS = (
     "RecordingStartMs",
     "RecordingEndMs",
 )
-
-
-@pytest.fixture(scope="module")
-def phone() -> Iterator[UserAgent]:
-    ua = UserAgent()
-    yield ua
-    ua.close()
-
-
-@pytest.fixture
-def sdk(callplane: CallplaneServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[plivo.RestClient]:
-    base = f"http://127.0.0.1:{callplane.http_port}/v1/Account"
-    for name in SDK_BASE_URL_CONSTANTS:
-        monkeypatch.setattr(plivo.rest.client, name, base)
-    with plivo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
-        yield client
 
 
 def write_tone(path: Path, hz: int, seconds: float) -> Path:

@@ -59,3 +59,43 @@ NO_APPLICATION = Cause("No Application", 3090, "NO_ROUTE_DESTINATION", "failed")
 API_HANGUP = Cause("Normal Hangup", 4000, "NORMAL_CLEARING", "completed")
 API_CANCEL = Cause("Canceled", 1000, "ORIGINATOR_CANCEL", "cancel")
 SOURCE_API = "API Request"
+
+# -- Dial: how a B leg ended ------------------------------------------------------------
+# ``call_status`` of these causes is also the DialStatus they give (completed, busy,
+# failed, timeout, no-answer); ``q850`` is DialHangupCause. See verbs/dial.py.
+SOURCE_CALLEE = "Callee"
+NO_ANSWER = Cause("No Answer", 3100, "NO_ANSWER", "no-answer")
+DIAL_TIMEOUT = Cause("Destination Timeout", 3110, "RECOVERY_ON_TIMER_EXPIRE", "timeout")
+DIAL_DECLINED = Cause("Rejected", 3010, "CALL_REJECTED", "busy")
+UNALLOCATED_NUMBER = Cause("Invalid Destination", 3120, "UNALLOCATED_NUMBER", "failed")
+NO_USER_RESPONSE = Cause("No User Response", 3130, "NO_USER_RESPONSE", "no-answer")
+AUTH_FAILED = Cause("Authentication Failed", 3140, "CALL_REJECTED", "failed")
+DESTINATION_FAILED = Cause("Destination Failure", 3150, "NORMAL_TEMPORARY_FAILURE", "failed")
+NO_DESTINATION = Cause("No Route", 3050, "NO_ROUTE_DESTINATION", "failed")
+LOST_RACE = Cause("Canceled", 1010, "LOSE_RACE", "cancel")
+TIME_LIMIT = Cause("Time Limit Reached", 4020, "ALLOTTED_TIMEOUT", "completed")
+
+# Final SIP responses to our INVITE -> cause (RFC 3398 §7.2.4.1, as FreeSWITCH maps them).
+DIAL_SIP_CAUSES: dict[int, Cause] = {
+    401: AUTH_FAILED,
+    403: FORBIDDEN,
+    404: UNALLOCATED_NUMBER,
+    407: AUTH_FAILED,
+    408: NO_ANSWER,
+    480: NO_USER_RESPONSE,
+    484: ADDRESS_INCOMPLETE,
+    486: BUSY,
+    487: CANCELLED,
+    488: NO_COMMON_CODEC,
+    503: SERVICE_UNAVAILABLE,
+    600: BUSY,
+    603: DIAL_DECLINED,
+    604: UNALLOCATED_NUMBER,
+    606: NO_COMMON_CODEC,
+    607: UNWANTED,
+}
+
+
+def dial_cause(status: int) -> Cause:
+    """The cause of a B leg refused with ``status`` (a final non-2xx response)."""
+    return DIAL_SIP_CAUSES.get(status, DESTINATION_FAILED)

@@ -12,6 +12,7 @@ import string
 from callplane.calls import causes, session
 from callplane.calls.call import Call, new_call_uuid, utcnow
 from callplane.calls.leg import InboundLeg
+from callplane.calls.outbound import OutboundLegs
 from callplane.calls.registrar import Registrar
 from callplane.calls.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.calls.services import Services
@@ -82,6 +83,8 @@ class Router:
         self.sip = sip
         self.registrar = registrar
         self.loop_time = services.clock
+        if services.outbound is None:
+            services.outbound = OutboundLegs(registrar)
 
     def on_event(self, event: Event) -> None:
         try:
@@ -90,6 +93,9 @@ class Router:
             log.info("unusable SIP request: %s", exc)
 
     def _dispatch(self, event: Event) -> None:
+        outbound = self.services.outbound
+        if outbound is not None and outbound.on_event(event):
+            return  # a Dial's B leg: its responses and in-dialog requests
         if isinstance(event, RequestReceived):
             self._on_request(event)
         elif isinstance(event, AckReceived):

@@ -22,6 +22,7 @@ from callplane.webhooks.client import WebhookClient
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
+    from callplane.calls.outbound import OutboundLegs
 
 log = logging.getLogger("callplane.calls")
 
@@ -39,6 +40,7 @@ class Services:
     live: dict[str, Call] = field(default_factory=dict)  # call_uuid -> call
     by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    outbound: OutboundLegs | None = None  # Dial's B legs and the registrar (set by Router)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

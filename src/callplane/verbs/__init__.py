@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callplane.markup import verbs as v
 from callplane.verbs import (
+    dial,
     dtmf,
     get_input,
     hangup,
@@ -28,11 +29,11 @@ EXECUTORS: dict[type, Executor] = {
     v.Record: record.run,
     v.PreAnswer: pre_answer.run,
     v.Dtmf: dtmf.run,
+    v.Dial: dial.run,
 }
 
 # Verbs parsed and validated today whose execution lands with the dial and messaging work.
 PENDING: dict[type, str] = {
-    v.Dial: "Dial needs outbound legs and bridging",
     v.Conference: "Conference needs the conference mixer",
     v.Message: "Message needs messaging",
 }

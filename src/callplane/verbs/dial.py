@@ -7,7 +7,8 @@ Once a B leg answers, the A leg is answered (if it was not) and both stay up
 until either side sends BYE or ``timeLimit`` passes; the B leg is then hung up
 and the Dial ends: the action URL's document, or the verbs after Dial, decide
 what happens to the A leg (with nothing left, ``end_of_document`` hangs it up).
-Audio is not bridged yet (``media/bridge.py`` lands it); the call log says so.
+Once the B leg answers, the two legs are bridged by ``media/bridge.py`` (audio both
+ways, DTMF relayed) until either side hangs up or ``timeLimit`` ends the call.
 
 Dial status reporting (design.md §4), with the Dial's ``method``: DialStatus,
 DialRingStatus (any 180/183), DialHangupCause (Q.850 name), DialALegUUID,
@@ -59,6 +60,7 @@ from callplane.markup.verbs import (
     DialTarget,
     DialUser,
 )
+from callplane.media.bridge import Bridge
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 
 DEFAULT_RING_TIMEOUT = 30
@@ -174,11 +176,17 @@ async def _connect(call: Call, verb: Dial, leg: OutboundLeg) -> DialResult:
     if not await call.answer():
         await leg.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
         return DialResult("completed", leg.rang, causes.NORMAL_HANGUP.q850, leg)
-    call.note(f"Dial: {leg.destination.uri} answered (B leg {leg.uuid}); media not bridged yet")
+    call.note(f"Dial: {leg.destination.uri} answered (B leg {leg.uuid}); bridged")
+    bridge = Bridge(call.media, leg.rtp) if leg.rtp is not None else None
+    if bridge is not None:
+        bridge.start()
     try:
         await asyncio.wait_for(leg.ended.wait(), verb.time_limit)
     except TimeoutError:
         await leg.hangup(causes.TIME_LIMIT)
+    finally:
+        if bridge is not None:
+            await bridge.stop()
     cause: Cause = leg.cause or causes.NORMAL_HANGUP
     return DialResult("completed", leg.rang, cause.q850, leg)
 

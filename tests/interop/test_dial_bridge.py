@@ -1,0 +1,63 @@
+"""Dial with audio: a PJSUA2 caller and a PJSUA2 callee, bridged through Callplane,
+each hear the other's tone."""
+
+from __future__ import annotations
+
+import gc
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tests.interop.harness import CallplaneServer, WebhookServer
+from tests.interop.pjua import AnsweringAccount, UserAgent
+
+
+def write_tone(path: Path, hz: float, seconds: float) -> Path:
+    t = np.arange(int(8000 * seconds)) / 8000
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes((6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16).tobytes())
+    return path
+
+
+def peak_hz(path: Path) -> float:
+    with wave.open(str(path)) as wav:
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(pcm))
+    return float(np.argmax(spectrum) * 8000 / len(pcm))
+
+
+def test_caller_and_callee_hear_each_other_through_the_bridge(
+    phone: UserAgent, callplane: CallplaneServer, web: WebhookServer, tmp_path: Path
+) -> None:
+    callee_heard = tmp_path / "callee-heard.wav"
+    callee = AnsweringAccount(
+        phone, "callee", record_to=callee_heard, play=write_tone(tmp_path / "callee.wav", 1000, 6)
+    )
+    action = web.url("/bridge/dial-status")
+    document = (
+        f'<Response><Dial timeLimit="3" action="{action}" redirect="false">'
+        f"<User>sip:callee@127.0.0.1:{phone.sip_port}</User></Dial></Response>"
+    )
+    callplane.number("15551110001", callplane.application(web.set("/bridge/answer", document)))
+    caller_heard = tmp_path / "caller-heard.wav"
+    call = phone.call(
+        "15551110001",
+        callplane.sip_port,
+        record_to=caller_heard,
+        play=write_tone(tmp_path / "caller.wav", 440, 6),
+    )
+    log = phone.wait(call, timeout=20)
+    phone.poll(0.5)
+    for answered in callee.calls:
+        answered.recorder = answered.player = None  # pjmedia completes the WAV on destroy
+    gc.collect()
+    assert log.disconnected and callee.calls
+    status = web.wait_for("/bridge/dial-status")[0].params
+    assert status["DialStatus"] == "completed" and status["DialBLegUUID"]
+    assert abs(peak_hz(caller_heard) - 1000) < 20  # the caller heard the callee
+    assert abs(peak_hz(callee_heard) - 440) < 20  # the callee heard the caller
+    callee.shutdown()

@@ -63,7 +63,7 @@ SOURCE_API = "API Request"
 # -- Dial: how a B leg ended ------------------------------------------------------------
 # ``call_status`` of these causes is also the DialStatus they give (completed, busy,
 # failed, timeout, no-answer); ``q850`` is DialHangupCause. See verbs/dial.py.
-SOURCE_CALLEE = "Callee"
+SOURCE_CALLEE = "Call recipient"  # Plivo's name for the dialled party
 NO_ANSWER = Cause("No Answer", 3100, "NO_ANSWER", "no-answer")
 DIAL_TIMEOUT = Cause("Destination Timeout", 3110, "RECOVERY_ON_TIMER_EXPIRE", "timeout")
 DIAL_DECLINED = Cause("Rejected", 3010, "CALL_REJECTED", "busy")

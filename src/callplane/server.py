@@ -25,7 +25,7 @@ from callplane.calls import causes
 from callplane.calls.call import utcnow
 from callplane.calls.live import LiveCallControl
 from callplane.calls.params import hangup_params
-from callplane.calls.records import RecordWriter
+from callplane.calls.records import RecordWriter, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.router import Router
 from callplane.calls.services import Services
@@ -171,9 +171,7 @@ async def recover_live_calls(store: Store, services: Services) -> None:
     stale = await store.live_records()
     cause = causes.PROCESS_STOPPED
     for record in stale:
-        record.state, record.end_time = "ended", utcnow()
-        record.call_status, record.hangup_source = cause.call_status, causes.SOURCE_PLATFORM
-        record.hangup_cause_name, record.hangup_cause_code = cause.name, cause.code
+        end_record(record, cause, causes.SOURCE_PLATFORM, utcnow())
         record.error = (record.error + "; " if record.error else "") + (
             "Callplane stopped while the call was live"
         )

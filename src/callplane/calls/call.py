@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from callplane.calls import causes
 from callplane.calls.causes import Cause
 from callplane.calls.params import answer_params
+from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
 from callplane.markup import parse_document
 from callplane.markup.verbs import REJECT_SIP, Dialect, Document
@@ -277,33 +276,14 @@ class Call:
             return
         was_answered = self.answered
         self._set_state(CallState.ENDED)
-        record = self.record
-        record.end_time = utcnow()
-        record.state = "ended"
-        record.call_status = cause.call_status
-        record.hangup_cause_name = cause.name
-        record.hangup_cause_code = cause.code
-        record.hangup_source = source
-        if sip_code:
-            record.sip_response_code = sip_code
+        end_record(self.record, cause, source, utcnow(), sip_code)
         if was_answered:
-            self._bill()
+            bill(self.record, self.route.account)
         for hook in self.end_hooks:
             self.services.spawn(hook())
         if self.leg.media is not None:
             self.services.spawn(self.leg.close_media())
         self.services.call_ended(self, cause)
-
-    def _bill(self) -> None:
-        record, account = self.record, self.route.account
-        assert record.answer_time and record.end_time
-        seconds = (record.end_time - record.answer_time).total_seconds()
-        record.call_duration = record.bill_duration = math.ceil(seconds)
-        interval = max(account.billing_interval, 1)
-        record.billed_duration = max(1, math.ceil(seconds / interval)) * interval
-        rate = Decimal(account.rate_per_minute)
-        record.total_rate = f"{rate:.5f}"
-        record.total_amount = f"{rate * record.billed_duration / 60:.5f}"
 
 
 def new_call_uuid() -> str:

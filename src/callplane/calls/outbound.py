@@ -26,17 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from callplane.calls import causes
 from callplane.calls.call import new_call_uuid, utcnow
 from callplane.calls.causes import Cause
+from callplane.calls.records import bill, end_record
 from callplane.errors import SipError, SipParseError
 from callplane.net.rtp_session import RtpSession
 from callplane.rtp.errors import RtpError
@@ -386,34 +385,16 @@ class OutboundLeg:
             return
         was_answered = self.answered
         self.cause = cause
-        record = self.record
-        record.end_time = utcnow()
-        record.state = "ended"
-        record.call_status = cause.call_status
-        record.hangup_cause_name = cause.name
-        record.hangup_cause_code = cause.code
-        record.hangup_source = source
-        if sip_code:
-            record.sip_response_code = sip_code
+        end_record(self.record, cause, source, utcnow(), sip_code)
         if was_answered:
-            self._bill()
+            bill(self.record, self.parent.route.account)
         self.ended.set()
         self._set_state(LegState.ENDED)
-        self.services.records.put(record)
+        self.services.records.put(self.record)
         if self.rtp is not None:
             self.services.spawn(self.rtp.close())
         if self._transaction_done and self.dialog is None:
             self._forget()
-
-    def _bill(self) -> None:
-        record, account = self.record, self.parent.route.account
-        assert record.answer_time and record.end_time
-        seconds = (record.end_time - record.answer_time).total_seconds()
-        record.call_duration = record.bill_duration = math.ceil(seconds)
-        interval = max(account.billing_interval, 1)
-        record.billed_duration = max(1, math.ceil(seconds / interval)) * interval
-        rate = Decimal(account.rate_per_minute)
-        record.total_amount = f"{rate * record.billed_duration / 60:.5f}"
 
     def _forget(self) -> None:
         legs = self.services.outbound

@@ -12,13 +12,42 @@ import asyncio
 import contextlib
 import copy
 import logging
+import math
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
 
-from callplane.store.models import CallRecord
+from callplane.calls.causes import Cause
+from callplane.store.models import Account, CallRecord
 
 log = logging.getLogger("callplane.records")
 
 WriteBatch = Callable[[list[CallRecord]], Awaitable[None]]
+
+
+def end_record(
+    record: CallRecord, cause: Cause, source: str, now: datetime, sip_code: int = 0
+) -> None:
+    """Mark ``record`` ended by ``cause`` (said by ``source``) at ``now``."""
+    record.end_time = now
+    record.state = "ended"
+    record.call_status = cause.call_status
+    record.hangup_cause_name = cause.name
+    record.hangup_cause_code = cause.code
+    record.hangup_source = source
+    if sip_code:
+        record.sip_response_code = sip_code
+
+
+def bill(record: CallRecord, account: Account) -> None:
+    """Durations and cost of an answered call: billed per started ``billing_interval``."""
+    assert record.answer_time and record.end_time
+    seconds = (record.end_time - record.answer_time).total_seconds()
+    record.call_duration = record.bill_duration = math.ceil(seconds)
+    interval = max(account.billing_interval, 1)
+    record.billed_duration = max(1, math.ceil(seconds / interval)) * interval
+    rate = Decimal(account.rate_per_minute)
+    record.total_amount = f"{rate * record.billed_duration / 60:.5f}"
 
 
 class RecordWriter:

@@ -15,7 +15,6 @@ Run: .venv/bin/python bench/sip_reject.py --rates 500,1000,2000 --seconds 5
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.interop.harness import CallplaneServer, free_port  # noqa: E402
+
+from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_refused_rtd.xml"
 WEBHOOK_NUMBER = "15550001000"
@@ -151,27 +152,6 @@ def sipp_run(
         to_100,
         to_final,
     )
-
-
-def read_stat(tmp: Path, stem: str) -> tuple[int, int]:
-    files = sorted(tmp.glob(f"{stem}_*_.csv"))
-    if not files:
-        return 0, 0
-    with files[-1].open() as f:
-        rows = list(csv.DictReader(f, delimiter=";"))
-    last = rows[-1]
-    return int(last["FailedCall(C)"]), int(last["SuccessfulCall(C)"])
-
-
-def read_rtt(tmp: Path, stem: str) -> tuple[list[float], list[float]]:
-    to_100: list[float] = []
-    to_final: list[float] = []
-    for path in tmp.glob(f"{stem}_*_rtt.csv"):
-        with path.open() as f:
-            for row in csv.DictReader(f, delimiter=";"):
-                value = float(row["response_time_ms"])
-                (to_100 if row["rtd_no"].strip() == "1" else to_final).append(value)
-    return to_100, to_final
 
 
 def rss_kib(pid: int) -> int:

@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/sip_speak.py --rates 50,100,200,300 --seconds 10
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.interop.harness import CallplaneServer, WebhookServer  # noqa: E402
+
+from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_answered_speak.xml"
 PROMPT = "Thank you for calling. This is a three second prompt."
@@ -63,14 +64,8 @@ def run_rate(
     started = time.monotonic()
     subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=seconds * 3 + 90)
     elapsed = time.monotonic() - started
-    stats = sorted(tmp.glob("uac_answered_speak_*_.csv"))
-    row = list(csv.DictReader(stats[-1].open(), delimiter=";"))[-1] if stats else {}
-    ok, failed = int(row.get("SuccessfulCall(C)", 0)), int(row.get("FailedCall(C)", 0))
-    rtts = [
-        float(r["response_time_ms"])
-        for p in tmp.glob("uac_answered_speak_*_rtt.csv")
-        for r in csv.DictReader(p.open(), delimiter=";")
-    ]
+    failed, ok = read_stat(tmp, "uac_answered_speak")
+    rtts, _ = read_rtt(tmp, "uac_answered_speak")  # rtd 1: INVITE -> 200
     return ok, failed or calls - ok, ok / max(elapsed - 3.5, 1), rtts
 
 

@@ -26,6 +26,23 @@ log = logging.getLogger("callplane.calls")
 BYE_WAIT = 40.0  # a little over Timer F, which answers with a synthetic 408
 
 
+def point_at(session: RtpSession, answer: Answer) -> None:
+    """Send ``session``'s RTP where the negotiated SDP says, with its codecs."""
+    ip, port = answer.remote
+    session.set_remote(ip, port, answer.payload_type, answer.telephone_event)
+
+
+def use_sdp_answer(session: RtpSession, body: bytes, where: str) -> None:
+    """Point ``session`` at the SDP answer in ``body``; bad SDP is logged and ignored."""
+    try:
+        answer = read_answer(parse_sdp(body)) if body else None
+    except SipParseError as exc:
+        log.info("bad SDP answer in %s: %s", where, exc)
+        return
+    if answer is not None:
+        point_at(session, answer)
+
+
 class InboundLeg:
     def __init__(
         self,
@@ -80,7 +97,7 @@ class InboundLeg:
                 await session.close()
                 self.respond(488, "Not Acceptable Here")
                 return None
-            self._use(session, answer)
+            point_at(session, answer)
             self.local_sdp = answer.body
         self.media = CallMedia(session)
         return self.media
@@ -91,11 +108,6 @@ class InboundLeg:
         except SipParseError as exc:
             log.info("bad SDP offer in %s: %s", self.invite.call_id, exc)
             return None
-
-    @staticmethod
-    def _use(session: RtpSession, answer: Answer) -> None:
-        ip, port = answer.remote
-        session.set_remote(ip, port, answer.payload_type, answer.telephone_event)
 
     def early_media(self) -> None:
         """183 Session Progress with our SDP (``PreAnswer``)."""
@@ -113,18 +125,8 @@ class InboundLeg:
 
     def on_ack(self, ack: Request) -> None:
         if ack.body and self.media is not None and not self.invite.body:
-            self._take_answer_from_ack(ack.body)
+            use_sdp_answer(self.media.session, ack.body, f"ACK for {self.invite.call_id}")
         self._acked.set()
-
-    def _take_answer_from_ack(self, body: bytes) -> None:
-        assert self.media is not None
-        try:
-            answer = read_answer(parse_sdp(body))
-        except SipParseError as exc:
-            log.info("bad SDP answer in ACK for %s: %s", self.invite.call_id, exc)
-            return
-        if answer is not None:
-            self._use(self.media.session, answer)
 
     async def wait_ack(self, timeout: float) -> bool:
         try:

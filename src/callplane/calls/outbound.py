@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from callplane.calls import causes
 from callplane.calls.call import new_call_uuid, utcnow
 from callplane.calls.causes import Cause
+from callplane.calls.leg import use_sdp_answer
 from callplane.calls.records import bill, end_record
 from callplane.errors import SipError, SipParseError
 from callplane.net.rtp_session import RtpSession
@@ -45,7 +46,7 @@ from callplane.sip.events import Address, Event, RequestReceived, ResponseReceiv
 from callplane.sip.headers import Headers
 from callplane.sip.ids import new_call_id, new_tag
 from callplane.sip.message import Request, Response
-from callplane.sip.sdp import build_offer, parse_sdp, read_answer
+from callplane.sip.sdp import build_offer
 from callplane.sip.uri import SipUri, parse_host_port
 from callplane.store.models import CallRecord
 
@@ -287,21 +288,12 @@ class OutboundLeg:
         if self.given_up or self.ended.is_set():
             self.services.spawn(self._bye())
             return
-        self._use_answer(response.body)
+        if self.rtp is not None:
+            use_sdp_answer(self.rtp, response.body, f"the 200 of B leg {self.uuid}")
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = response.status
         self._set_state(LegState.ANSWERED)
-
-    def _use_answer(self, body: bytes) -> None:
-        try:
-            answer = read_answer(parse_sdp(body)) if body else None
-        except SipParseError as exc:
-            log.info("B leg %s: bad SDP answer: %s", self.uuid, exc)
-            return
-        if answer is not None and self.rtp is not None:
-            ip, port = answer.remote
-            self.rtp.set_remote(ip, port, answer.payload_type, answer.telephone_event)
 
     def _send_ack(self) -> None:
         assert self.dialog is not None

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from callplane.calls import causes
@@ -76,17 +77,32 @@ class DialResult:
 
 
 async def run(call: Call, verb: Dial) -> Outcome:
-    legs = _legs(call, verb)
-    try:
-        result = await _dial(call, verb, legs)
-    except asyncio.CancelledError:
-        result = _abandon(legs)
+    def abandoned(result: DialResult) -> None:
         if verb.action:
-            call.services.spawn(call.notify_action(verb.action, verb.method, _params(call, result)))
-        raise
+            call.services.spawn(call.notify_action(verb.action, verb.method, params(call, result)))
+
+    result = await dial(call, verb, abandoned)
     if call.ended:
         return ENDED
     return await _report(call, verb, result)
+
+
+async def dial(
+    call: Call, verb: Dial, on_abandon: Callable[[DialResult], None] | None = None
+) -> DialResult:
+    """Ring the Dial's targets, bridge the winner until one side hangs up; how it ended.
+
+    Cancelled (the caller left, a transfer): every B leg is cancelled or hung up,
+    ``on_abandon`` gets the result, and the cancellation goes on.
+    """
+    legs = _legs(call, verb)
+    try:
+        return await _dial(call, verb, legs)
+    except asyncio.CancelledError:
+        result = _abandon(legs)
+        if on_abandon is not None:
+            on_abandon(result)
+        raise
 
 
 def _legs(call: Call, verb: Dial) -> list[OutboundLeg]:
@@ -216,7 +232,7 @@ def _abandon(legs: list[OutboundLeg]) -> DialResult:
     return DialResult("no-answer", rang, causes.CANCELLED.q850)
 
 
-def _params(call: Call, result: DialResult) -> dict[str, str]:
+def params(call: Call, result: DialResult) -> dict[str, str]:
     b_leg = result.b_leg
     params = {
         "DialStatus": result.status,
@@ -236,9 +252,9 @@ async def _report(call: Call, verb: Dial, result: DialResult) -> Outcome:
     call.note(f"Dial ended: {result.status} ({result.cause})")
     if not verb.action:
         return NEXT
-    params = _params(call, result)
+    report = params(call, result)
     if not verb.redirect:
-        await call.notify_action(verb.action, verb.method, params)
+        await call.notify_action(verb.action, verb.method, report)
         return NEXT
-    document = await call.fetch_action(verb.action, verb.method, params)
+    document = await call.fetch_action(verb.action, verb.method, report)
     return ENDED if document is None else NewDocument(document)

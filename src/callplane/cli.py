@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ RESOURCES = {
     "Endpoint": ("endpoint", "endpoints"),
     "Subaccount": ("sub-account", "accounts subaccounts"),
     "ApiKey": ("API key", "keys"),
+    "Trunk": ("trunk", "trunks"),
 }
 
 
@@ -188,6 +190,11 @@ def api_of(ctx: click.Context) -> Api:
     help="UDP port range for call audio (RTP on even ports, RTCP on the next).",
 )
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--trunk-only",
+    is_flag=True,
+    help="Take inbound calls only from trunks (ACL or digest); others get 403.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -200,6 +207,7 @@ def serve(
     log_format: str,
     rtp_ports: str,
     log_level: str,
+    trunk_only: bool,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -218,6 +226,7 @@ def serve(
         answer_timeout=answer_timeout,
         log_format=log_format,
         rtp_ports=rtp_ports,
+        trunk_only=trunk_only,
     )
     sys.exit(run_server(settings))
 
@@ -330,6 +339,7 @@ def numbers_add(
 @numbers.command("update")
 @click.argument("number")
 @click.option("--app", "app_id", help="Application to route calls to.")
+@click.option("--flow", "flow_id", help='Published flow to run instead ("" unassigns).')
 @click.option("--alias")
 @click.option("--max-concurrent-calls", type=int, help="0 = unlimited.")
 @click.pass_context
@@ -337,12 +347,14 @@ def numbers_update(
     ctx: click.Context,
     number: str,
     app_id: str | None,
+    flow_id: str | None,
     alias: str | None,
     max_concurrent_calls: int | None,
 ) -> None:
-    """Assign NUMBER to an application, or change its alias or call cap."""
+    """Assign NUMBER to an application or a flow, or change its alias or call cap."""
     api = api_of(ctx)
     body = {"app_id": app_id, "alias": alias, "max_concurrent_calls": max_concurrent_calls}
+    body["flow_id"] = flow_id
     show(api, api.call("POST", f"Number/{number.lstrip('+')}/", body), ["message"])
 
 
@@ -891,6 +903,96 @@ def endpoints_delete(ctx: click.Context, endpoint_id: str) -> None:
     click.echo(f"deleted endpoint {endpoint_id}")
 
 
+# -- SIP trunks -----------------------------------------------------------------------------
+
+TRUNK_COLUMNS = ["trunk_id", "name", "host", "port", "transport", "prefixes", "priority", "enabled"]
+
+
+def trunk_options(create: bool):
+    """The options ``trunks add`` and ``trunks update`` share; lists are comma-separated."""
+
+    def wrap(f):
+        options = [
+            click.option("--host", required=create, help="Gateway IP address or host name."),
+            click.option("--port", type=int, help="Gateway port (default 5060)."),
+            click.option("--transport", type=click.Choice(["udp", "tcp"]), help="Default udp."),
+            click.option("--username", help="User for the gateway's 401/407 challenges."),
+            click.option("--password", help="Password for the gateway's challenges."),
+            click.option("--prefixes", help="Number prefixes this trunk serves ('' = all)."),
+            click.option("--strip-digits", type=int, help="Leading digits to remove."),
+            click.option("--add-prefix", help="Digits to put in front after stripping."),
+            click.option("--caller-id", help="Fixed caller id ('' keeps the Dial's)."),
+            click.option("--acl", "inbound_acl", help="IPs/CIDRs whose INVITEs are this trunk."),
+            click.option("--inbound-username", help="Digest user the trunk sends INVITEs as."),
+            click.option("--inbound-password", help="Digest password for --inbound-username."),
+            click.option("--priority", type=int, help="Lower is tried first among equals."),
+            click.option("--enabled/--disabled", default=None, help="Route through it or not."),
+        ]
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return wrap
+
+
+def _trunk_body(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@main.group()
+def trunks() -> None:
+    """SIP trunks: gateways <Number> dials go out through, and trusted inbound peers."""
+
+
+@trunks.command("add")
+@click.argument("name")
+@trunk_options(create=True)
+@click.pass_context
+def trunks_add(ctx: click.Context, name: str, **fields: Any) -> None:
+    """Add a trunk called NAME."""
+    api = api_of(ctx)
+    body = {"name": name, **_trunk_body(fields)}
+    show(api, api.call("POST", "Trunk/", body), ["trunk_id", "name", "message"])
+
+
+@trunks.command("list")
+@click.pass_context
+def trunks_list(ctx: click.Context) -> None:
+    """List trunks (passwords are never shown)."""
+    api = api_of(ctx)
+    show(api, api.call("GET", "Trunk/"), TRUNK_COLUMNS)
+
+
+@trunks.command("show")
+@click.argument("trunk_id")
+@click.pass_context
+def trunks_show(ctx: click.Context, trunk_id: str) -> None:
+    """Show one trunk."""
+    api = api_of(ctx)
+    columns = [*TRUNK_COLUMNS, "username", "caller_id", "inbound_acl", "inbound_username"]
+    show(api, api.call("GET", f"Trunk/{trunk_id}/"), columns)
+
+
+@trunks.command("update")
+@click.argument("trunk_id")
+@click.option("--name", help="New name.")
+@trunk_options(create=False)
+@click.pass_context
+def trunks_update(ctx: click.Context, trunk_id: str, **fields: Any) -> None:
+    """Change a trunk; options not given stay as they are."""
+    api = api_of(ctx)
+    show(api, api.call("POST", f"Trunk/{trunk_id}/", _trunk_body(fields)), ["message"])
+
+
+@trunks.command("remove")
+@click.argument("trunk_id")
+@click.pass_context
+def trunks_remove(ctx: click.Context, trunk_id: str) -> None:
+    """Remove a trunk."""
+    api_of(ctx).call("DELETE", f"Trunk/{trunk_id}/")
+    click.echo(f"removed trunk {trunk_id}")
+
+
 # -- flows ----------------------------------------------------------------------------------
 
 FLOW_COLUMNS = ["flow_id", "name", "published_version", "updated"]
@@ -1006,3 +1108,93 @@ def flows_delete(ctx: click.Context, flow_id: str) -> None:
     """Delete a flow and its published versions."""
     api_of(ctx).call("DELETE", f"Flow/{flow_id}/")
     click.echo(f"deleted flow {flow_id}")
+
+
+# -- flow runs -------------------------------------------------------------------------
+
+RUN_COLUMNS = ["run_id", "trigger", "run_status", "version", "call_uuid", "started", "ended"]
+
+
+def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE", ctx, option)
+        pairs[name] = text
+    return pairs
+
+
+@flows.command("run")
+@click.argument("flow_id")
+@click.option(
+    "-p",
+    "--param",
+    "payload",
+    multiple=True,
+    callback=_param,
+    help="NAME=VALUE, a {{Start.http.params.NAME}} of the run (repeatable).",
+)
+@click.option("--wait", is_flag=True, help="Wait for the run to end and print its log.")
+@click.pass_context
+def flows_run(ctx: click.Context, flow_id: str, payload: dict[str, str], wait: bool) -> None:
+    """Run FLOW_ID's newest published version from its API Request trigger."""
+    api = api_of(ctx)
+    started = api.call("POST", f"Flow/{flow_id}/Run/", payload)
+    if not wait:
+        show(api, started, ["run_id", "run_status", "message"])
+        return
+    run = _finished_run(api, flow_id, started["run_id"])
+    _show_run(api, run)
+
+
+def _finished_run(api: Api, flow_id: str, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = api.call("GET", f"Flow/{flow_id}/Run/{run_id}/")
+        if run["run_status"] != "running" or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
+def _show_run(api: Api, run: dict[str, Any]) -> None:
+    if api.as_json:
+        click.echo(json.dumps(run, indent=2, default=str))
+        return
+    click.echo(f"run {run['run_id']}: {run['run_status']} ({run['trigger']})")
+    for entry in run["log"]:
+        details = {k: v for k, v in entry.items() if k not in ("time", "node", "event")}
+        shown = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in details.items())
+        click.echo(f"{entry['time']}  {entry['node'] or '-':<16} {entry['event']:<14} {shown}")
+
+
+@flows.command("runs")
+@click.argument("flow_id")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@click.pass_context
+def flows_runs(ctx: click.Context, flow_id: str, limit: int, offset: int) -> None:
+    """List FLOW_ID's runs, newest first."""
+    api = api_of(ctx)
+    page = api.call("GET", f"Flow/{flow_id}/Run/", params={"limit": limit, "offset": offset})
+    show(api, page, RUN_COLUMNS)
+
+
+@flows.command("run-log")
+@click.argument("flow_id")
+@click.argument("run_id")
+@click.pass_context
+def flows_run_log(ctx: click.Context, flow_id: str, run_id: str) -> None:
+    """Print one run's log: nodes, exits, variables, HTTP requests, dial outcomes."""
+    api = api_of(ctx)
+    _show_run(api, api.call("GET", f"Flow/{flow_id}/Run/{run_id}/"))
+
+
+@flows.command("assign")
+@click.argument("number")
+@click.argument("flow_id")
+@click.pass_context
+def flows_assign(ctx: click.Context, number: str, flow_id: str) -> None:
+    """Answer NUMBER with FLOW_ID's newest published version (\"\" unassigns)."""
+    api = api_of(ctx)
+    show(api, api.call("POST", f"Number/{number.lstrip('+')}/", {"flow_id": flow_id}), ["message"])

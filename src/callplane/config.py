@@ -18,6 +18,7 @@ class Settings:
     answer_timeout: float = 5.0  # seconds, answer/action URL requests (Plivo's default)
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
+    trunk_only: bool = False  # inbound INVITEs only from trunks (docs/trunks.md)
 
     @property
     def public_http_url(self) -> str:

@@ -20,16 +20,18 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from callplane.api import create_app
+from callplane.api import create_app, flow_runs
 from callplane.calls import causes
 from callplane.calls.call import utcnow
 from callplane.calls.live import LiveCallControl
+from callplane.calls.originate import Originator
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordWriter, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.router import Router
 from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.flows.runtime import FlowRunner
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
 from callplane.net.ports import PortAllocator
@@ -87,9 +89,12 @@ async def serve(settings: Settings) -> None:
     registrar.start()
     records.start()
     worker.start()
+    app = create_app(store, live=LiveCallControl(services))
+    app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
+    flow_runs.install(app, services.flows)  # API-triggered flow runs (api/flow_runs.py)
     http = HttpServer(
         uvicorn.Config(
-            create_app(store, live=LiveCallControl(services)),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -112,6 +117,8 @@ async def serve(settings: Settings) -> None:
     finally:
         router.stop_all()
         await services.drain()
+        if services.flows is not None:
+            await services.flows.aclose()
         await registrar.close()
         await sip.close()
         await worker.stop()
@@ -132,6 +139,8 @@ def build_services(settings: Settings, store: Store) -> Services:
         CachedTts(EspeakTts(), settings.cache_dir / "tts"),
         AudioFetcher(settings.cache_dir / "audio"),
         store.add_recording,
+        trunks=store.trunks,
+        flows=FlowRunner(store.save_flow_run),
     )
 
 

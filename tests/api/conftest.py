@@ -24,7 +24,11 @@ from sqlalchemy.engine import URL
 
 from callplane.api import create_app
 from callplane.calls.live import LiveCallControl
+from callplane.calls.originate import Originator
+from callplane.calls.router import Router
+from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.net.sip_transport import SipTransport
 from callplane.server import build_services
 from callplane.store import Store
 from tests.store.databases import fresh_url, module_database
@@ -52,14 +56,33 @@ class LiveServer:
         self.store = self.run(Store.open(db_url))
         self.account, _ = self.run(self.store.ensure_main_account())
         live = None
+        self.sip: SipTransport | None = None
         if data_dir is not None:
             services = build_services(Settings(data_dir=data_dir), self.store)
             live = LiveCallControl(services)
         app = create_app(self.store, on_change=self._on_change, live=live)
+        if data_dir is not None:  # POST /Call/ places real calls over a real SIP socket
+            app.state.originator = self.run(self._originator(services))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(), self.loop)
         self.port = self._wait_for_port()
+
+    async def _originator(self, services: Services) -> Originator:
+        self.services = services
+        self.router = router = Router(services, self.store)
+        self.sip = router.sip = SipTransport(router.on_event)
+        await self.sip.start("127.0.0.1", 0)
+        return Originator(services, self.sip)
+
+    async def _stop_calls(self) -> None:
+        """As `callplane serve` stops: calls placed by the fuzzer end, callbacks go out."""
+        assert self.sip is not None
+        self.router.stop_all()
+        await self.services.drain()
+        await self.sip.close()
+        await self.services.webhooks.aclose()
+        await self.services.audio.aclose()
 
     def _on_change(self) -> None:
         self.changes += 1
@@ -83,6 +106,8 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.serving.result(timeout=10)
+        if self.sip is not None:
+            self.run(self._stop_calls())
         self.run(self.store.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)

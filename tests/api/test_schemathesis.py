@@ -51,8 +51,10 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 29
-    assert set(doc["paths"]["/v1/Account/{auth_id}/Call/"]) == {"get"}
+    assert len(doc["paths"]) == 34
+    for path in ("Trunk/{trunk_id}/", "Flow/Components/", "Flow/{flow_id}/Run/{run_id}/"):
+        assert f"/v1/Account/{{auth_id}}/{path}" in doc["paths"]
+    assert set(doc["paths"]["/v1/Account/{auth_id}/Call/"]) == {"get", "post"}
     call = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/"]
     assert set(call) == {"get", "post", "delete"}
     assert set(doc["paths"]["/v1/Account/{auth_id}/Recording/{recording_id}/"]) == {

@@ -1,11 +1,12 @@
-"""Dial's status mapping and where targets go, without the network."""
+"""Dial's status mapping and where targets go, without the network (numbers: see
+test_trunks.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from callplane.calls import causes
-from callplane.calls.outbound import number_destination, uri_destinations
+from callplane.calls.outbound import uri_destinations
 
 
 @pytest.mark.parametrize(
@@ -24,15 +25,6 @@ from callplane.calls.outbound import number_destination, uri_destinations
 def test_final_responses_map_to_dial_status_and_cause(status, dial_status, q850) -> None:
     cause = causes.dial_cause(status)
     assert (cause.call_status, cause.q850) == (dial_status, q850)
-
-
-def test_numbers_go_to_the_gateway_of_the_environment(monkeypatch) -> None:
-    monkeypatch.delenv("CALLPLANE_DIAL_GATEWAY", raising=False)
-    assert number_destination("15551234567") is None
-    monkeypatch.setenv("CALLPLANE_DIAL_GATEWAY", "127.0.0.1:5070")
-    found = number_destination("15551234567")
-    assert found is not None
-    assert found.uri == "sip:15551234567@127.0.0.1:5070" and found.address == ("127.0.0.1", 5070)
 
 
 def test_a_sip_uri_goes_where_it_says() -> None:

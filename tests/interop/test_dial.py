@@ -1,5 +1,5 @@
 """Dial end to end: SIPp calls `callplane serve` (A leg), whose Dial rings SIPp user agent
-servers (B legs) through the interim gateway ``CALLPLANE_DIAL_GATEWAY``; the Dial
+servers (B legs) through a SIP trunk configured over REST; the Dial
 status report is checked at the action URL, the B legs on the wire (SIPp traces)
 and in the call records."""
 
@@ -29,9 +29,8 @@ GATEWAY_PORT = free_port()
 
 @pytest.fixture(scope="module")
 def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CALLPLANE_DIAL_GATEWAY", f"127.0.0.1:{GATEWAY_PORT}")
-        server = CallplaneServer(tmp_path_factory.mktemp("callplane-dial")).start()
+    server = CallplaneServer(tmp_path_factory.mktemp("callplane-dial")).start()
+    server.api("POST", "Trunk/", json={"name": "gw", "host": "127.0.0.1", "port": GATEWAY_PORT})
     yield server
     assert server.stop() == 0, server.logs()
 

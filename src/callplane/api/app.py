@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callplane.api import openapi
+from callplane.api import console, openapi
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
@@ -106,7 +106,7 @@ def create_app(
     ``live`` controls running calls; without it the live-call operations answer 503.
     """
     app = Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *console.routes()],
         middleware=[Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,

@@ -28,6 +28,7 @@ from callplane.store.models import Account, Number
 
 UPDATE_FIELDS = {
     "app_id": text,
+    "flow_id": text,
     "alias": text,
     "max_concurrent_calls": integer,
     "subaccount": text,
@@ -92,13 +93,18 @@ async def list_(request: Request) -> Response:
         alias=found.get("alias"),
         number_type=found.get("number_type") or found.get("type"),
     )
-    objects = [shapes.number(num) for num in page.items]
+    objects = [_shape(num) for num in page.items]
     return list_reply(request, page, limit, offset, objects)
 
 
 async def get(request: Request) -> Response:
     _, num = await _visible(request)
-    return reply(**shapes.number(num))
+    return reply(**_shape(num))
+
+
+def _shape(num: Number) -> dict[str, Any]:
+    """Plivo's number fields, and the flow that answers it (``flow_id``, or null)."""
+    return {**shapes.number(num), "flow_id": num.flow_id}
 
 
 async def modify(request: Request) -> Response:
@@ -107,7 +113,7 @@ async def modify(request: Request) -> Response:
     account, num = await _visible(request)
     changes = parse_fields(await read_body(request), UPDATE_FIELDS, UPDATE_IGNORED)
     if not changes:
-        raise ValidationError("app_id", "give app_id, alias or max_concurrent_calls")
+        raise ValidationError("app_id", "give app_id, flow_id, alias or max_concurrent_calls")
     if "subaccount" in changes:
         main_only(account, "move numbers between accounts")
         store = store_of(request)

@@ -20,12 +20,16 @@ from callplane.api import (
     blocklist,
     calls,
     endpoints,
+    flow_components,
+    flow_runs,
     flows,
     keys,
     live,
     numbers,
+    outbound_calls,
     recordings,
     subaccounts,
+    trunks,
     usage,
 )
 from callplane.api.http import Parser, text
@@ -217,6 +221,41 @@ OPERATIONS: tuple[Operation, ...] = (
         204,
     ),
     Operation(
+        "POST",
+        "/Trunk",
+        trunks.create,
+        "Create a SIP trunk (outbound gateway and/or inbound peer)",
+        "Trunk",
+        201,
+        body=trunks.FIELDS,
+        required=("name", "host"),
+        example={"name": "carrier", "host": "192.0.2.10", "prefixes": ["1"]},
+    ),
+    Operation("GET", "/Trunk", trunks.list_, "List SIP trunks", "Trunk", listing=True),
+    Operation("GET", "/Trunk/{trunk_id}", trunks.get, "Get a SIP trunk", "Trunk"),
+    Operation(
+        "POST",
+        "/Trunk/{trunk_id}",
+        trunks.modify,
+        "Modify a SIP trunk",
+        "Trunk",
+        202,
+        body=trunks.FIELDS,
+        example={"caller_id": "14155550100"},
+    ),
+    Operation("DELETE", "/Trunk/{trunk_id}", trunks.delete, "Delete a SIP trunk", "Trunk", 204),
+    Operation(
+        "POST",
+        "/Call",
+        outbound_calls.create,
+        "Make calls: one per destination in to (separated by <); request_uuid is the CallUUID",
+        "Call",
+        201,
+        body=outbound_calls.FIELDS,
+        required=("from", "to", "answer_url"),
+        example={"from": "14155550100", "to": "14155550111", "answer_url": "https://example.com/a"},
+    ),
+    Operation(
         "GET",
         "/Call",
         live.list_calls,
@@ -352,6 +391,13 @@ OPERATIONS: tuple[Operation, ...] = (
         example={"name": "reject calls"},
     ),
     Operation("GET", "/Flow", flows.list_, "List flows", "Flow", listing=True),
+    Operation(
+        "GET",
+        "/Flow/Components",
+        flow_components.list_,
+        "The flow component catalog: settings and exits of each node type (before {flow_id})",
+        "Flow",
+    ),
     Operation("GET", "/Flow/{flow_id}", flows.get, "Get a flow with its draft document", "Flow"),
     Operation(
         "POST",
@@ -395,5 +441,21 @@ OPERATIONS: tuple[Operation, ...] = (
         flows.version,
         "Get a published version with its document",
         "Flow",
+    ),
+    # -- flow runs (api/flow_runs.py; also POST /v1/account/{auth_id}/phlo/{id}/) --
+    Operation(
+        "POST",
+        "/Flow/{flow_id}/Run",
+        flow_runs.run,
+        "Run the newest published version from its Start node's api_request exit",
+        "Flow",
+        201,
+        example={"to": "14155550100"},
+    ),
+    Operation(
+        "GET", "/Flow/{flow_id}/Run", flow_runs.list_, "List a flow's runs", "Flow", listing=True
+    ),
+    Operation(
+        "GET", "/Flow/{flow_id}/Run/{run_id}", flow_runs.get, "Get a run with its log", "Flow"
     ),
 )

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from callplane.calls import causes
 from callplane.calls.causes import Cause
@@ -25,9 +25,11 @@ from callplane.markup.verbs import REJECT_SIP, Dialect, Document
 from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
-    from callplane.calls.leg import InboundLeg
     from callplane.calls.media import CallMedia
     from callplane.calls.services import Services
+    from callplane.net.sip_transport import SipTransport
+    from callplane.sip.dialog import Dialog
+    from callplane.sip.message import Request
 
 log = logging.getLogger("callplane.calls")
 
@@ -47,6 +49,40 @@ _TRANSITIONS = {
 }
 
 
+class CallLeg(Protocol):
+    """The SIP side of a call: ``InboundLeg`` (a caller's INVITE) or ``UacLeg`` (a call
+    placed over REST, already answered when its verbs run)."""
+
+    sip: SipTransport
+    media: CallMedia | None
+    dialog: Dialog | None
+
+    @property
+    def invite(self) -> Request | None: ...
+
+    def respond(
+        self,
+        code: int,
+        phrase: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+    ) -> None: ...
+
+    async def open_media(self) -> CallMedia | None: ...
+
+    def early_media(self) -> None: ...
+
+    def accept(self) -> None: ...
+
+    def on_ack(self, ack: Request) -> None: ...
+
+    async def wait_ack(self, timeout: float) -> bool: ...
+
+    async def close_media(self) -> None: ...
+
+    async def bye(self) -> bool: ...
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -56,7 +92,7 @@ class Call:
         self,
         services: Services,
         route: Route,
-        leg: InboundLeg,
+        leg: CallLeg,
         record: CallRecord,
         sip_headers: dict[str, str],
         limit_keys: tuple[str, ...],
@@ -75,6 +111,7 @@ class Call:
         self.executing: asyncio.Future[Document | None] | None = None  # the document running
         self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
         self.end_hooks: list[Callable[[], Awaitable[None]]] = []  # run once the call ends
+        self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
 
     @property
     def uuid(self) -> str:

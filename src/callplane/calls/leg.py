@@ -18,7 +18,14 @@ from callplane.net.sip_transport import SipTransport
 from callplane.rtp.errors import RtpError
 from callplane.sip.dialog import Dialog
 from callplane.sip.message import Request
-from callplane.sip.sdp import Answer, build_answer, build_offer, parse_sdp, read_answer
+from callplane.sip.sdp import (
+    Answer,
+    build_answer,
+    build_offer,
+    parse_sdp,
+    read_answer,
+    sends,
+)
 from callplane.sip.transaction import ServerTransaction
 
 log = logging.getLogger("callplane.calls")
@@ -27,8 +34,10 @@ BYE_WAIT = 40.0  # a little over Timer F, which answers with a synthetic 408
 
 
 def point_at(session: RtpSession, answer: Answer) -> None:
-    """Send ``session``'s RTP where the negotiated SDP says, with its codecs."""
+    """Send ``session``'s RTP where the negotiated SDP says, with its codecs; nothing
+    while our direction there is ``recvonly``/``inactive`` (the peer holds the call)."""
     ip, port = answer.remote
+    session.on_hold = not sends(answer.direction)
     session.set_remote(ip, port, answer.payload_type, answer.telephone_event)
 
 

@@ -6,16 +6,18 @@ reports provisional responses (180/183 = ringing), answers 401/407 once through
 ACKs non-2xx itself), and ends with CANCEL (ringing), BYE (answered) or the far
 end's refusal or BYE. It owns one call record (direction ``outbound``,
 ``parent_call_uuid`` = the A leg), written when it starts and when it ends.
+A call placed over REST (``calls/originate.py``) is one such leg with
+``shares_record``: its ``parent`` is that call, which keeps the only record.
 
 CANCEL follows RFC 3261 §9.1: it is sent only once a provisional response came;
 a leg given up before that sends it when the first provisional arrives, and a
 2xx that arrives after giving up is ACKed and hung up at once (BYE).
 
-Where ``<Number>`` goes: until trunks land, every number is dialled as
-``sip:<number>@<host>:<port>`` of one gateway read from the environment variable
-``CALLPLANE_DIAL_GATEWAY=host:port`` (no gateway: the Dial fails, cause
-NO_ROUTE_DESTINATION). ``<User>``/``<Sip>`` URIs go where they say, except
-``sip:name@...`` whose user is a registered endpoint: its registrar bindings.
+Where ``<Number>`` goes: through the account's SIP trunk for that number
+(``calls/trunks.py``: longest prefix, number and caller-id rewrite, the trunk's
+credentials for its 401/407; no trunk: the Dial fails, cause NO_ROUTE_DESTINATION).
+``<User>``/``<Sip>`` URIs go where they say, except ``sip:name@...`` whose user is
+a registered endpoint: its registrar bindings.
 
 ``OutboundLegs`` (``Services.outbound``) finds the live B legs by Call-ID for
 the router: provisional and retransmitted 2xx responses, and in-dialog requests.
@@ -26,8 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -37,7 +38,9 @@ from callplane.calls.call import new_call_uuid, utcnow
 from callplane.calls.causes import Cause
 from callplane.calls.leg import use_sdp_answer
 from callplane.calls.records import bill, end_record
-from callplane.errors import SipError, SipParseError
+from callplane.calls.reoffer import respond_to_reoffer
+from callplane.calls.trunks import choose_trunk, number_uri
+from callplane.errors import SipError
 from callplane.net.rtp_session import RtpSession
 from callplane.rtp.errors import RtpError
 from callplane.sip.auth import digest_flow
@@ -47,8 +50,8 @@ from callplane.sip.headers import Headers
 from callplane.sip.ids import new_call_id, new_tag
 from callplane.sip.message import Request, Response
 from callplane.sip.sdp import build_offer
-from callplane.sip.uri import SipUri, parse_host_port
-from callplane.store.models import CallRecord
+from callplane.sip.uri import SipUri
+from callplane.store.models import CallRecord, Trunk
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
@@ -56,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callplane.calls")
 
-GATEWAY_ENV = "CALLPLANE_DIAL_GATEWAY"  # interim: one outbound gateway until trunks land
 BYE_WAIT = 40.0  # a little over Timer F
 
 
@@ -67,28 +69,19 @@ class Destination:
     transport: str = "UDP"
     username: str = ""
     password: str = ""
+    caller_id: str = ""  # a trunk's fixed caller id ("" keeps the Dial's)
 
 
-def gateway() -> Address | None:
-    """The outbound gateway of ``CALLPLANE_DIAL_GATEWAY`` (host:port), if set and valid."""
-    value = os.environ.get(GATEWAY_ENV, "").strip()
-    if not value:
+def number_destination(number: str, trunks: Sequence[Trunk]) -> Destination | None:
+    """``number`` through the trunk ``calls/trunks.py`` picks among ``trunks`` (the
+    table's ``of(account)``); None when no trunk serves it."""
+    trunk = choose_trunk(trunks, number)
+    if trunk is None:
         return None
-    try:
-        host, port = parse_host_port(value)
-    except SipParseError:
-        log.warning("%s=%r is not host:port", GATEWAY_ENV, value)
-        return None
-    return host, port or 5060
-
-
-def number_destination(number: str) -> Destination | None:
-    address = gateway()
-    if address is None:
-        return None
-    digits = number.strip().replace(" ", "")
-    host = f"[{address[0]}]" if ":" in address[0] else address[0]
-    return Destination(f"sip:{digits}@{host}:{address[1]}", address)
+    address = (trunk.host, trunk.port)
+    transport = trunk.transport.upper()
+    uri = number_uri(trunk, number)
+    return Destination(uri, address, transport, trunk.username, trunk.password, trunk.caller_id)
 
 
 def uri_destinations(
@@ -134,13 +127,18 @@ class OutboundLeg:
         caller_id: str,
         caller_name: str,
         on_change: Callable[[], None] = lambda: None,
+        *,
+        shares_record: bool = False,
     ) -> None:
         self.parent = parent
+        # A call placed over REST is this leg itself: ``parent`` is that call and keeps
+        # the one record; the leg only reports how its INVITE ended (cause, end_source).
+        self.shares_record = shares_record
         self.services = parent.services
         self.sip = parent.leg.sip
         self.destination = destination
         self.on_change = on_change
-        self.caller_id = caller_id
+        self.caller_id = destination.caller_id or caller_id
         self.caller_name = caller_name
         self.state = LegState.CALLING
         self.heard = False  # any response at all from the destination
@@ -151,10 +149,14 @@ class OutboundLeg:
         self.ack: Request | None = None
         self.dialog: Dialog | None = None
         self.rtp: RtpSession | None = None
+        self.extra_headers: tuple[tuple[str, str], ...] = ()  # e.g. Dial sipHeaders (X-PH-*)
+        self.early_media = False  # a 183 carried SDP: ``rtp`` hears the destination already
         self.ended = asyncio.Event()
         self._cancel_sent = False
         self._transaction_done = False
-        self.record = self._new_record(parent, destination)
+        self.end_source = ""
+        self.sip_code = 0  # the final non-2xx that refused the INVITE, if one did
+        self.record = parent.record if shares_record else self._new_record(parent, destination)
 
     def _new_record(self, parent: Call, destination: Destination) -> CallRecord:
         target = SipUri.parse(destination.uri)
@@ -190,7 +192,8 @@ class OutboundLeg:
 
     async def start(self) -> None:
         """Bind RTP and send the INVITE; a leg that cannot start ends at once (failed)."""
-        self.services.records.put(self.record)
+        if not self.shares_record:
+            self.services.records.put(self.record)
         settings = self.services.settings
         try:
             self.rtp = await RtpSession.open(self.services.ports, settings.sip_host)
@@ -219,6 +222,7 @@ class OutboundLeg:
                 ("CSeq", "1 INVITE"),
                 ("Contact", f"<sip:{user}@{host}:{port}>"),
                 ("Content-Type", "application/sdp"),
+                *self.extra_headers,
             ]
         )
         return Request("INVITE", self.destination.uri, headers, build_offer(host, rtp_port))
@@ -261,6 +265,11 @@ class OutboundLeg:
         if self.given_up:
             self._send_cancel()
             return
+        if response.status == 183 and response.body and self.rtp is not None:
+            use_sdp_answer(self.rtp, response.body, f"the 183 of B leg {self.uuid}")
+            if not self.early_media:
+                self.early_media = True
+                self.on_change()
         if response.status in (180, 183) and not self.rang:
             self.rang = True
             self.record.call_status = "ringing"
@@ -360,12 +369,15 @@ class OutboundLeg:
             self._forget()
 
     def on_request(self, event: RequestReceived) -> None:
-        """An in-dialog request from the destination: BYE ends the leg."""
+        """An in-dialog request from the destination: BYE ends the leg; re-INVITE and
+        UPDATE hold, resume or move its media (``calls/reoffer.py``)."""
         request, txn = event.request, event.transaction
         matches = self.dialog is not None and self.dialog.matches(request)
+        if matches and request.method in ("INVITE", "UPDATE"):
+            host = self.services.settings.public_host
+            log.info("B leg %s: %s", self.uuid, respond_to_reoffer(self.sip, txn, self.rtp, host))
+            return
         status = 200 if matches else 481
-        if matches and request.method == "INVITE":
-            status = 488  # re-INVITE (hold, codec change) lands with the bridge
         self.sip.send_response(txn, self.sip.endpoint.response(txn, status))
         if matches and request.method == "BYE":
             self.finish(causes.NORMAL_HANGUP, causes.SOURCE_CALLEE)
@@ -376,13 +388,14 @@ class OutboundLeg:
         if self.ended.is_set():
             return
         was_answered = self.answered
-        self.cause = cause
-        end_record(self.record, cause, source, utcnow(), sip_code)
-        if was_answered:
-            bill(self.record, self.parent.route.account)
+        self.cause, self.end_source, self.sip_code = cause, source, sip_code
+        if not self.shares_record:
+            end_record(self.record, cause, source, utcnow(), sip_code)
+            if was_answered:
+                bill(self.record, self.parent.route.account)
+            self.services.records.put(self.record)
         self.ended.set()
         self._set_state(LegState.ENDED)
-        self.services.records.put(self.record)
         if self.rtp is not None:
             self.services.spawn(self.rtp.close())
         if self._transaction_done and self.dialog is None:

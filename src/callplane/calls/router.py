@@ -14,8 +14,10 @@ from callplane.calls.call import Call, new_call_uuid, utcnow
 from callplane.calls.leg import InboundLeg
 from callplane.calls.outbound import OutboundLegs
 from callplane.calls.registrar import Registrar
+from callplane.calls.reoffer import respond_to_reoffer
 from callplane.calls.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.calls.services import Services
+from callplane.calls.trunks import InboundTrunks, Verdict
 from callplane.errors import SipError
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.events import AckReceived, BadMessage, CancelReceived, Event, RequestReceived
@@ -85,6 +87,7 @@ class Router:
         self.loop_time = services.clock
         if services.outbound is None:
             services.outbound = OutboundLegs(registrar)
+        self.inbound = InboundTrunks(trunk_only=services.settings.trunk_only)
 
     def on_event(self, event: Event) -> None:
         try:
@@ -117,11 +120,11 @@ class Router:
             self._new_call(event)
         elif request.method == "BYE":
             self._on_bye(event)
-        elif request.method == "INVITE":
-            self._respond(event.transaction, 481 if self._call_of(request) is None else 488)
+        elif request.method in ("INVITE", "UPDATE"):
+            self._on_reoffer(event)
         elif request.method == "INFO":
             self._on_info(event)
-        elif request.method in ("UPDATE", "NOTIFY"):
+        elif request.method == "NOTIFY":
             self._respond(event.transaction, 200 if self._call_of(request) else 481)
         elif request.method == "REGISTER" and self.registrar is not None:
             assert self.sip is not None
@@ -133,6 +136,17 @@ class Router:
         call = self.services.by_call_id.get(request.call_id)
         dialog = call.leg.dialog if call else None
         return call if dialog is not None and dialog.matches(request) else None
+
+    def _on_reoffer(self, event: RequestReceived) -> None:
+        """re-INVITE / UPDATE in an A leg's dialog: hold, resume, new media address."""
+        call = self._call_of(event.request)
+        if call is None:
+            self._respond(event.transaction, 481)
+            return
+        assert self.sip is not None
+        session = call.leg.media.session if call.leg.media is not None else None
+        host = self.services.settings.public_host
+        call.note(respond_to_reoffer(self.sip, event.transaction, session, host))
 
     def _on_info(self, event: RequestReceived) -> None:
         """SIP INFO: DTMF as application/dtmf-relay or application/dtmf."""
@@ -159,6 +173,9 @@ class Router:
             log.info("INVITE for unknown number %r from %s", request.uri, event.source)
             self._respond(txn, 404)
             return
+        verdict = self._check_trunk(event, route)
+        if verdict.status:
+            return
         assert self.sip is not None
         settings = self.services.settings
         leg = InboundLeg(
@@ -166,11 +183,15 @@ class Router:
         )
         leg.respond(100)
         call = self._make_call(route, leg, request)
+        if verdict.trunk is not None:
+            call.note(f"from trunk {verdict.trunk.name} ({verdict.trunk.trunk_id})")
         refusal = self._screen(route, call)
         self.services.call_started(call, request.call_id)
         if refusal is not None:
             call.note(refusal[1])
             call.reject(refusal[0], causes.SOURCE_PLATFORM)
+        elif route.flow is not None and self.services.flows is not None:
+            call.task = self.services.spawn(self.services.flows.run_call(call, route.flow))
         elif route.application is None:
             call.note(
                 f"number {route.number.number} has no application: assign one with "
@@ -182,6 +203,19 @@ class Router:
             )
         else:
             call.task = self.services.spawn(session.run(call))
+
+    def _check_trunk(self, event: RequestReceived, route: Route) -> Verdict:
+        """Which of the account's trunks the INVITE comes from (docs/trunks.md); a
+        refusal (403, or 407 with a challenge) is answered here."""
+        trunks = self.services.trunks.of(route.account)
+        verdict = self.inbound.check(trunks, event.request, event.source[0], self.loop_time())
+        if verdict.status:
+            log.info("INVITE from %s:%s: %d, %s", *event.source, verdict.status, verdict.why)
+            assert self.sip is not None
+            txn = event.transaction
+            response = self.sip.endpoint.response(txn, verdict.status, headers=verdict.headers)
+            self.sip.send_response(txn, response)
+        return verdict
 
     def _make_call(self, route: Route, leg: InboundLeg, request: Request) -> Call:
         sender = request.from_addr

@@ -18,11 +18,13 @@ from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
 from callplane.net.ports import PortAllocator
 from callplane.store.models import Recording
+from callplane.store.trunks import TrunkTable
 from callplane.webhooks.client import WebhookClient
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
     from callplane.calls.outbound import OutboundLegs
+    from callplane.flows.runtime import FlowRunner
 
 log = logging.getLogger("callplane.calls")
 
@@ -41,6 +43,8 @@ class Services:
     by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     outbound: OutboundLegs | None = None  # Dial's B legs and the registrar (set by Router)
+    flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
+    trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()
@@ -67,10 +71,16 @@ class Services:
         self.limits.acquire(call.limit_keys)
         self.records.put(call.record)
 
+    def call_placed(self, call: Call) -> None:
+        """A call placed over REST: live and recorded; its SIP is its B leg's (``outbound``)."""
+        self.live[call.uuid] = call
+        self.records.put(call.record)
+
     def call_ended(self, call: Call, cause: Cause) -> None:
         self.live.pop(call.uuid, None)
-        if self.by_call_id.get(call.leg.invite.call_id) is call:
-            del self.by_call_id[call.leg.invite.call_id]
+        invite = call.leg.invite
+        if invite is not None and self.by_call_id.get(invite.call_id) is call:
+            del self.by_call_id[invite.call_id]
         self.limits.release(call.limit_keys)
         self.records.put(call.record)
         app = call.route.application

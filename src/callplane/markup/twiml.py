@@ -13,6 +13,9 @@ finishOnKey="1234567890*#" trim="trim-silence">``, ``<Dial timeout=30>``,
   other reasons (design.md §3, a Callplane extension).
 * ``<Play digits="...">`` compiles to ``Dtmf(digits, async_=False)``.
 * ``<Dial>+1555...</Dial>`` (a bare number) compiles to one ``DialNumber``.
+* ``<Dial record>``: any ``record-from-*`` mode records the bridged call (mixed
+  mono, from the answer: nothing is recorded while it rings, ``-dual`` is not
+  split into channels); ``recordingStatusCallback`` gets the recording.
 * ``<Dial><Conference>room</Conference></Dial>`` compiles to a ``Conference``
   verb (one executor for conferences in every dialect); Dial's ``action``,
   ``method``, ``hangupOnStar`` and ``timeLimit`` carry over.
@@ -96,6 +99,19 @@ def _record_conference(raw: object) -> bool:
     return choice("do-not-record", "record-from-start")(raw) == "record-from-start"
 
 
+DIAL_RECORD_MODES = (
+    "do-not-record",
+    "record-from-answer",
+    "record-from-ringing",
+    "record-from-answer-dual",
+    "record-from-ringing-dual",
+)
+
+
+def _record_dial(raw: object) -> bool:
+    return choice(*DIAL_RECORD_MODES, "true", "false")(raw) not in ("do-not-record", "false")
+
+
 SAY: Spec = {
     "voice": ("voice", text),
     "language": ("language", text),
@@ -147,6 +163,9 @@ DIAL: Spec = {
     "timeLimit": ("time_limit", integer(1)),
     "callerId": ("caller_id", text),
     "hangupOnStar": ("hangup_on_star", boolean),
+    "record": ("record", _record_dial),
+    "recordingStatusCallback": ("recording_callback_url", url),
+    "recordingStatusCallbackMethod": ("recording_callback_method", method),
 }
 NUMBER: Spec = {"sendDigits": ("send_digits", keys(SEND_DIGIT_KEYS))}
 SIP: Spec = {"username": ("username", text), "password": ("password", text)}

@@ -212,6 +212,10 @@ class Dial:
     """Call the targets at once; bridge the first that answers.
 
     ``timeout`` ``None``: ring until the far end gives up (Plivo has no default).
+    ``dial_music``: ``""`` (the caller hears 180), a URL of a Play/Speak/Wait
+    document, or ``"real"`` (the callee's early media). ``record``: record the
+    bridged call in the background (TwiML ``record``), reported to
+    ``recording_callback_url``.
     """
 
     targets: tuple[DialTarget, ...] = ()
@@ -232,6 +236,9 @@ class Dial:
     sip_headers: dict[str, str] = field(default_factory=dict)
     digits_match: str = ""
     digits_match_b_leg: str = ""
+    record: bool = False
+    recording_callback_url: str = ""
+    recording_callback_method: str = "POST"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ close to it, with TwiML's verb names and our verb model's snake_case fields::
                  transcription_type, transcription_url
       Dial       targets (required): [TARGET, ...], action, method, redirect,
                  timeout, time_limit, caller_id, caller_name, hangup_on_star,
-                 confirm_sound, confirm_key, dial_music, callback_url,
-                 callback_method, sip_headers {name: value}, digits_match,
-                 digits_match_b_leg
+                 confirm_sound, confirm_key, confirm_timeout, dial_music,
+                 callback_url, callback_method, sip_headers {name: value},
+                 digits_match, digits_match_b_leg, record,
+                 recording_callback_url, recording_callback_method
       Conference name (required) and the Conference fields of verbs.py
       Redirect   url (required), method
       Hangup     reason ("completed" or a reject reason)
@@ -153,12 +154,16 @@ DIAL = same_names(
     hangup_on_star=boolean,
     confirm_sound=url,
     confirm_key=keys(single=True),
+    confirm_timeout=integer(1),
     dial_music=url,
     callback_url=url,
     callback_method=method,
     sip_headers=sip_headers,
     digits_match=text,
     digits_match_b_leg=text,
+    record=boolean,
+    recording_callback_url=url,
+    recording_callback_method=method,
 )
 CONFERENCE = same_names(
     name=_required,

@@ -264,6 +264,7 @@ class RtpSession:
         self.inbound: InboundStream | None = None
         self._inbound: dict[int, InboundStream] = {}
         self.dtmf_active = False
+        self.on_hold = False  # the peer wants no media from us (RFC 3264 §8.4)
         self._audio: asyncio.Queue[Pcm] | None = None
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
@@ -400,6 +401,9 @@ class RtpSession:
         assert self._encode is not None and self._rtp is not None
         if frame.dtype != np.int16:
             raise RtpError(f"audio frames must be int16, not {frame.dtype}")
+        if self.on_hold:  # time runs on, so the stream resumes where the clock is
+            self.skip_frames(1)
+            return
         data = self.stream.packet_bytes(self._encode(frame), len(frame), marker)
         self._rtp.sendto(data, self._remote_rtp)
         self._sent_since_report = True

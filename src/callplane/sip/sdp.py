@@ -158,7 +158,7 @@ def build_answer(
         return None
     pt, codec = chosen
     dtmf = _telephone_event(audio)
-    direction = ANSWER_DIRECTION[audio.direction]
+    direction = ANSWER_DIRECTION[offer_direction(offer)]
     body = _answer_body(offer, audio, local_ip, rtp_port, pt, codec, dtmf, direction, session_id)
     return Answer(pt, codec, dtmf, remote, direction, body)
 
@@ -247,3 +247,25 @@ def read_answer(answer: SessionDescription) -> Answer | None:
         return None
     direction = ANSWER_DIRECTION[audio.direction]
     return Answer(chosen[0], chosen[1], _telephone_event(audio), remote, direction, b"")
+
+
+# -- re-offers: hold and resume (RFC 3264 §8.4) -------------------------------------------
+
+NULL_ADDRESSES = frozenset({"0.0.0.0", "::"})
+
+
+def offer_direction(offer: SessionDescription) -> str:
+    """The audio direction an offer asks for; RFC 2543's ``c=0.0.0.0`` hold means
+    "send me nothing", read as ``sendonly`` (or ``inactive`` if it also sends nothing)."""
+    audio = offer.audio
+    if audio is None:
+        return "inactive"
+    address = audio.connection or offer.connection
+    if address in NULL_ADDRESSES:
+        return "sendonly" if audio.direction in ("sendrecv", "sendonly") else "inactive"
+    return audio.direction
+
+
+def sends(direction: str) -> bool:
+    """Whether our side sends media with ``direction`` in our SDP."""
+    return direction in ("sendrecv", "sendonly")

@@ -61,6 +61,7 @@ class Number:
     number_type: str = "local"
     max_concurrent_calls: int = 0  # 0 = unlimited
     added_on: datetime | None = None
+    flow_id: str | None = None  # a flow answers the number instead of app_id's application
 
 
 class BlockMatch(StrEnum):
@@ -89,6 +90,7 @@ class Route:
     account: Account
     application: Application | None
     block_rules: tuple[BlockRule, ...] = ()
+    flow: FlowVersion | None = None  # the number's flow, its newest published version
 
 
 @dataclass(slots=True)
@@ -216,6 +218,38 @@ class StoredFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class Trunk:
+    """A SIP trunk: the gateway ``<Number>`` dials leave through, and a trusted inbound peer.
+
+    Outbound, the longest matching number prefix picks the trunk (no prefixes: the
+    account's default trunk), then ``priority`` (lower first). ``password`` is kept
+    readable: answering the gateway's 401/407 needs it with the gateway's realm.
+    Inbound, a source address in ``inbound_acl`` identifies the trunk; otherwise
+    ``inbound_username`` with ``inbound_ha1`` (``md5(username:callplane:password)``,
+    as endpoints) lets the trunk authenticate with digest. See docs/trunks.md.
+    """
+
+    trunk_id: str
+    auth_id: str
+    name: str
+    host: str
+    port: int = 5060
+    transport: str = "udp"  # "udp" | "tcp"
+    username: str = ""  # outbound digest credentials ("" = the gateway does not challenge)
+    password: str = ""
+    prefixes: tuple[str, ...] = ()  # dialled-number prefixes (digits) this trunk serves
+    strip_digits: int = 0  # leading digits removed from the number ...
+    add_prefix: str = ""  # ... before this is put in front
+    caller_id: str = ""  # fixed caller id; "" keeps the Dial's
+    inbound_acl: tuple[str, ...] = ()  # IPs / CIDRs whose INVITEs come from this trunk
+    inbound_username: str = ""
+    inbound_ha1: str = ""
+    priority: int = 0
+    enabled: bool = True
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FlowVersion:
     """A published, immutable copy of a flow's document."""
 
@@ -223,3 +257,20 @@ class FlowVersion:
     version: int  # 1, 2, ... per flow
     document: dict[str, Any]
     published: datetime | None = None
+
+
+@dataclass(slots=True)
+class FlowRun:
+    """One run of a published flow version and its log (``callplane.flows.runlog``)."""
+
+    run_id: str
+    auth_id: str
+    flow_id: str
+    version: int
+    trigger: str  # "incoming_call" | "api_request"
+    call_uuid: str | None = None  # the call the run drives (an incoming or initiated call)
+    status: str = "running"  # "running" | "completed" | "failed"
+    started: datetime | None = None
+    ended: datetime | None = None
+    variables: dict[str, Any] = field(default_factory=dict)  # {"NodeId": {...}} at the end
+    log: list[dict[str, Any]] = field(default_factory=list)  # {"time", "node", "event", ...}

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from callplane.store.models import Account, Application, BlockRule, Number, Route
+from callplane.store.models import Account, Application, BlockRule, FlowVersion, Number, Route
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -49,8 +49,9 @@ def build_routes(
     applications: Mapping[str, Application],
     numbers: Iterable[Number],
     rules: Iterable[BlockRule],
+    flows: Mapping[str, FlowVersion] | None = None,
 ) -> dict[str, Route]:
-    """One Route per number whose account exists."""
+    """One Route per number whose account exists; ``flows``: flow id -> newest version."""
     index = RuleIndex(rules)
     routes: dict[str, Route] = {}
     for number in numbers:
@@ -58,5 +59,6 @@ def build_routes(
         if account is None:
             continue
         app = applications.get(number.app_id) if number.app_id else None
-        routes[number.number] = Route(number, account, app, index.for_number(number))
+        flow = (flows or {}).get(number.flow_id) if number.flow_id else None
+        routes[number.number] = Route(number, account, app, index.for_number(number), flow)
     return routes

@@ -48,17 +48,22 @@ from callplane.store.models import (
     BlockRule,
     CallRecord,
     Endpoint,
+    FlowRun,
     FlowVersion,
     Number,
     Recording,
     Route,
     StoredFlow,
+    Trunk,
     UsagePeriod,
 )
 from callplane.store.outbox import SqlOutbox
 from callplane.store.routes import build_routes
 from callplane.store.secrets import digest_ha1, secret_digest
 from callplane.store.sql import count_of, date_bucket, install_sqlite_pragmas, upsert
+from callplane.store.trunks import TrunkTable, apply_changes, new_trunk_id
+from callplane.store.trunks import from_row as trunk_of
+from callplane.store.trunks import to_row as trunk_row
 from callplane.store.validation import (
     USAGE_PERIODS,
     check_name,
@@ -76,7 +81,16 @@ T = TypeVar("T")
 _MAIN_AUTH_ID = re.compile(r"MA[A-Z0-9]{18}")
 _FIXED_FIELDS = frozenset({"app_id", "auth_id", "created", "number", "added_on"})
 _NUMBER_FIELDS = frozenset(
-    {"app_id", "alias", "carrier", "region", "number_type", "max_concurrent_calls", "auth_id"}
+    {
+        "app_id",
+        "alias",
+        "carrier",
+        "region",
+        "number_type",
+        "max_concurrent_calls",
+        "auth_id",
+        "flow_id",
+    }
 )
 CALL_FILTERS = frozenset(
     {
@@ -130,9 +144,11 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._upsert_records = upsert(engine.dialect.name, t.call_records, "call_uuid")
+        self._upsert_runs = upsert(engine.dialect.name, t.flow_runs, "run_id")
         self._routes: dict[str, Route] = {}
         self._reload_lock = asyncio.Lock()
         self._credentials = Credentials()
+        self.trunks = TrunkTable()  # enabled trunks per account, rebuilt with the routes
         self._call_counts = Counts()
         self.outbox = SqlOutbox(engine)
 
@@ -195,9 +211,12 @@ class Store:
             numbers = await _load(conn, t.numbers, rows.number)
             rules = await _load(conn, t.block_rules, rows.block_rule)
             keys = await _key_digests(conn)
+            flows = await _number_flows(conn)
+            trunks = await _load(conn, t.trunks, trunk_of)
         self._credentials.replace(accounts, keys)
+        self.trunks.replace(trunks)
         self._routes = build_routes(
-            {a.auth_id: a for a in accounts}, {a.app_id: a for a in apps}, numbers, rules
+            {a.auth_id: a for a in accounts}, {a.app_id: a for a in apps}, numbers, rules, flows
         )
 
     def route(self, number: str) -> Route | None:
@@ -532,13 +551,28 @@ class Store:
         updated = _changed(current, changes, _NUMBER_FIELDS)
         if updated.auth_id != current.auth_id and "app_id" not in changes:
             updated = replace(updated, app_id=None)
+        if updated.auth_id != current.auth_id and "flow_id" not in changes:
+            updated = replace(updated, flow_id=None)
         if updated.app_id and await self.get_application(updated.auth_id, updated.app_id) is None:
             raise ValidationError("app_id", f"no application {updated.app_id}")
-        updated = replace(updated, app_id=updated.app_id or None)
+        if changes.get("flow_id") and "app_id" not in changes:
+            updated = replace(updated, app_id=None)  # a number runs a flow or an application
+        if changes.get("app_id") and "flow_id" not in changes:
+            updated = replace(updated, flow_id=None)
+        if updated.flow_id:
+            await self._check_published(updated.auth_id, updated.flow_id)
+        updated = replace(updated, app_id=updated.app_id or None, flow_id=updated.flow_id or None)
         check_non_negative("max_concurrent_calls", updated.max_concurrent_calls)
         stmt = sa.update(t.numbers).where(t.numbers.c.number == current.number)
         await self._change(stmt.values(**rows.to_row(updated)))
         return updated
+
+    async def _check_published(self, auth_id: str, flow_id: str) -> None:
+        flow = await self.get_flow(auth_id, flow_id)
+        if flow is None:
+            raise ValidationError("flow_id", f"no flow {flow_id}")
+        if flow.published_version is None:
+            raise ValidationError("flow_id", f"flow {flow_id} has no published version")
 
     async def delete_number(self, auth_id: str, number: str) -> None:
         c = t.numbers.c
@@ -715,10 +749,17 @@ class Store:
         return flow
 
     async def delete_flow(self, auth_id: str, flow_id: str) -> None:
-        """Delete the draft and (by cascade) its published versions."""
-        c = t.flows.c
-        stmt = sa.delete(t.flows).where(c.auth_id == auth_id, c.flow_id == flow_id)
-        await self._write(stmt, missing=f"flow {flow_id}")
+        """Delete the draft and (by cascade) its published versions; its numbers lose it."""
+        c, n = t.flows.c, t.numbers.c
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.delete(t.flows).where(c.auth_id == auth_id, c.flow_id == flow_id)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"flow {flow_id}")
+            unassign = sa.update(t.numbers).where(n.flow_id == flow_id)
+            await conn.execute(unassign.values(flow_id=None))
+        await self.reload_routes()
 
     async def publish_flow(
         self, auth_id: str, flow_id: str, document: Mapping[str, Any]
@@ -726,10 +767,14 @@ class Store:
         """Store ``document`` (the draft the caller validated) as the next version."""
         for _ in range(_PUBLISH_ATTEMPTS - 1):
             try:
-                return await self._publish_once(auth_id, flow_id, document)
+                version = await self._publish_once(auth_id, flow_id, document)
+                break
             except sa.exc.IntegrityError:
                 continue  # a concurrent publish took the number: take the next one
-        return await self._publish_once(auth_id, flow_id, document)
+        else:
+            version = await self._publish_once(auth_id, flow_id, document)
+        await self.reload_routes()  # the flow's numbers answer with the new version
+        return version
 
     async def _publish_once(
         self, auth_id: str, flow_id: str, document: Mapping[str, Any]
@@ -765,6 +810,69 @@ class Store:
         )
         row = await self._first(stmt)
         return rows.from_row(FlowVersion, row) if row else None
+
+    # -- flow runs ------------------------------------------------------------
+
+    async def save_flow_run(self, run: FlowRun) -> None:
+        """Insert or replace the run (it is saved when it starts and when it ends)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(self._upsert_runs, [rows.to_row(run)])
+
+    async def get_flow_run(self, auth_id: str, flow_id: str, run_id: str) -> FlowRun | None:
+        c = t.flow_runs.c
+        stmt = sa.select(t.flow_runs).where(
+            c.auth_id == auth_id, c.flow_id == flow_id, c.run_id == run_id
+        )
+        row = await self._first(stmt)
+        return _flow_run(row) if row else None
+
+    async def list_flow_runs(
+        self, auth_id: str, flow_id: str, *, limit: int = 20, offset: int = 0
+    ) -> Page[FlowRun]:
+        """Runs of one flow, newest first (without their logs' order changing)."""
+        c = t.flow_runs.c
+        stmt = (
+            sa.select(t.flow_runs)
+            .where(c.auth_id == auth_id, c.flow_id == flow_id)
+            .order_by(c.started.desc(), c.run_id.desc())
+        )
+        return await self._page(stmt, limit, offset, _flow_run)
+
+    # -- trunks -----------------------------------------------------------------
+
+    async def create_trunk(self, auth_id: str, fields: Mapping[str, Any]) -> Trunk:
+        """A new trunk from writable fields (``trunks.WRITABLE``); name and host required."""
+        if await self.get_account(auth_id) is None:
+            raise NotFound(f"account {auth_id}")
+        trunk = apply_changes(Trunk(new_trunk_id(), auth_id, "", "", created=_now()), fields)
+        await self._change(sa.insert(t.trunks).values(**trunk_row(trunk)))
+        return trunk
+
+    async def get_trunk(self, auth_id: str, trunk_id: str) -> Trunk | None:
+        c = t.trunks.c
+        stmt = sa.select(t.trunks).where(c.auth_id == auth_id, c.trunk_id == trunk_id)
+        row = await self._first(stmt)
+        return trunk_of(row) if row else None
+
+    async def list_trunks(self, auth_id: str, *, limit: int = 20, offset: int = 0) -> Page[Trunk]:
+        c = t.trunks.c
+        stmt = sa.select(t.trunks).where(c.auth_id == auth_id)
+        stmt = stmt.order_by(c.priority, c.created, c.trunk_id)
+        return await self._page(stmt, limit, offset, trunk_of)
+
+    async def update_trunk(self, auth_id: str, trunk_id: str, changes: Mapping[str, Any]) -> Trunk:
+        current = await self.get_trunk(auth_id, trunk_id)
+        if current is None:
+            raise NotFound(f"trunk {trunk_id}")
+        trunk = apply_changes(current, changes)
+        stmt = sa.update(t.trunks).where(t.trunks.c.trunk_id == trunk_id)
+        await self._change(stmt.values(**trunk_row(trunk)))
+        return trunk
+
+    async def delete_trunk(self, auth_id: str, trunk_id: str) -> None:
+        c = t.trunks.c
+        stmt = sa.delete(t.trunks).where(c.auth_id == auth_id, c.trunk_id == trunk_id)
+        await self._change(stmt, missing=f"trunk {trunk_id}")
 
     # -- call records ---------------------------------------------------------
 
@@ -909,6 +1017,29 @@ def _flow_query() -> sa.Select[Any]:
     return sa.select(t.flows, newest.scalar_subquery().label("published_version"))
 
 
+async def _number_flows(conn: AsyncConnection) -> dict[str, FlowVersion]:
+    """The newest published version of every flow a number runs, by flow id."""
+    v, n = t.flow_versions.c, t.numbers.c
+    newest = (
+        sa.select(v.flow_id, sa.func.max(v.version).label("version"))
+        .where(v.flow_id.in_(sa.select(n.flow_id).where(n.flow_id.is_not(None))))
+        .group_by(v.flow_id)
+        .subquery()
+    )
+    stmt = sa.select(t.flow_versions).join(
+        newest, sa.and_(v.flow_id == newest.c.flow_id, v.version == newest.c.version)
+    )
+    found = [rows.from_row(FlowVersion, row) for row in await conn.execute(stmt)]
+    return {version.flow_id: version for version in found}
+
+
+def _flow_run(row: Row[Any]) -> FlowRun:
+    values = row._asdict()
+    values["variables"] = dict(values["variables"] or {})
+    values["log"] = list(values["log"] or [])
+    return FlowRun(**values)
+
+
 async def _owned_flow(conn: AsyncConnection, auth_id: str, flow_id: str) -> str | None:
     c = t.flows.c
     stmt = sa.select(c.flow_id).where(c.auth_id == auth_id, c.flow_id == flow_id)
@@ -1036,7 +1167,7 @@ async def _adopt(conn: AsyncConnection, child: str, parent: str) -> None:
         .where(apps.c.auth_id == child)
         .values(auth_id=parent, default_number_app=False, default_endpoint_app=False)
     )
-    for table in (t.numbers, t.endpoints, t.block_rules, t.flows):
+    for table in (t.numbers, t.endpoints, t.block_rules, t.flows, t.trunks):
         await conn.execute(sa.update(table).where(table.c.auth_id == child).values(auth_id=parent))
 
 

@@ -95,6 +95,9 @@ numbers = sa.Table(
     sa.Column("number_type", sa.String(32), nullable=False),
     sa.Column("max_concurrent_calls", sa.Integer, nullable=False),
     sa.Column("added_on", UTCDateTime, nullable=True),
+    # The flow whose newest published version answers the number (no foreign key:
+    # see migration 0006; the store unassigns a deleted flow's numbers).
+    sa.Column("flow_id", sa.String(36), nullable=True, index=True),
 )
 
 block_rules = sa.Table(
@@ -214,6 +217,30 @@ recordings = sa.Table(
     sa.Index("ix_recordings_account_recent", "auth_id", "add_time", "recording_id"),
 )
 
+# Trunks: outbound gateways and inbound peers (see models.Trunk); lists are JSON arrays.
+trunks = sa.Table(
+    "trunks",
+    metadata,
+    sa.Column("trunk_id", sa.String(32), primary_key=True),
+    sa.Column("auth_id", sa.String(32), _account_fk(), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("transport", sa.String(8), nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("password", sa.String(128), nullable=False),
+    sa.Column("prefixes", sa.JSON, nullable=False),
+    sa.Column("strip_digits", sa.Integer, nullable=False),
+    sa.Column("add_prefix", sa.String(32), nullable=False),
+    sa.Column("caller_id", sa.String(64), nullable=False),
+    sa.Column("inbound_acl", sa.JSON, nullable=False),
+    sa.Column("inbound_username", sa.String(64), nullable=False),
+    sa.Column("inbound_ha1", sa.String(64), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=True),
+)
+
 # Flows: the draft document is edited in place; each publish copies it into
 # flow_versions, which are never changed afterwards (numbers will point at one).
 flows = sa.Table(
@@ -240,4 +267,23 @@ flow_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("document", sa.JSON, nullable=False),
     sa.Column("published", UTCDateTime, nullable=True),
+)
+
+# One row per flow run (an incoming call or an API request), its log kept whole.
+# Like call records, runs outlive their flow: no foreign keys.
+flow_runs = sa.Table(
+    "flow_runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("flow_id", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("call_uuid", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started", UTCDateTime, nullable=True),
+    sa.Column("ended", UTCDateTime, nullable=True),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("log", sa.JSON, nullable=False),
+    sa.Index("ix_flow_runs_flow_recent", "auth_id", "flow_id", "started", "run_id"),
 )

@@ -10,6 +10,19 @@ what happens to the A leg (with nothing left, ``end_of_document`` hangs it up).
 Once the B leg answers, the two legs are bridged by ``media/bridge.py`` (audio both
 ways, DTMF relayed) until either side hangs up or ``timeLimit`` ends the call.
 
+Around that (helpers in ``dial_*.py``): ``sipHeaders`` (Dial's and ``<User>``'s)
+go on the INVITE as ``X-PH-name``; while legs ring the caller hears 180, the
+``dialMusic`` document looped as early media, or with ``dialMusic="real"`` the
+first callee's own early media (183 + SDP); ``sendDigits`` goes to a leg once it
+answers (on its 183 with ``sendOnPreanswer``); with ``confirmSound`` /
+``confirmKey`` an answered leg only wins once its callee pressed the key
+(others keep ringing; a refusing leg is hung up, cause NO_ANSWER). During the
+bridge the caller's ``*`` ends it with ``hangupOnStar`` (the key is not relayed;
+DialStatus completed, the A leg goes on), and keys matching ``digitsMatch`` /
+``digitsMatchBLeg`` are reported to ``callbackUrl``, which also gets every B
+leg's answer, connection and hangup (``dial_events.py``). Recordings waiting for
+the answer (``<Record startOnDialAnswer>``, TwiML ``record``) start at the bridge.
+
 Dial status reporting (design.md §4), with the Dial's ``method``: DialStatus,
 DialRingStatus (any 180/183), DialHangupCause (Q.850 name), DialALegUUID,
 DialBLegUUID ("" if nobody answered); TwiML documents also get DialCallStatus,
@@ -43,14 +56,18 @@ and no answer, the most telling leg decides: no-answer, busy, timeout, failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from callplane.calls import causes
 from callplane.calls.call import Call
 from callplane.calls.causes import Cause
-from callplane.calls.outbound import Destination, OutboundLeg, number_destination, uri_destinations
+from callplane.calls.outbound import (
+    Destination,
+    OutboundLeg,
+    number_destination,
+    uri_destinations,
+)
 from callplane.errors import SipParseError
 from callplane.markup.verbs import (
     Dial,
@@ -60,9 +77,14 @@ from callplane.markup.verbs import (
     DialSip,
     DialTarget,
     DialUser,
+    Record,
 )
-from callplane.media.bridge import Bridge
+from callplane.media.bridge import Bridge, DigitHook, Side
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
+from callplane.verbs.dial_digits import DigitsMatcher
+from callplane.verbs.dial_events import DialEvents
+from callplane.verbs.dial_race import Race, dial_music, drop
+from callplane.verbs.record import start_session_recording
 
 DEFAULT_RING_TIMEOUT = 30
 UNANSWERED_ORDER = ("no-answer", "busy", "timeout", "failed")
@@ -99,22 +121,33 @@ async def dial(
     try:
         return await _dial(call, verb, legs)
     except asyncio.CancelledError:
-        result = _abandon(legs)
+        result = _abandon(list(legs))
         if on_abandon is not None:
             on_abandon(result)
         raise
 
 
-def _legs(call: Call, verb: Dial) -> list[OutboundLeg]:
+def _legs(call: Call, verb: Dial) -> dict[OutboundLeg, DialTarget]:
+    """One B leg per destination of each target, in the Dial's order."""
     caller_id = verb.caller_id or call.record.from_number
     caller_name = verb.caller_name or call.record.caller_name
-    legs = []
+    legs: dict[OutboundLeg, DialTarget] = {}
     for target in verb.targets:
         found = _destinations(call, target)
         if not found:
             call.note(f"Dial: no destination for {target}", "error")
-        legs += [OutboundLeg(call, d, caller_id, caller_name) for d in found]
+        headers = _sip_headers(verb, target)
+        for destination in found:
+            leg = OutboundLeg(call, destination, caller_id, caller_name)
+            leg.extra_headers = headers
+            legs[leg] = target
     return legs
+
+
+def _sip_headers(verb: Dial, target: DialTarget) -> tuple[tuple[str, str], ...]:
+    """Dial's and ``<User>``'s sipHeaders as ``X-PH-`` headers on the INVITE (Plivo's way)."""
+    own = target.sip_headers if isinstance(target, DialUser) else {}
+    return tuple((f"X-PH-{name}", value) for name, value in {**verb.sip_headers, **own}.items())
 
 
 def _destinations(call: Call, target: DialTarget) -> list[Destination]:
@@ -122,7 +155,8 @@ def _destinations(call: Call, target: DialTarget) -> list[Destination]:
     registrar = outbound.registrar if outbound else None
     try:
         if isinstance(target, DialNumber):
-            found = number_destination(target.number)
+            trunks = call.services.trunks.of(call.route.account)
+            found = number_destination(target.number, trunks)
             return [found] if found else []
         if isinstance(target, DialUser):
             return uri_destinations(target.uri, registrar)
@@ -135,76 +169,92 @@ def _destinations(call: Call, target: DialTarget) -> list[Destination]:
     return []
 
 
-async def _dial(call: Call, verb: Dial, legs: list[OutboundLeg]) -> DialResult:
+async def _dial(call: Call, verb: Dial, legs: dict[OutboundLeg, DialTarget]) -> DialResult:
     if not legs:
         return DialResult("failed", False, causes.NO_DESTINATION.q850)
-    watch = _Watch(call, legs)
+    race = Race(call, verb, legs)
     for leg in legs:
-        leg.on_change = watch.changed
-    for leg in legs:
-        await leg.start()
-    winner = await _first_answer(legs, watch.event, verb.timeout or DEFAULT_RING_TIMEOUT)
-    if winner is None:
+        leg.on_change = race.changed
+    music = asyncio.ensure_future(dial_music(call, verb))
+    try:
         for leg in legs:
-            leg.give_up(causes.NO_ANSWER if leg.heard else causes.DIAL_TIMEOUT)
-        return _unanswered(legs)
+            await leg.start()
+        winner = await race.winner(verb.timeout or DEFAULT_RING_TIMEOUT)
+    finally:
+        music.cancel()
+        await asyncio.gather(music, return_exceptions=True)
+        await race.close()
     for leg in legs:
         if leg is not winner:
-            leg.give_up(causes.LOST_RACE)
-    return await _connect(call, verb, winner)
+            drop(call, leg, winner is not None)
+    if winner is None:
+        return _unanswered(list(legs))
+    return await _connect(call, verb, winner, race.events)
 
 
-class _Watch:
-    """Wakes the Dial on every B-leg change; tells the caller "Ringing" on the first 18x."""
-
-    def __init__(self, call: Call, legs: list[OutboundLeg]) -> None:
-        self.call = call
-        self.legs = legs
-        self.event = asyncio.Event()
-        self.ringing_sent = False
-
-    def changed(self) -> None:
-        self.event.set()
-        call = self.call
-        if self.ringing_sent or call.answered or call.ended or call.leg.media is not None:
-            return
-        if any(leg.rang for leg in self.legs):
-            self.ringing_sent = True
-            call.leg.respond(180, "Ringing")
-
-
-async def _first_answer(
-    legs: list[OutboundLeg], changed: asyncio.Event, timeout: float
-) -> OutboundLeg | None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        winner = next((leg for leg in legs if leg.answered), None)
-        remaining = deadline - loop.time()
-        if winner or all(leg.ended.is_set() for leg in legs) or remaining <= 0:
-            return winner
-        changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), remaining)
-
-
-async def _connect(call: Call, verb: Dial, leg: OutboundLeg) -> DialResult:
+async def _connect(call: Call, verb: Dial, leg: OutboundLeg, events: DialEvents) -> DialResult:
     if not await call.answer():
         await leg.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
         return DialResult("completed", leg.rang, causes.NORMAL_HANGUP.q850, leg)
-    call.note(f"Dial: {leg.destination.uri} answered (B leg {leg.uuid}); bridged")
-    bridge = Bridge(call.media, leg.rtp) if leg.rtp is not None else None
-    if bridge is not None:
+    _start_recordings(call, verb)
+    star = asyncio.Event()
+    bridge = None
+    if leg.rtp is not None:
+        bridge = Bridge(call.media, leg.rtp, on_digit=_digit_hook(verb, events, leg, star))
         bridge.start()
+    call.note(f"Dial: {leg.destination.uri} answered (B leg {leg.uuid}); bridged")
+    events.connected(leg)
+    waits = [asyncio.ensure_future(leg.ended.wait()), asyncio.ensure_future(star.wait())]
     try:
-        await asyncio.wait_for(leg.ended.wait(), verb.time_limit)
-    except TimeoutError:
-        await leg.hangup(causes.TIME_LIMIT)
+        done, _ = await asyncio.wait(
+            waits, timeout=verb.time_limit, return_when=asyncio.FIRST_COMPLETED
+        )
+        if star.is_set() and not leg.ended.is_set():
+            call.note("Dial: the caller pressed * (hangupOnStar); B leg hung up")
+            await leg.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+        elif not done:
+            await leg.hangup(causes.TIME_LIMIT)
     finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
         if bridge is not None:
             await bridge.stop()
     cause: Cause = leg.cause or causes.NORMAL_HANGUP
     return DialResult("completed", leg.rang, cause.q850, leg)
+
+
+def _start_recordings(call: Call, verb: Dial) -> None:
+    """Record startOnDialAnswer before this Dial, and TwiML ``<Dial record>``."""
+    hooks, call.dial_answer_hooks = call.dial_answer_hooks, []
+    for hook in hooks:
+        hook()
+    if verb.record:
+        recording = Record(
+            record_session=True,
+            callback_url=verb.recording_callback_url,
+            callback_method=verb.recording_callback_method,
+        )
+        start_session_recording(call, recording)
+
+
+def _digit_hook(verb: Dial, events: DialEvents, leg: OutboundLeg, star: asyncio.Event) -> DigitHook:
+    """hangupOnStar (the caller's * is kept from the callee) and digitsMatch reports."""
+    matchers = {
+        Side.A: DigitsMatcher(verb.digits_match),
+        Side.B: DigitsMatcher(verb.digits_match_b_leg),
+    }
+
+    def heard(side: Side, key: str) -> bool:
+        if side is Side.A and key == "*" and verb.hangup_on_star:
+            star.set()
+            return True
+        pattern = matchers[side].feed(key)
+        if pattern is not None:
+            events.digits(leg, pattern, b_leg=side is Side.B)
+        return False
+
+    return heard
 
 
 def _unanswered(legs: list[OutboundLeg]) -> DialResult:

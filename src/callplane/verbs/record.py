@@ -2,9 +2,10 @@
 
 With ``recordSession`` both directions of the rest of the call are recorded in
 the background and reported to ``callbackUrl`` when the call ends; the verbs
-after it run at once. Otherwise the file is kept under the data directory and
-listed by the Recording API; the
-action URL and ``callbackUrl`` get RecordUrl, RecordingID, RecordingDuration
+after it run at once. ``startOnDialAnswer`` does the same from the moment the
+next Dial's B leg answers (nothing is recorded if no Dial connects).
+Otherwise the file is kept under the data directory and listed by the
+Recording API; the action URL and ``callbackUrl`` get RecordUrl, RecordingID, RecordingDuration
 (+Ms), RecordingStartMs and RecordingEndMs (and Twilio's RecordingUrl,
 RecordingSid). A recording cut short by the caller hanging up is still saved
 and reported to ``callbackUrl``.
@@ -29,10 +30,7 @@ from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 
 async def run(call: Call, verb: Record) -> Outcome:
     if verb.start_on_dial_answer:
-        call.note(
-            "Record startOnDialAnswer needs Dial, which is not built yet; recording skipped",
-            "error",
-        )
+        call.dial_answer_hooks.append(lambda: start_session_recording(call, verb))
         return NEXT
     if not await call.media_ready():
         return ENDED

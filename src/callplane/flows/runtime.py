@@ -1,0 +1,200 @@
+"""Runs a published flow version: on an incoming call, or from an API request.
+
+The walk starts at the Start node's exit for the trigger (``incoming_call``,
+``api_request``), runs each node's handler from ``NODES`` (node type ->
+handler), and follows the edge of the exit the handler returns; an exit with
+no edge, or a handler returning None, ends the run. Handlers get the node's
+effective settings (defaults filled in) and render their templates themselves.
+
+A call run ends like a document does (``session.end_of_document``): an answered
+call is hung up, an unanswered one refused with 603, so every call still ends
+with exactly one call record. Each run is saved (``flow_runs``) when it starts
+and when it ends, with its log and final variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from callplane.calls import causes, session
+from callplane.flows import call_nodes, http_node, logic_nodes
+from callplane.flows.components import COMPONENTS, check_settings
+from callplane.flows.context import RunContext, now
+from callplane.flows.model import Flow, Node
+from callplane.store.models import FlowRun, FlowVersion
+
+if TYPE_CHECKING:
+    from callplane.calls.call import Call
+
+log = logging.getLogger("callplane.flows")
+
+Handler = Callable[[RunContext, Node, Mapping[str, Any]], Awaitable[str | None]]
+Save = Callable[[FlowRun], Awaitable[None]]
+
+NODES: dict[str, Handler] = {
+    "hangup": call_nodes.hangup,
+    "call_forward": call_nodes.call_forward,
+    "http_request": http_node.run,
+    "initiate_call": call_nodes.initiate_call,
+    "ivr_menu": call_nodes.ivr_menu,
+    "conference": call_nodes.conference,
+    "counter": logic_nodes.counter,
+    "play_audio": call_nodes.play_audio,
+    "speak": call_nodes.speak_node,
+    "get_input": call_nodes.get_input_node,
+    "branch": logic_nodes.branch,
+    "set_variable": logic_nodes.set_variable,
+    "record": call_nodes.record_node,
+}
+
+INCOMING_CALL = "incoming_call"
+API_REQUEST = "api_request"
+MAX_STEPS = 1000  # a flow whose edges loop (IVR retries by hand) stops here
+
+
+class FlowRunner:
+    """Starts runs and keeps what they share: the HTTP client, counters, the store writer."""
+
+    def __init__(self, save: Save) -> None:
+        self.save = save
+        self.counters: dict[tuple[str, str], int] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:  # made on first use: tests and CLI runs never open one
+            self._http = httpx.AsyncClient(follow_redirects=True)
+        return self._http
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _context(
+        self, version: FlowVersion, auth_id: str, trigger: str, call: Call | None
+    ) -> RunContext:
+        run = FlowRun(
+            run_id=str(uuid.uuid4()),
+            auth_id=auth_id,
+            flow_id=version.flow_id,
+            version=version.version,
+            trigger=trigger,
+            call_uuid=call.uuid if call else None,
+            started=now(),
+        )
+        return RunContext(run, call, self.http, self.counters)
+
+    async def run_call(self, call: Call, version: FlowVersion) -> None:
+        """The number's flow drives ``call`` from ringing to its end."""
+        flow = Flow.parse(version.document)
+        ctx = self._context(version, call.route.account.auth_id, INCOMING_CALL, call)
+        call.note(f"flow {version.flow_id} version {version.version}: run {ctx.run.run_id}")
+        start = _start(flow)
+        ctx.set(start.id, {"call": _call_variables(call)})
+        try:
+            await self.save(ctx.run)
+            await walk(ctx, flow, start, INCOMING_CALL)
+            if not call.ended:
+                await session.end_of_document(call)
+        except asyncio.CancelledError:
+            if not call.ended:
+                raise
+            ctx.log(None, "call_ended", message="the caller hung up")
+        except Exception as exc:  # a bug must not leave the call without a record
+            log.exception("flow run %s failed", ctx.run.run_id)
+            ctx.fail(None, f"internal error: {exc!r}")
+            call.note(f"flow run {ctx.run.run_id}: internal error: {exc!r}", "error")
+            call.fail(causes.INTERNAL_ERROR)
+        finally:
+            await asyncio.shield(self._finish(ctx))
+
+    async def start_request(
+        self, version: FlowVersion, auth_id: str, payload: Mapping[str, Any]
+    ) -> FlowRun:
+        """Start an API-triggered run in the background; the run as saved at its start."""
+        flow = Flow.parse(version.document)
+        ctx = self._context(version, auth_id, API_REQUEST, None)
+        start = _start(flow)
+        params = {**(start.settings.get("api_params") or {}), **payload}
+        ctx.set(start.id, {"http": {"params": params}})
+        await self.save(ctx.run)
+        task = asyncio.get_running_loop().create_task(self._run_request(ctx, flow, start))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return ctx.run
+
+    async def _run_request(self, ctx: RunContext, flow: Flow, start: Node) -> None:
+        try:
+            await walk(ctx, flow, start, API_REQUEST)
+        except Exception as exc:
+            log.exception("flow run %s failed", ctx.run.run_id)
+            ctx.fail(None, f"internal error: {exc!r}")
+        finally:
+            await asyncio.shield(self._finish(ctx))
+
+    async def _finish(self, ctx: RunContext) -> None:
+        run = ctx.run
+        if run.status == "running":
+            run.status = "completed"
+        run.ended = now()
+        ctx.log(None, "end", status=run.status)
+        try:
+            await self.save(run)
+        except Exception:  # a store failure is logged; the call goes on
+            log.exception("flow run %s: could not save its log", run.run_id)
+
+
+async def walk(ctx: RunContext, flow: Flow, start: Node, trigger: str) -> None:
+    """Run nodes from Start's ``trigger`` exit until an exit leads nowhere."""
+    following = {(edge.source, edge.exit): edge.target for edge in flow.edges}
+    target = following.get((start.id, trigger))
+    ctx.log(start.id, "start", trigger=trigger, next=target)
+    for _ in range(MAX_STEPS):
+        node = flow.node(target) if target else None
+        if node is None:
+            return
+        target = await _step(ctx, node, following)
+    ctx.fail(None, f"more than {MAX_STEPS} nodes in one run: do the edges loop?")
+
+
+async def _step(
+    ctx: RunContext, node: Node, following: Mapping[tuple[str, str], str]
+) -> str | None:
+    """Run one node; the id of the next one (None: the run ends)."""
+    handler = NODES.get(node.type)
+    ctx.log(node.id, "enter", type=node.type, name=node.name)
+    if handler is None:
+        ctx.fail(node.id, f"{node.type} nodes cannot run")
+        return None
+    _, settings = check_settings(COMPONENTS[node.type], node.settings)
+    exit_ = await handler(ctx, node, settings)
+    target = following.get((node.id, exit_)) if exit_ else None
+    values = copy.deepcopy(ctx.variables.get(node.id, {}))
+    ctx.log(node.id, "exit", exit=exit_, next=target, variables=values)
+    return target
+
+
+def _start(flow: Flow) -> Node:
+    return next(node for node in flow.nodes if node.type == "start")
+
+
+def _call_variables(call: Call) -> dict[str, str]:
+    record = call.record
+    return {
+        "from": record.from_number,
+        "to": record.to_number,
+        "uuid": call.uuid,
+        "direction": record.call_direction,
+        "caller_name": record.caller_name,
+    }

@@ -31,6 +31,7 @@ from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.router import Router
 from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.flows.outbound import OutboundCalls
 from callplane.flows.runtime import FlowRunner
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
@@ -91,6 +92,8 @@ async def serve(settings: Settings) -> None:
     worker.start()
     app = create_app(store, live=LiveCallControl(services))
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
+    if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
+        services.flows.outbound = OutboundCalls(app.state.originator, store.get_account)
     flow_runs.install(app, services.flows)  # API-triggered flow runs (api/flow_runs.py)
     http = HttpServer(
         uvicorn.Config(

@@ -12,11 +12,16 @@ from typing import Any
 
 import pytest
 
+from callplane.calls.originate import Originator
+from callplane.config import Settings
 from callplane.errors import ValidationError
 from callplane.flows import Flow, validate
 from callplane.flows.components import Operator
 from callplane.flows.logic_nodes import holds
+from callplane.flows.outbound import OutboundCalls
 from callplane.flows.runtime import FlowRunner
+from callplane.net.sip_transport import SipTransport
+from callplane.server import build_services
 from callplane.store import Store
 from callplane.store.models import FlowRun, FlowVersion
 from tests.flows.examples import edge, node, reject_calls
@@ -222,3 +227,63 @@ async def test_number_runs_the_newest_published_version(store: Store) -> None:
     assert number is not None and number.flow_id is None
     route = store.route("15550001234")
     assert route is not None and route.flow is None
+
+
+# -- placing calls (Initiate Call) with the originator `callplane serve` uses -------------
+
+
+def initiate_flow() -> dict[str, Any]:
+    """Start(api) -> Initiate Call to {{to}}; unanswered -> Set Variable with its result."""
+    return {
+        "schema": 1,
+        "name": "initiate",
+        "nodes": [
+            node("Start", "start", api_params={"to": ""}),
+            node(
+                "Call", "initiate_call", **{"from": "14155550100", "to": "{{Start.http.params.to}}"}
+            ),
+            node("Hangup_1", "hangup"),
+            node(
+                "Why",
+                "set_variable",
+                variables={"why": "{{Call.call_status}}/{{Call.hangup_cause}}"},
+            ),
+        ],
+        "edges": [
+            edge("Start", "api_request", "Call"),
+            edge("Call", "answered", "Hangup_1"),
+            *(edge("Call", e, "Why") for e in ("no_answer", "busy", "failed")),
+        ],
+    }
+
+
+async def test_initiate_call_without_a_route_fails_with_one_call_record(
+    store: Store, owner: str, tmp_path: Path
+) -> None:
+    services = build_services(Settings(data_dir=tmp_path, sip_host="127.0.0.1"), store)
+    sip = SipTransport(lambda event: None)
+    await sip.start("127.0.0.1", 0)
+    services.records.start()
+    runner = FlowRunner(store.save_flow_run)
+    runner.outbound = OutboundCalls(Originator(services, sip), store.get_account)
+    version = await publish(store, initiate_flow())
+    try:
+        unroutable = await runner.start_request(version, owner, {"to": "15559990000"})
+        run = await finished(store, unroutable)
+        several = await runner.start_request(version, owner, {"to": "15559990000,15559990001"})
+        refused = await finished(store, several)
+        await services.records.written(run.call_uuid or "")
+    finally:
+        await runner.aclose()
+        await services.records.stop()
+        await sip.close()
+
+    assert run.status == "completed" and run.call_uuid
+    assert run.variables["Why"] == {"why": "failed/NO_ROUTE_DESTINATION"}
+    assert events(run, "call_result")[0]["call_uuid"] == run.call_uuid
+    record = await store.get_call(owner, run.call_uuid)
+    assert record is not None and record.call_status == "failed"
+    assert record.call_direction == "outbound" and record.hangup_cause_name == "No Route"
+    assert refused.status == "failed" and refused.call_uuid is None
+    assert "one destination" in events(refused, "error")[0]["message"]
+    assert events(refused, "exit")[0]["exit"] == "failed"

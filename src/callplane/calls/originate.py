@@ -12,6 +12,10 @@ CallStatus: completed, busy, no-answer, timeout, cancel or failed.
 
 The call's CallUUID is its request_uuid, so ``GET /Call/{request_uuid}/`` finds
 the call, live or ended; both go to every URL as ``RequestUUID``.
+
+A flow places calls in two steps instead (``flows/outbound.py``): ``new_call``
+(with no answer_url, so no URL hears of it), then ``ring`` in the run's own task,
+which becomes the call's task; on answer the flow, not a document, drives the call.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 from callplane.calls import causes, session
 from callplane.calls.call import Call, new_call_uuid, utcnow
+from callplane.calls.causes import Cause
 from callplane.calls.outbound import Destination, OutboundLeg, number_destination, uri_destinations
 from callplane.calls.params import call_params
 from callplane.calls.services import Services
@@ -59,6 +64,15 @@ class CallRequest:
     sip_headers: tuple[tuple[str, str], ...] = ()  # sent on the INVITE (X-PH-*)
 
 
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    """How ringing a placed call ended: answered, or not, and then why."""
+
+    answered: bool
+    rang: bool  # a 180 or 183 came
+    cause: Cause | None = None  # what ended the unanswered call
+
+
 def is_sip_uri(to: str) -> bool:
     return to.lower().startswith(("sip:", "sips:"))
 
@@ -72,10 +86,15 @@ class Originator:
 
     def place(self, account: Account, request: CallRequest, to: str) -> str:
         """Start calling ``to`` (a number or a SIP URI); the request_uuid (= CallUUID)."""
-        call = self._new_call(account, request, to)
-        self.services.call_placed(call)
+        call = self.new_call(account, request, to)
         call.task = self.services.spawn(self._run(call, request, to))
         return call.uuid
+
+    def new_call(self, account: Account, request: CallRequest, to: str) -> Call:
+        """A call to ``to``, live and recorded; ``ring`` it in the task that owns it."""
+        call = self._new_call(account, request, to)
+        self.services.call_placed(call)
+        return call
 
     def _new_call(self, account: Account, request: CallRequest, to: str) -> Call:
         uuid = new_call_uuid()
@@ -105,11 +124,17 @@ class Originator:
         return Call(self.services, route, UacLeg(self.sip), record, params, ())
 
     async def _run(self, call: Call, request: CallRequest, to: str) -> None:
+        if (await self.ring(call, request, to)).answered:
+            await session.run(call)
+
+    async def ring(self, call: Call, request: CallRequest, to: str) -> Ringing:
+        """Ring ``to`` until the callee answers (the call is answered and ``time_limit``
+        armed) or the call ends unanswered."""
         destination = self._destination(call, to)
         if destination is None:
             call.note(f"no route to {to}", "error")
             call.finish(causes.NO_DESTINATION, causes.SOURCE_PLATFORM)
-            return
+            return Ringing(False, False, causes.NO_DESTINATION)
         uac = OutboundLeg(
             call, destination, call.record.from_number, request.caller_name, shares_record=True
         )
@@ -121,18 +146,20 @@ class Originator:
         leg.attach(call, uac)
         await uac.start()
         if not await self._ring(call, uac, request, changed):
-            return
+            return Ringing(False, uac.rang, uac.cause or causes.CANCELLED)
         if not await call.answer():
             await uac.hangup(causes.NO_COMMON_CODEC)
-            return
+            return Ringing(False, uac.rang, causes.NO_COMMON_CODEC)
         call.note(f"{destination.uri} answered")
         limit = asyncio.get_running_loop().call_later(request.time_limit, self._time_up, call)
+
+        async def disarm() -> None:
+            limit.cancel()
+
+        call.end_hooks.append(disarm)
         if request.send_digits:
             self.services.spawn(_send_digits(call, request.send_digits))
-        try:
-            await session.run(call)
-        finally:
-            limit.cancel()
+        return Ringing(True, uac.rang)
 
     def _destination(self, call: Call, to: str) -> Destination | None:
         if not is_sip_uri(to):

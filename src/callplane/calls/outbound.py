@@ -213,7 +213,8 @@ class OutboundLeg:
     def _build_invite(self, host: str, rtp_port: int) -> Request:
         port = self.sip.local_address[1]
         name = f'"{self.caller_name}" ' if self.caller_name else ""
-        user = self.caller_id or "callplane"
+        # an endpoint's call has caller id sip:username@host: its From user is the username
+        user = self.caller_id.removeprefix("sip:").partition("@")[0] or "callplane"
         headers = Headers(
             [
                 ("From", f"{name}<sip:{user}@{host}>;tag={new_tag()}"),

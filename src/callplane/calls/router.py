@@ -11,6 +11,7 @@ import string
 
 from callplane.calls import causes, session
 from callplane.calls.call import Call, new_call_uuid, utcnow
+from callplane.calls.endpoint_calls import EndpointCalls, Refusal
 from callplane.calls.leg import InboundLeg
 from callplane.calls.outbound import OutboundLegs
 from callplane.calls.registrar import Registrar
@@ -88,6 +89,11 @@ class Router:
         if services.outbound is None:
             services.outbound = OutboundLegs(registrar)
         self.inbound = InboundTrunks(trunk_only=services.settings.trunk_only)
+        self.endpoint_calls = (
+            EndpointCalls(store, registrar.auth, services.settings.public_host)
+            if registrar is not None
+            else None
+        )
 
     def on_event(self, event: Event) -> None:
         try:
@@ -162,11 +168,26 @@ class Router:
         if call is not None:
             call.remote_hangup()
 
-    def _respond(self, txn, status: int) -> None:
+    def _respond(self, txn, status: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.sip is not None
-        self.sip.send_response(txn, self.sip.endpoint.response(txn, status))
+        self.sip.send_response(txn, self.sip.endpoint.response(txn, status, headers=headers))
 
     def _new_call(self, event: RequestReceived) -> None:
+        """An endpoint's own call (calls/endpoint_calls.py), else routed by the dialed number."""
+        found = None
+        if self.endpoint_calls is not None:
+            found = self.endpoint_calls.check(event.request, self.loop_time())
+        if found is None:
+            self._number_call(event)
+        elif isinstance(found, Refusal):
+            log.info("INVITE from %s:%s: %d, %s", *event.source, found.status, found.why)
+            self._respond(event.transaction, found.status, found.headers)
+        else:
+            endpoint = found.endpoint
+            note = f"from endpoint {endpoint.username} ({endpoint.endpoint_id})"
+            self._start_call(event, found.route, note, found.missing_app_note, found.caller)
+
+    def _number_call(self, event: RequestReceived) -> None:
         request, txn = event.request, event.transaction
         route = self.store.route(dialed_number(request))
         if route is None:
@@ -176,15 +197,32 @@ class Router:
         verdict = self._check_trunk(event, route)
         if verdict.status:
             return
+        trunk = verdict.trunk
+        note = f"from trunk {trunk.name} ({trunk.trunk_id})" if trunk is not None else ""
+        missing_app = (
+            f"number {route.number.number} has no application: assign one with "
+            "`callplane numbers update NUMBER --app APP_ID`"
+        )
+        self._start_call(event, route, note, missing_app)
+
+    def _start_call(
+        self,
+        event: RequestReceived,
+        route: Route,
+        note: str,
+        missing_app: str,
+        caller: str | None = None,
+    ) -> None:
         assert self.sip is not None
+        request, txn = event.request, event.transaction
         settings = self.services.settings
         leg = InboundLeg(
             self.sip, txn, settings.public_host, self.services.ports, settings.sip_host
         )
         leg.respond(100)
-        call = self._make_call(route, leg, request)
-        if verdict.trunk is not None:
-            call.note(f"from trunk {verdict.trunk.name} ({verdict.trunk.trunk_id})")
+        call = self._make_call(route, leg, request, caller)
+        if note:
+            call.note(note)
         refusal = self._screen(route, call)
         self.services.call_started(call, request.call_id)
         if refusal is not None:
@@ -193,11 +231,7 @@ class Router:
         elif route.flow is not None and self.services.flows is not None:
             call.task = self.services.spawn(self.services.flows.run_call(call, route.flow))
         elif route.application is None:
-            call.note(
-                f"number {route.number.number} has no application: assign one with "
-                "`callplane numbers update NUMBER --app APP_ID`",
-                "error",
-            )
+            call.note(missing_app, "error")
             call.refuse(
                 480, "Temporarily Unavailable", causes.NO_APPLICATION, causes.SOURCE_PLATFORM
             )
@@ -217,21 +251,24 @@ class Router:
             self.sip.send_response(txn, response)
         return verdict
 
-    def _make_call(self, route: Route, leg: InboundLeg, request: Request) -> Call:
+    def _make_call(
+        self, route: Route, leg: InboundLeg, request: Request, caller: str | None = None
+    ) -> Call:
+        """``caller``: an endpoint's ``sip:username@host``, else the From user is the caller."""
         sender = request.from_addr
         user = sender.uri.user if isinstance(sender.uri, SipUri) else ""
         account = route.account
         record = CallRecord(
             call_uuid=new_call_uuid(),
             auth_id=account.auth_id,
-            from_number=(user or "").lstrip("+"),
+            from_number=caller or (user or "").lstrip("+"),
             to_number=route.number.number,
             caller_name=sender.display_name or "",
             app_id=route.application.app_id if route.application else None,
             initiation_time=utcnow(),
             total_rate=f"{float(account.rate_per_minute):.5f}",
         )
-        keys = [f"number:{route.number.number}"]
+        keys = [f"endpoint:{caller}" if caller else f"number:{route.number.number}"]
         if route.application:
             keys.append(f"app:{route.application.app_id}")
         return Call(self.services, route, leg, record, passed_headers(request), tuple(keys))

@@ -5,8 +5,9 @@ as ``rejected``: 603) and hangs up an answered one. Call Forward runs
 ``verbs.dial.dial`` and leaves through the exit of its DialStatus. Speak, Play
 Audio, Get Input, IVR Menu and Record answer the call first, as the verbs do.
 
-Without a call (an API-triggered run) or once the call has ended, these nodes
-log why and end the run.
+Once the call has ended these nodes log why and end the run. A run without a
+call gets one from ``flows/outbound.py`` (Initiate Call, Call Forward) when the
+runner can place calls; otherwise they log that and end the run as failed.
 """
 
 from __future__ import annotations
@@ -101,13 +102,13 @@ async def call_forward(ctx: RunContext, node: Node, settings: Mapping[str, Any])
     ctx.log(node.id, "dial", to=to, mode=settings["mode"], timeout=settings["timeout"])
 
     def abandoned(result: DialResult) -> None:
-        _dialled(ctx, node, call, result)
+        dialled(ctx, node, call, result)
 
     if settings["mode"] == "sequential":
         result = await _one_by_one(call, verb, abandoned)
     else:
         result = await dial.dial(call, verb, abandoned)
-    return _dialled(ctx, node, call, result)
+    return dialled(ctx, node, call, result)
 
 
 async def _one_by_one(
@@ -122,7 +123,8 @@ async def _one_by_one(
     return result
 
 
-def _dialled(ctx: RunContext, node: Node, call: Call, result: DialResult) -> str:
+def dialled(ctx: RunContext, node: Node, call: Call, result: DialResult) -> str:
+    """Set the Dial variables, log them, and name the exit of ``result``."""
     reported = dial.params(call, result)
     ctx.set(
         node.id,

@@ -8,8 +8,10 @@ effective settings (defaults filled in) and render their templates themselves.
 
 A call run ends like a document does (``session.end_of_document``): an answered
 call is hung up, an unanswered one refused with 603, so every call still ends
-with exactly one call record. Each run is saved (``flow_runs``) when it starts
-and when it ends, with its log and final variables.
+with exactly one call record. An API-triggered run may place its call
+(``flows/outbound.py``, when the runner has ``outbound``); it ends the same way.
+Each run is saved (``flow_runs``) when it starts and when it ends, with its log
+and final variables.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from callplane.store.models import FlowRun, FlowVersion
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
+    from callplane.flows.outbound import OutboundCalls
 
 log = logging.getLogger("callplane.flows")
 
@@ -67,6 +70,18 @@ class FlowRunner:
         self.counters: dict[tuple[str, str], int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        self.outbound: OutboundCalls | None = None  # places calls; set by ``callplane serve``
+
+    @property
+    def nodes(self) -> Mapping[str, Handler]:
+        """``NODES``, with the handlers that place calls when this runner can."""
+        if self.outbound is None:
+            return NODES
+        placing = {
+            "initiate_call": self.outbound.initiate_call,
+            "call_forward": self.outbound.call_forward,
+        }
+        return {**NODES, **placing}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -104,7 +119,7 @@ class FlowRunner:
         ctx.set(start.id, {"call": _call_variables(call)})
         try:
             await self.save(ctx.run)
-            await walk(ctx, flow, start, INCOMING_CALL)
+            await walk(ctx, flow, start, INCOMING_CALL, self.nodes)
             if not call.ended:
                 await session.end_of_document(call)
         except asyncio.CancelledError:
@@ -135,11 +150,21 @@ class FlowRunner:
         return ctx.run
 
     async def _run_request(self, ctx: RunContext, flow: Flow, start: Node) -> None:
+        """Walk from ``api_request``; a call a node placed ends as a document's does."""
         try:
-            await walk(ctx, flow, start, API_REQUEST)
-        except Exception as exc:
+            await walk(ctx, flow, start, API_REQUEST, self.nodes)
+            if ctx.call is not None and not ctx.call.ended:
+                await session.end_of_document(ctx.call)
+        except asyncio.CancelledError:
+            if ctx.call is None or not ctx.call.ended:
+                raise
+            ctx.log(None, "call_ended", message="the call ended")
+        except Exception as exc:  # a bug must not leave a placed call without a record
             log.exception("flow run %s failed", ctx.run.run_id)
             ctx.fail(None, f"internal error: {exc!r}")
+            if ctx.call is not None and not ctx.call.ended:
+                ctx.call.note(f"flow run {ctx.run.run_id}: internal error: {exc!r}", "error")
+                ctx.call.fail(causes.INTERNAL_ERROR)
         finally:
             await asyncio.shield(self._finish(ctx))
 
@@ -155,7 +180,9 @@ class FlowRunner:
             log.exception("flow run %s: could not save its log", run.run_id)
 
 
-async def walk(ctx: RunContext, flow: Flow, start: Node, trigger: str) -> None:
+async def walk(
+    ctx: RunContext, flow: Flow, start: Node, trigger: str, nodes: Mapping[str, Handler] = NODES
+) -> None:
     """Run nodes from Start's ``trigger`` exit until an exit leads nowhere."""
     following = {(edge.source, edge.exit): edge.target for edge in flow.edges}
     target = following.get((start.id, trigger))
@@ -164,15 +191,18 @@ async def walk(ctx: RunContext, flow: Flow, start: Node, trigger: str) -> None:
         node = flow.node(target) if target else None
         if node is None:
             return
-        target = await _step(ctx, node, following)
+        target = await _step(ctx, node, following, nodes)
     ctx.fail(None, f"more than {MAX_STEPS} nodes in one run: do the edges loop?")
 
 
 async def _step(
-    ctx: RunContext, node: Node, following: Mapping[tuple[str, str], str]
+    ctx: RunContext,
+    node: Node,
+    following: Mapping[tuple[str, str], str],
+    nodes: Mapping[str, Handler],
 ) -> str | None:
     """Run one node; the id of the next one (None: the run ends)."""
-    handler = NODES.get(node.type)
+    handler = nodes.get(node.type)
     ctx.log(node.id, "enter", type=node.type, name=node.name)
     if handler is None:
         ctx.fail(node.id, f"{node.type} nodes cannot run")

@@ -12,7 +12,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from callplane.store.models import Account, Application, BlockRule, FlowVersion, Number, Route
+from callplane.store.models import (
+    Account,
+    Application,
+    BlockRule,
+    Endpoint,
+    FlowVersion,
+    Number,
+    Route,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -62,3 +70,27 @@ def build_routes(
         flow = (flows or {}).get(number.flow_id) if number.flow_id else None
         routes[number.number] = Route(number, account, app, index.for_number(number), flow)
     return routes
+
+
+class EndpointIndex:
+    """Endpoints by username, with the account and application their own calls run
+    (the endpoint's ``app_id``, else the account's ``default_endpoint_app``)."""
+
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint],
+        accounts: Mapping[str, Account],
+        applications: Mapping[str, Application],
+    ) -> None:
+        defaults = {a.auth_id: a for a in applications.values() if a.default_endpoint_app}
+        self._found: dict[str, tuple[Endpoint, Account, Application | None]] = {}
+        for endpoint in endpoints:
+            account = accounts.get(endpoint.auth_id)
+            if account is None:
+                continue
+            own = applications.get(endpoint.app_id) if endpoint.app_id else None
+            app = own or defaults.get(account.auth_id)
+            self._found[endpoint.username] = (endpoint, account, app)
+
+    def get(self, username: str) -> tuple[Endpoint, Account, Application | None] | None:
+        return self._found.get(username)

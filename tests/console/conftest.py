@@ -9,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from callplane.api.console import STATIC
 from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Console
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -20,6 +20,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _stop_sipp_callees() -> Iterator[None]:
+    yield
+    SippUas.stop_all()
 
 
 @pytest.fixture(scope="module")

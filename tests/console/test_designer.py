@@ -8,8 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.console.browser import Console
-from tests.interop.harness import CallplaneServer, WebhookServer, free_port, sipp
-from tests.interop.test_dial import Uas, _stop_uas  # noqa: F401 - the autouse clean-up
+from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_port, sipp
 
 REJECT_NUMBER = "15550007001"
 DIAL_NUMBER = "15550007002"
@@ -94,7 +93,7 @@ def test_dial_status_reporting_flow(
     forward = next(n for n in saved["nodes"] if n["id"] == "CallForward_1")
     assert forward["settings"] == {"from": "{{Start.call.from}}", "to": "14155550100"}
 
-    callee = Uas(workdir, "uas_refuse.xml", gateway, code=486, reason="Busy Here")
+    callee = SippUas(workdir, "uas_refuse.xml", gateway, code=486, reason="Busy Here")
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=DIAL_NUMBER, code=603)
     assert caller.returncode == 0, caller.output
     assert callee.result().returncode == 0

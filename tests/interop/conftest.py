@@ -8,7 +8,7 @@ import plivo
 import plivo.rest.client
 import pytest
 
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer
 from tests.interop.pjua import UserAgent
 
 SDK_BASE_URL_CONSTANTS = (
@@ -25,6 +25,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if "interop" in str(item.fspath):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _stop_sipp_callees() -> Iterator[None]:
+    yield
+    SippUas.stop_all()
 
 
 @pytest.fixture(scope="module")

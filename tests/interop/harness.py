@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -276,3 +276,49 @@ def sipp(
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)
     traces = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{path.stem}*_*.log"))
     return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)
+
+
+class SippUas:
+    """SIPp as the callee: one call of ``scenario`` (a template, ``{name}`` filled from
+    ``values``) on ``port``, or on a free port. ``stop_all`` ends what a test left running."""
+
+    running: ClassVar[list[subprocess.Popen[str]]] = []
+
+    def __init__(self, workdir: Path, scenario: str, port: int = 0, **values: object) -> None:
+        assert shutil.which("sipp"), "sipp is not installed (Debian package sip-tester)"
+        self.port = port or free_port()
+        self.workdir = workdir
+        text = (SCENARIOS / scenario).read_text().format(**values)
+        stem = f"{scenario.removesuffix('.xml')}-{self.port}-{time.monotonic_ns()}"
+        self.path = workdir / f"{stem}.xml"
+        self.path.write_text(text)
+        cmd = ["sipp", "-sf", str(self.path), "-p", str(self.port), "-i", "127.0.0.1", "-m", "1"]
+        cmd += ["-nostdin", "-t", "u1", "-timeout", "25s", "-timeout_error"]
+        cmd += ["-trace_err", "-trace_msg"]
+        self.proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        SippUas.running.append(self.proc)
+        time.sleep(0.3)  # let it bind before the INVITE comes
+
+    def uri(self, user: str = "15550001111") -> str:
+        return f"sip:{user}@127.0.0.1:{self.port}"
+
+    def result(self, timeout: float = 30) -> SippResult:
+        try:
+            output, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            output, _ = self.proc.communicate()
+        traces = "".join(
+            p.read_text(errors="replace") for p in self.workdir.glob(f"{self.path.stem}*_*.log")
+        )
+        return SippResult(self.proc.returncode, output[-3000:] + traces)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        while cls.running:
+            proc = cls.running.pop()
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()

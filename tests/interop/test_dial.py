@@ -6,18 +6,13 @@ and in the call records."""
 from __future__ import annotations
 
 import itertools
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.interop.harness import (
-    SCENARIOS,
     CallplaneServer,
-    SippResult,
+    SippUas,
     WebhookServer,
     free_port,
     sipp,
@@ -33,49 +28,6 @@ def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneSer
     server.api("POST", "Trunk/", json={"name": "gw", "host": "127.0.0.1", "port": GATEWAY_PORT})
     yield server
     assert server.stop() == 0, server.logs()
-
-
-_running: list[subprocess.Popen[str]] = []
-
-
-@pytest.fixture(autouse=True)
-def _stop_uas() -> Iterator[None]:
-    yield
-    while _running:
-        proc = _running.pop()
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-class Uas:
-    """A SIPp user agent server on ``port`` playing one call of ``scenario``."""
-
-    def __init__(self, workdir: Path, scenario: str, port: int, **values: object) -> None:
-        assert shutil.which("sipp"), "sipp is not installed"
-        text = (SCENARIOS / scenario).read_text().format(**values)
-        self.path = workdir / f"{scenario.removesuffix('.xml')}-{port}-{time.monotonic_ns()}.xml"
-        self.path.write_text(text)
-        cmd = ["sipp", "-sf", str(self.path), "-p", str(port), "-i", "127.0.0.1", "-m", "1"]
-        cmd += ["-nostdin", "-t", "u1", "-timeout", "25s", "-timeout_error"]
-        cmd += ["-trace_err", "-trace_msg"]
-        self.workdir = workdir
-        self.proc = subprocess.Popen(
-            cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        _running.append(self.proc)
-        time.sleep(0.3)  # let it bind before the call comes
-
-    def result(self, timeout: float = 30) -> SippResult:
-        try:
-            output, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            output, _ = self.proc.communicate()
-        traces = "".join(
-            p.read_text(errors="replace") for p in self.workdir.glob(f"{self.path.stem}*_*.log")
-        )
-        return SippResult(self.proc.returncode, output[-3000:] + traces)
 
 
 def dial_line(
@@ -116,7 +68,7 @@ def test_refusal_is_reported_at_the_action_url(
     callplane, web, workdir, code, reason, status, cause
 ) -> None:
     number, action = dial_line(callplane, web, dial_number())
-    uas = Uas(workdir, "uas_refuse.xml", GATEWAY_PORT, code=code, reason=reason)
+    uas = SippUas(workdir, "uas_refuse.xml", GATEWAY_PORT, code=code, reason=reason)
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     assert uas.result().returncode == 0
@@ -128,7 +80,7 @@ def test_refusal_is_reported_at_the_action_url(
 
 def test_answered_dial_reports_completed_and_records_the_b_leg(callplane, web, workdir) -> None:
     number, action = dial_line(callplane, web, dial_number(), method="POST")
-    uas = Uas(workdir, "uas_answer.xml", GATEWAY_PORT, ring_ms=200, hold_ms=1000)
+    uas = SippUas(workdir, "uas_answer.xml", GATEWAY_PORT, ring_ms=200, hold_ms=1000)
     caller = sipp(workdir, "uac_dial_answered.xml", callplane.sip_port, to=number)
     assert caller.returncode == 0, caller.output
     assert uas.result().returncode == 0
@@ -145,7 +97,7 @@ def test_answered_dial_reports_completed_and_records_the_b_leg(callplane, web, w
 
 def test_ringing_without_answer_is_cancelled_at_the_timeout(callplane, web, workdir) -> None:
     number, action = dial_line(callplane, web, dial_number(timeout=2))
-    uas = Uas(workdir, "uas_ring.xml", GATEWAY_PORT)
+    uas = SippUas(workdir, "uas_ring.xml", GATEWAY_PORT)
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     result = uas.result()
@@ -158,7 +110,7 @@ def test_ringing_without_answer_is_cancelled_at_the_timeout(callplane, web, work
 
 def test_a_silent_destination_times_out(callplane, web, workdir) -> None:
     number, action = dial_line(callplane, web, dial_number(timeout=2))
-    uas = Uas(workdir, "uas_silent.xml", GATEWAY_PORT, wait_ms=4000)
+    uas = SippUas(workdir, "uas_silent.xml", GATEWAY_PORT, wait_ms=4000)
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     params = report(web, action)
@@ -174,8 +126,8 @@ def test_simultaneous_ring_first_answer_wins_the_other_gets_cancel(callplane, we
         f"<Number>15557654321</Number><User>sip:bob@127.0.0.1:{other}</User></Dial>"
     )
     number, action = dial_line(callplane, web, dial)
-    loser = Uas(workdir, "uas_ring.xml", GATEWAY_PORT)
-    winner = Uas(workdir, "uas_answer.xml", other, ring_ms=500, hold_ms=1000)
+    loser = SippUas(workdir, "uas_ring.xml", GATEWAY_PORT)
+    winner = SippUas(workdir, "uas_answer.xml", other, ring_ms=500, hold_ms=1000)
     caller = sipp(workdir, "uac_dial_answered.xml", callplane.sip_port, to=number)
     assert caller.returncode == 0, caller.output
     assert winner.result().returncode == 0
@@ -189,7 +141,7 @@ def test_simultaneous_ring_first_answer_wins_the_other_gets_cancel(callplane, we
 
 def test_caller_hanging_up_cancels_the_ringing_b_leg(callplane, web, workdir) -> None:
     number, action = dial_line(callplane, web, dial_number(timeout=20))
-    uas = Uas(workdir, "uas_ring.xml", GATEWAY_PORT)
+    uas = SippUas(workdir, "uas_ring.xml", GATEWAY_PORT)
     caller = sipp(workdir, "uac_dial_cancel.xml", callplane.sip_port, to=number, pause_ms=300)
     assert caller.returncode == 0, caller.output
     result = uas.result(timeout=10)

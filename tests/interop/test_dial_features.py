@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import gc
 import itertools
-import shutil
-import subprocess
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,61 +15,14 @@ import pjsua2 as pj
 import pytest
 
 from tests.interop.harness import (
-    SCENARIOS,
     CallplaneServer,
-    SippResult,
+    SippUas,
     WebhookServer,
-    free_port,
     sipp,
 )
 from tests.interop.pjua import UaCall, UserAgent
 
 _numbers = itertools.count(15550400000)
-_running: list[subprocess.Popen[str]] = []
-
-
-@pytest.fixture(autouse=True)
-def _stop_uas() -> Iterator[None]:
-    yield
-    while _running:
-        proc = _running.pop()
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-class Uas:
-    """A SIPp user agent server on a free port playing one call of ``scenario``."""
-
-    def __init__(self, workdir: Path, scenario: str, **values: object) -> None:
-        assert shutil.which("sipp"), "sipp is not installed"
-        self.port = free_port()
-        text = (SCENARIOS / scenario).read_text().format(**values)
-        self.path = workdir / f"{scenario.removesuffix('.xml')}-{time.monotonic_ns()}.xml"
-        self.path.write_text(text)
-        cmd = ["sipp", "-sf", str(self.path), "-p", str(self.port), "-i", "127.0.0.1", "-m", "1"]
-        cmd += ["-nostdin", "-t", "u1", "-timeout", "25s", "-timeout_error"]
-        cmd += ["-trace_err", "-trace_msg"]
-        self.workdir = workdir
-        self.proc = subprocess.Popen(
-            cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        _running.append(self.proc)
-        time.sleep(0.3)  # let it bind before the call comes
-
-    def uri(self, user: str = "bob") -> str:
-        return f"sip:{user}@127.0.0.1:{self.port}"
-
-    def result(self, timeout: float = 30) -> SippResult:
-        try:
-            output, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            output, _ = self.proc.communicate()
-        traces = "".join(
-            p.read_text(errors="replace") for p in self.workdir.glob(f"{self.path.stem}*_*.log")
-        )
-        return SippResult(self.proc.returncode, output[-3000:] + traces)
 
 
 def line(callplane: CallplaneServer, web: WebhookServer, body: str) -> str:
@@ -212,14 +162,14 @@ def press_after(phone: UserAgent, call: UaCall, keys: str, delay: float) -> None
 def test_callback_url_gets_answer_connected_and_hangup_and_the_invite_has_sip_headers(
     callplane, web, workdir
 ) -> None:
-    uas = Uas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=1200)
+    uas = SippUas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=1200)
     events_url = web.url("/events/basic")
     number = line(
         callplane,
         web,
         f'<Dial callbackUrl="{events_url}" sipHeaders="Campaign=spring,Tier=gold" '
         f'callerId="15550009999">'
-        f'<User sipHeaders="Agent=7">{uas.uri()}</User></Dial>',
+        f'<User sipHeaders="Agent=7">{uas.uri("bob")}</User></Dial>',
     )
     caller = sipp(workdir, "uac_dial_answered.xml", callplane.sip_port, to=number)
     assert caller.returncode == 0, caller.output
@@ -350,7 +300,7 @@ def test_dial_music_url_is_played_to_the_caller_while_the_callee_rings(
 ) -> None:
     web.set("/music/tone.wav", tone_wav(tmp_path / "m.wav", 700, 0.4).read_bytes(), "audio/wav")
     music = web.set("/music/doc", f"<Response><Play>{web.url('/music/tone.wav')}</Play></Response>")
-    uas = Uas(workdir, "uas_answer.xml", ring_ms=2500, hold_ms=300)
+    uas = SippUas(workdir, "uas_answer.xml", ring_ms=2500, hold_ms=300)
     number = line(callplane, web, f'<Dial dialMusic="{music}"><User>{uas.uri()}</User></Dial>')
     heard = tmp_path / "caller.wav"
     call = phone.call(number, callplane.sip_port, record_to=heard)
@@ -383,7 +333,7 @@ def test_dial_music_real_relays_the_callees_early_media(phone, callplane, web, t
 
 
 def test_record_start_on_dial_answer_records_the_bridged_call(callplane, web, workdir) -> None:
-    uas = Uas(workdir, "uas_answer.xml", ring_ms=1500, hold_ms=1500)
+    uas = SippUas(workdir, "uas_answer.xml", ring_ms=1500, hold_ms=1500)
     number = line(
         callplane,
         web,
@@ -401,7 +351,7 @@ def test_record_start_on_dial_answer_records_the_bridged_call(callplane, web, wo
 
 
 def test_twiml_dial_record_reports_the_recording(callplane, web, workdir) -> None:
-    uas = Uas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=1200)
+    uas = SippUas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=1200)
     number = str(next(_numbers))
     twiml = (
         f'<Response><Dial record="record-from-answer" '
@@ -423,7 +373,7 @@ def test_twiml_dial_record_reports_the_recording(callplane, web, workdir) -> Non
 def test_digest_challenge_on_sip_is_answered_and_time_limit_ends_the_call(
     callplane, web, workdir
 ) -> None:
-    uas = Uas(workdir, "uas_digest_challenge.xml", user="trunkuser")
+    uas = SippUas(workdir, "uas_digest_challenge.xml", user="trunkuser")
     number = str(next(_numbers))
     action = web.url(f"/digest/{number}")
     twiml = (
@@ -454,7 +404,7 @@ def test_digest_challenge_on_sip_is_answered_and_time_limit_ends_the_call(
 def test_refusals_reach_the_action_url_by_get(
     callplane, web, workdir, code, reason, status, cause
 ) -> None:
-    uas = Uas(workdir, "uas_refuse.xml", code=code, reason=reason)
+    uas = SippUas(workdir, "uas_refuse.xml", code=code, reason=reason)
     path = f"/refused/{code}"
     action = web.set(path, "<Response></Response>")
     number = line(
@@ -471,8 +421,8 @@ def test_refusals_reach_the_action_url_by_get(
 
 
 def test_dials_in_a_row_hunt_until_one_answers(callplane, web, workdir) -> None:
-    busy = Uas(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
-    free = Uas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=800)
+    busy = SippUas(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
+    free = SippUas(workdir, "uas_answer.xml", ring_ms=200, hold_ms=800)
     number = line(
         callplane,
         web,

@@ -14,9 +14,14 @@ import plivo
 import pytest
 
 from tests.flows.examples import edge, node
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer, free_port
-from tests.interop.test_dial import Uas, _stop_uas  # noqa: F401 - the autouse clean-up
-from tests.interop.test_outbound_calls import Callee, _stop_callees  # noqa: F401
+from tests.interop.harness import (
+    AUTH_ID,
+    AUTH_TOKEN,
+    CallplaneServer,
+    SippUas,
+    WebhookServer,
+    free_port,
+)
 
 GATEWAY_PORT = free_port()
 TRUNK_NUMBER = "15557000001"  # routed through the trunk to a SIPp UAS on GATEWAY_PORT
@@ -110,10 +115,10 @@ def test_initiate_call_runs_the_answered_branch_on_the_callee(
     callplane, web, phlo_client, workdir, by: str
 ) -> None:
     if by == "sip_uri":
-        callee: Callee | Uas = Callee(workdir, "uas_answer_until_bye.xml", ring_ms=100)
-        to = callee.uri
+        callee = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=100)
+        to = callee.uri()
     else:
-        callee = Uas(workdir, "uas_answer_until_bye.xml", GATEWAY_PORT, ring_ms=100)
+        callee = SippUas(workdir, "uas_answer_until_bye.xml", GATEWAY_PORT, ring_ms=100)
         to = TRUNK_NUMBER
     path = f"/initiate/{by}"
     run_path = run_flow(callplane, phlo_client, initiate_flow(web, path), to=to)
@@ -144,9 +149,9 @@ def test_initiate_call_runs_the_answered_branch_on_the_callee(
 def test_initiate_call_refused_leaves_through_its_exit(
     callplane, web, phlo_client, workdir, exit_: str, values: dict[str, Any], status, cause
 ) -> None:
-    callee = Callee(workdir, "uas_refuse.xml", **values)
+    callee = SippUas(workdir, "uas_refuse.xml", **values)
     path = f"/refused/{exit_}"
-    run_path = run_flow(callplane, phlo_client, initiate_flow(web, path), to=callee.uri)
+    run_path = run_flow(callplane, phlo_client, initiate_flow(web, path), to=callee.uri())
 
     assert callee.result().returncode == 0
     sent = web.wait_for(f"{path}/{exit_}", timeout=20)[0].params
@@ -192,11 +197,11 @@ def forward_flow(web: WebhookServer, path: str) -> dict[str, Any]:
 def test_call_forward_without_a_call_calls_from_then_forwards_to(
     callplane, web, phlo_client, workdir
 ) -> None:
-    agent = Uas(workdir, "uas_answer_until_bye.xml", GATEWAY_PORT, ring_ms=100)
-    customer = Callee(workdir, "uas_answer.xml", ring_ms=100, hold_ms=800)
+    agent = SippUas(workdir, "uas_answer_until_bye.xml", GATEWAY_PORT, ring_ms=100)
+    customer = SippUas(workdir, "uas_answer.xml", ring_ms=100, hold_ms=800)
     path = "/forward/answered"
     doc = forward_flow(web, "/forward")
-    run_path = run_flow(callplane, phlo_client, doc, to=customer.uri, **{"from": TRUNK_NUMBER})
+    run_path = run_flow(callplane, phlo_client, doc, to=customer.uri(), **{"from": TRUNK_NUMBER})
 
     assert customer.result().returncode == 0  # answered, bridged, hung up after 800 ms
     assert agent.result().returncode == 0  # answered first, then BYE when the flow ended
@@ -218,10 +223,10 @@ def test_call_forward_without_a_call_calls_from_then_forwards_to(
 def test_call_forward_without_a_call_reports_an_unanswered_from(
     callplane, web, phlo_client, workdir
 ) -> None:
-    agent = Callee(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
+    agent = SippUas(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
     run_path = run_flow(
         callplane, phlo_client, forward_flow(web, "/agent"), to="15550002222",
-        **{"from": agent.uri},
+        **{"from": agent.uri()},
     )  # fmt: skip
     assert agent.result().returncode == 0
     sent = web.wait_for("/agent/busy", timeout=20)[0].params

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from tests.flows.examples import DIAL_EXITS, edge, node
-from tests.interop.harness import CallplaneServer, WebhookServer, free_port, sipp
-from tests.interop.test_dial import Uas, _stop_uas  # noqa: F401 - the autouse clean-up
+from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_port, sipp
 
 _numbers = itertools.count(15550600000)
 GATEWAY_PORT = free_port()
@@ -131,7 +130,7 @@ def test_call_forward_reports_each_exit_over_http(
     callplane.api("POST", f"Flow/{flow_id}/Publish/")
     callplane.number(number, None, flow_id=flow_id)
 
-    uas = Uas(workdir, callee, GATEWAY_PORT, **values)
+    uas = SippUas(workdir, callee, GATEWAY_PORT, **values)
     caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     assert uas.result().returncode == 0

@@ -5,10 +5,7 @@ document on the answered leg and reports to the customer's ring and hangup URLs.
 from __future__ import annotations
 
 import gc
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,62 +15,14 @@ import pytest
 from tests.interop.harness import (
     AUTH_ID,
     AUTH_TOKEN,
-    SCENARIOS,
     CallplaneServer,
-    SippResult,
+    SippUas,
     WebhookServer,
-    free_port,
 )
 from tests.interop.pjua import AnsweringAccount, UserAgent
 from tests.interop.test_dial_bridge import peak_hz, write_tone
 
 CALLER = "14155550100"
-_running: list[subprocess.Popen[str]] = []
-
-
-@pytest.fixture(autouse=True)
-def _stop_callees() -> Iterator[None]:
-    yield
-    while _running:
-        proc = _running.pop()
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-class Callee:
-    """A SIPp user agent server playing one call of ``scenario`` on a port of its own."""
-
-    def __init__(self, workdir: Path, scenario: str, **values: object) -> None:
-        assert shutil.which("sipp"), "sipp is not installed"
-        self.port = free_port()
-        self.workdir = workdir
-        text = (SCENARIOS / scenario).read_text().format(**values)
-        self.path = workdir / f"{scenario.removesuffix('.xml')}-{self.port}.xml"
-        self.path.write_text(text)
-        cmd = ["sipp", "-sf", str(self.path), "-p", str(self.port), "-i", "127.0.0.1"]
-        cmd += ["-m", "1", "-nostdin", "-t", "u1", "-timeout", "25s", "-timeout_error"]
-        cmd += ["-trace_err", "-trace_msg"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        _running.append(self.proc)
-        time.sleep(0.3)  # let it bind before the INVITE comes
-
-    @property
-    def uri(self) -> str:
-        return f"sip:15550001111@127.0.0.1:{self.port}"
-
-    def result(self, timeout: float = 30) -> SippResult:
-        try:
-            output, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            output, _ = self.proc.communicate()
-        traces = "".join(
-            p.read_text(errors="replace") for p in self.workdir.glob(f"{self.path.stem}*_*.log")
-        )
-        return SippResult(self.proc.returncode, output[-3000:] + traces)
 
 
 def hangup_of(web: WebhookServer, path: str, request_uuid: str) -> dict[str, str]:
@@ -138,10 +87,10 @@ def test_answered_call_runs_the_answer_document_on_the_callee(
 def test_a_busy_callee_is_reported_busy(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    callee = Callee(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
+    callee = SippUas(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
     answer = web.set("/busy/answer", "<Response><Speak>never</Speak></Response>")
     uuid = sdk.calls.create(
-        from_=CALLER, to_=callee.uri, answer_url=answer, hangup_url=web.url("/busy/hangup")
+        from_=CALLER, to_=callee.uri(), answer_url=answer, hangup_url=web.url("/busy/hangup")
     ).request_uuid
     assert callee.result().returncode == 0
     hangup = hangup_of(web, "/busy/hangup", uuid)
@@ -154,10 +103,10 @@ def test_a_busy_callee_is_reported_busy(
 def test_no_answer_within_ring_timeout_cancels_the_call(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    callee = Callee(workdir, "uas_ring.xml")
+    callee = SippUas(workdir, "uas_ring.xml")
     uuid = sdk.calls.create(
         from_=CALLER,
-        to_=callee.uri,
+        to_=callee.uri(),
         answer_url=web.set("/ring/answer", "<Response/>"),
         ring_url=web.url("/ring/ring"),
         hangup_url=web.url("/ring/hangup"),
@@ -172,10 +121,10 @@ def test_no_answer_within_ring_timeout_cancels_the_call(
 def test_hangup_on_ring_cancels_after_ringing_started(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    callee = Callee(workdir, "uas_ring.xml")
+    callee = SippUas(workdir, "uas_ring.xml")
     uuid = sdk.calls.create(
         from_=CALLER,
-        to_=callee.uri,
+        to_=callee.uri(),
         answer_url=web.set("/hor/answer", "<Response/>"),
         hangup_url=web.url("/hor/hangup"),
         hangup_on_ring=1,
@@ -187,12 +136,12 @@ def test_hangup_on_ring_cancels_after_ringing_started(
 def test_each_destination_is_its_own_call(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    answering = Callee(workdir, "uas_answer_until_bye.xml", ring_ms=100)
-    busy = Callee(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
+    answering = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=100)
+    busy = SippUas(workdir, "uas_refuse.xml", code=486, reason="Busy Here")
     answer = web.set("/two/answer", '<Response><Wait length="1"/></Response>')
     response = sdk.calls.create(
         from_=CALLER,
-        to_=f"{answering.uri}<{busy.uri}",
+        to_=f"{answering.uri()}<{busy.uri()}",
         answer_url=answer,
         hangup_url=web.url("/two/hangup"),
     )
@@ -207,10 +156,10 @@ def test_each_destination_is_its_own_call(
 def test_time_limit_hangs_up_an_answered_call(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    callee = Callee(workdir, "uas_answer_until_bye.xml", ring_ms=0)
+    callee = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=0)
     uuid = sdk.calls.create(
         from_=CALLER,
-        to_=callee.uri,
+        to_=callee.uri(),
         answer_url=web.set("/limit/answer", '<Response><Wait length="30"/></Response>'),
         hangup_url=web.url("/limit/hangup"),
         time_limit=1,
@@ -237,10 +186,10 @@ def test_an_unroutable_number_still_gets_a_request_uuid_and_fails(
 def test_a_ringing_call_is_live_and_the_api_can_cancel_it(
     callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient, workdir: Path
 ) -> None:
-    callee = Callee(workdir, "uas_ring.xml")
+    callee = SippUas(workdir, "uas_ring.xml")
     uuid = sdk.calls.create(
         from_=CALLER,
-        to_=callee.uri,
+        to_=callee.uri(),
         answer_url=web.set("/live/answer", "<Response/>"),
         ring_url=web.url("/live/ring"),
         hangup_url=web.url("/live/hangup"),

@@ -68,8 +68,14 @@ def events(run: dict[str, Any], event: str) -> list[dict[str, Any]]:
 
 
 def records(callplane: CallplaneServer, call_uuid: str) -> list[dict[str, Any]]:
-    listing = callplane.api("GET", "Call/", params={"limit": 20})["objects"]
-    return [r for r in listing if call_uuid in (r["call_uuid"], r.get("parent_call_uuid"))]
+    """The final records of a call and its B legs (they are written behind the run)."""
+    deadline = time.monotonic() + 10
+    while True:
+        listing = callplane.api("GET", "Call/", params={"limit": 20})["objects"]
+        found = [r for r in listing if call_uuid in (r["call_uuid"], r.get("parent_call_uuid"))]
+        if (found and all(r["state"] == "ended" for r in found)) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def report(node_id: str, url: str, **body: str) -> dict[str, Any]:

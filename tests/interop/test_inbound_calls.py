@@ -242,10 +242,10 @@ def test_both_urls_failing_refuses_500_with_the_error_recorded(callplane, web, w
 def test_a_verb_not_executable_yet_fails_the_call_with_a_clear_error(
     callplane, web, workdir
 ) -> None:
-    line = Line(callplane, web, "<Response><Conference>room</Conference></Response>")
+    line = Line(callplane, web, "<Response><Message>hi</Message></Response>")
     call(workdir, callplane, line, 500)
     record = line.record()
-    assert "Conference" in record["error"] and "not supported yet" in record["error"]
+    assert "Message" in record["error"] and "not supported yet" in record["error"]
 
 
 def test_redirect_fetches_the_next_document(callplane, web, workdir) -> None:

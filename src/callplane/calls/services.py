@@ -14,6 +14,7 @@ from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
 from callplane.calls.screening import Limits
 from callplane.config import Settings
+from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
 from callplane.net.ports import PortAllocator
@@ -45,6 +46,7 @@ class Services:
     outbound: OutboundLegs | None = None  # Dial's B legs and the registrar (set by Router)
     flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
+    conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

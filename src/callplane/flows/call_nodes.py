@@ -35,7 +35,8 @@ from callplane.markup.verbs import (
     RejectReason,
     Speak,
 )
-from callplane.verbs import EXECUTORS, PENDING, dial, get_input, record, speak
+from callplane.verbs import EXECUTORS, dial, get_input, record, speak
+from callplane.verbs import conference as conference_verb
 from callplane.verbs.dial import DialResult
 
 DIAL_EXITS = {
@@ -248,9 +249,26 @@ async def record_node(ctx: RunContext, node: Node, settings: Mapping[str, Any]) 
 
 
 async def conference(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -> str | None:
-    """Its verb has no executor yet (``verbs.PENDING``): the run ends, logged."""
-    ctx.fail(node.id, f"Conference Bridge is not available yet: {PENDING[Conference]}")
-    return None
+    """Join the room until leaving it (``verbs/conference.py``), then go on through ``next``."""
+    call = _live_call(ctx, node)
+    if call is None:
+        return None
+    verb = Conference(
+        ctx.render(settings["room"]),
+        muted=settings["muted"],
+        start_conference_on_enter=settings["start_on_enter"],
+        end_conference_on_exit=settings["end_on_exit"],
+        max_members=settings["max_members"],
+        wait_sound=ctx.render(settings["wait_sound"]),
+    )
+    ctx.log(node.id, "conference", room=verb.name)
+    params = await conference_verb.attend(call, verb)
+    ctx.set(
+        node.id,
+        {"conference_name": params["ConferenceName"], "conference_uuid": params["ConferenceUUID"]},
+    )
+    ctx.log(node.id, "conference_left", **params)
+    return None if call.ended else "next"
 
 
 async def initiate_call(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -> str | None:

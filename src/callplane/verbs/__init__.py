@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callplane.markup import verbs as v
 from callplane.verbs import (
+    conference,
     dial,
     dtmf,
     get_input,
@@ -30,10 +31,10 @@ EXECUTORS: dict[type, Executor] = {
     v.PreAnswer: pre_answer.run,
     v.Dtmf: dtmf.run,
     v.Dial: dial.run,
+    v.Conference: conference.run,
 }
 
-# Verbs parsed and validated today whose execution lands with the dial and messaging work.
+# Verbs parsed and validated today whose execution lands with the messaging work.
 PENDING: dict[type, str] = {
-    v.Conference: "Conference needs the conference mixer",
     v.Message: "Message needs messaging",
 }

@@ -1,8 +1,11 @@
 """Bridged calls with audio both ways: how many can one `callplane serve` hold?
 
 Per step of N calls: SIPp (uac_bridge_hold.xml) places N calls to a number
-whose answer document is ``<Dial><User>sip:callee@...</User></Dial>``; Callplane
-dials a SIPp UAS (uas_bridge_answer.xml) as the B leg and bridges the two. Both
+whose answer document is ``<Wait length="1"/><Dial><User>sip:callee@...</User></Dial>``;
+Callplane dials a SIPp UAS (uas_bridge_answer.xml) as the B leg and bridges the
+two. The Wait's silence shows the load tool each A leg (a pass-through bridge
+sends a leg only what the other side sends; the A leg's relayed packets then
+show it each B leg), and the relay must continue that stream. Both
 SIPp scenarios put the RTP load tool's sockets in their SDP (``-key``), and
 ``bench/rtp_load.py`` (a child process) sends 50 PCMU packets/s into every leg
 and measures what the bridge relays: loss, added jitter (p50/p99/max) and
@@ -259,7 +262,10 @@ def start_server(workdir: Path, args: argparse.Namespace, cpu: set[int] | None) 
 
 
 def configure(server: CallplaneServer, web: WebhookServer, uas_port: int) -> None:
-    document = f"<Response><Dial><User>sip:callee@127.0.0.1:{uas_port}</User></Dial></Response>"
+    document = (
+        '<Response><Wait length="1"/>'
+        f"<Dial><User>sip:callee@127.0.0.1:{uas_port}</User></Dial></Response>"
+    )
     server.number(NUMBER, server.application(web.set("/bridge", document)))
     server.api("POST", "", json={"inbound_cps": 100000})
 

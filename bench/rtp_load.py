@@ -4,8 +4,10 @@ Two UDP sockets stand in for every caller and every callee: their ports go
 into the SDP of all calls (SIPp ``-key``), so Callplane sends every A leg's
 audio to the caller socket and every B leg's to the callee socket. A leg is
 found by its first packet (symmetric RTP: Callplane sends from the port it
-receives on); from then on this process sends that leg one 160-byte PCMU packet
-every 20 ms, the streams' phases spread over the 20 ms (one slot per ms).
+receives on): an A leg's comes from the answer document's ``<Wait>``, a B
+leg's is the first relayed one. From then on this process sends that leg one
+160-byte PCMU packet every 20 ms, the streams' phases spread over the 20 ms
+(one slot per ms).
 
 Each payload carries ``MAGIC``, the stream id and a sequence number in hex
 ASCII: G.711 decoding then encoding maps every byte but 0x7F back to itself,

@@ -1,7 +1,8 @@
-"""The Dial bridge: in memory (queue, tap pairing), then four real RTP sessions on loopback.
+"""The Dial bridge: the frame queue in memory, then four real RTP sessions on loopback.
 
-Phone A <-PCMU-> leg A [Bridge] leg B <-PCMA-> phone B; the phones stand for
-the caller and the callee, the legs are Callplane's two anchored sessions.
+Phone A <-PCMU-> leg A [Bridge] leg B <-PCMA or PCMU-> phone B; the phones stand
+for the caller and the callee, the legs are Callplane's two anchored sessions.
+With PCMA the bridge transcodes, with PCMU it passes packets through.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from callplane.media.bridge import (
     BridgeState,
     FrameQueue,
     Side,
-    TapPairer,
-    mixed,
 )
 from callplane.media.pcm import FRAME_SAMPLES, Pcm, frames, tone
 from callplane.net.ports import PortAllocator
@@ -73,17 +72,6 @@ def test_queue_reframes_30_ms_packets_into_20_ms_frames() -> None:
 def test_queue_rejects_zero_depth() -> None:
     with pytest.raises(ValueError, match="depth"):
         FrameQueue(depth=0)
-
-
-def test_tap_pairs_both_directions_and_fills_a_stalled_one() -> None:
-    pairer = TapPairer(max_lag=2)
-    assert pairer.add(Side.A, frame_of(1)) == []
-    ((a, b),) = pairer.add(Side.B, frame_of(2))
-    assert (a[0], b[0]) == (1, 2)
-    got = [pairer.add(Side.B, frame_of(value)) for value in (3, 4, 5)]
-    assert [len(pairs) for pairs in got] == [0, 0, 1]
-    a, b = got[2][0]
-    assert not a.any() and b[0] == 3
 
 
 # -- four sessions on loopback ------------------------------------------------------------
@@ -137,15 +125,34 @@ async def connect(ports: PortAllocator, payload_type: int) -> tuple[Phone, RtpSe
     return phone, leg
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
+async def make_rig(callee_codec: int) -> AsyncIterator[Rig]:
     ports = PortAllocator(43000, 43999)
     phone_a, leg_a = await connect(ports, PCMU)
-    phone_b, leg_b = await connect(ports, PCMA)
+    phone_b, leg_b = await connect(ports, callee_codec)
     yield Rig(phone_a, phone_b, leg_a, leg_b)
     for session in (phone_a.session, leg_a, phone_b.session, leg_b):
         await session.close()
     assert ports.in_use == 0
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    """Transcoding: PCMU on the caller's side, PCMA on the callee's."""
+    async for made in make_rig(PCMA):
+        yield made
+
+
+@pytest.fixture
+async def same_rig() -> AsyncIterator[Rig]:
+    """Pass-through: PCMU on both sides."""
+    async for made in make_rig(PCMU):
+        yield made
+
+
+@pytest.fixture(params=["transcoding", "pass-through"])
+async def any_rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    async for made in make_rig(PCMA if request.param == "transcoding" else PCMU):
+        yield made
 
 
 async def talk(rig: Rig, seconds: float) -> None:
@@ -171,22 +178,27 @@ def assert_continuous(packets: list[RtpPacket]) -> None:
         assert not after.marker
 
 
-async def test_each_phone_hears_the_other_through_a_transcoding_bridge(rig: Rig) -> None:
+async def test_each_phone_hears_the_other_through_the_bridge(any_rig: Rig) -> None:
+    rig = any_rig
     async with Bridge(rig.leg_a, rig.leg_b) as bridge:
         await talk(rig, 2.0)
     assert dominant_hz(rig.phone_a.heard_pcm()) == pytest.approx(1000, abs=10)
     assert dominant_hz(rig.phone_b.heard_pcm()) == pytest.approx(440, abs=10)
     assert min(rig.phone_a.loud_frames(), rig.phone_b.loud_frames()) >= 95
+    callee_codec = rig.leg_b.stream.payload_type
     assert {p.payload_type for p in rig.phone_a.packets} == {PCMU}
-    assert {p.payload_type for p in rig.phone_b.packets} == {PCMA}
+    assert {p.payload_type for p in rig.phone_b.packets} == {callee_codec}
     stats = bridge.stats()
     for direction in (stats.a_to_b, stats.b_to_a):
-        assert direction.frames_relayed >= 95
+        assert direction.passthrough is (callee_codec == PCMU)
+        assert direction.relayed >= 95
         assert direction.packets_received >= 95
-        assert direction.frames_dropped <= 2
+        assert direction.dropped <= 2
 
 
-async def test_streams_stay_continuous_while_the_other_side_is_silent(rig: Rig) -> None:
+async def test_transcoding_streams_stay_continuous_while_the_other_side_is_silent(
+    rig: Rig,
+) -> None:
     async with Bridge(rig.leg_a, rig.leg_b) as bridge:
         await rig.phone_a.session.play(tone_frames(440, 0.4))
         await asyncio.sleep(0.4)
@@ -200,7 +212,8 @@ async def test_streams_stay_continuous_while_the_other_side_is_silent(rig: Rig) 
     assert rig.phone_b.loud_frames() >= 35
 
 
-async def test_digits_are_relayed_once_each_way(rig: Rig) -> None:
+async def test_digits_are_relayed_once_each_way(any_rig: Rig) -> None:
+    rig = any_rig
     async with Bridge(rig.leg_a, rig.leg_b) as bridge:
         await rig.phone_a.session.send_dtmf("12#*9")
         await rig.phone_b.session.send_dtmf("0")
@@ -211,7 +224,8 @@ async def test_digits_are_relayed_once_each_way(rig: Rig) -> None:
     assert (stats.a_to_b.digits_relayed, stats.b_to_a.digits_relayed) == (5, 1)
 
 
-async def test_a_digit_hook_can_consume_digits(rig: Rig) -> None:
+async def test_a_digit_hook_can_consume_digits(any_rig: Rig) -> None:
+    rig = any_rig
     seen: list[tuple[Side, str]] = []
 
     def hang_up_on_star(side: Side, digit: str) -> bool:
@@ -222,11 +236,14 @@ async def test_a_digit_hook_can_consume_digits(rig: Rig) -> None:
         await rig.phone_a.session.send_dtmf("1*2")
         await asyncio.sleep(0.4)
     assert drain(rig.phone_b.session.dtmf) == "12"
+    star = 10  # RFC 4733 event code of *
+    assert all(p.payload[0] != star for p in rig.phone_b.packets if p.payload_type == EVENTS)
     assert seen == [(Side.A, "1"), (Side.A, "*"), (Side.A, "2")]
     assert bridge.stats().a_to_b.digits_consumed == 1
 
 
-async def test_nothing_is_relayed_after_stop(rig: Rig) -> None:
+async def test_nothing_is_relayed_after_stop(any_rig: Rig) -> None:
+    rig = any_rig
     bridge = Bridge(rig.leg_a, rig.leg_b)
     bridge.start()
     talking = asyncio.ensure_future(talk(rig, 1.0))
@@ -241,33 +258,16 @@ async def test_nothing_is_relayed_after_stop(rig: Rig) -> None:
     assert (rig.leg_a.stats().packets_sent, rig.leg_b.stats().packets_sent) == sent
     assert rig.leg_a.stats().packets_received > 40
     assert rig.leg_a.on_audio is None and rig.leg_a.on_dtmf is None
+    assert rig.leg_a.on_packet is None
     assert drain(rig.leg_a.dtmf) == "5"
     assert bridge.state is BridgeState.STOPPED
     with pytest.raises(BridgeError):
         bridge.start()
 
 
-async def test_recording_tap_receives_both_directions(rig: Rig) -> None:
-    pairs: list[tuple[Pcm, Pcm]] = []
-    mono: list[Pcm] = []
-    async with Bridge(rig.leg_a, rig.leg_b) as bridge:
-        bridge.add_tap(lambda a, b: pairs.append((a, b)))
-        bridge.add_tap(mixed(mono.append))
-        await talk(rig, 1.0)
-    assert len(pairs) == len(mono) >= 50
-    caller = np.concatenate([a for a, _ in pairs])
-    callee = np.concatenate([b for _, b in pairs])
-    assert dominant_hz(caller) == pytest.approx(440, abs=10)
-    assert dominant_hz(callee) == pytest.approx(1000, abs=10)
-    spectrum = np.abs(np.fft.rfft(np.concatenate(mono).astype(np.float64)))
-    hz = np.fft.rfftfreq(len(mono) * FRAME_SAMPLES, 1 / 8000)
-    peaks = hz[np.argsort(spectrum)[-2:]]
-    assert sorted(round(p, -1) for p in peaks) == [440, 1000]
-
-
 @pytest.fixture
-async def media_rig(rig: Rig) -> AsyncIterator[tuple[Rig, CallMedia, CallMedia]]:
-    yield rig, CallMedia(rig.leg_a), CallMedia(rig.leg_b)
+async def media_rig(any_rig: Rig) -> AsyncIterator[tuple[Rig, CallMedia, CallMedia]]:
+    yield any_rig, CallMedia(any_rig.leg_a), CallMedia(any_rig.leg_b)
 
 
 async def test_call_media_legs_keep_their_listeners(
@@ -289,3 +289,84 @@ async def test_call_media_legs_keep_their_listeners(
     assert media_a.digits.empty()
     assert media_a.listeners == [heard_on_a.append]
     assert rig.leg_a.on_dtmf == media_a.add_digit
+
+
+async def test_an_api_play_is_mixed_over_the_relayed_audio(
+    media_rig: tuple[Rig, CallMedia, CallMedia],
+) -> None:
+    rig, media_a, media_b = media_rig
+    async with Bridge(media_a, media_b):
+        talking = asyncio.ensure_future(rig.phone_a.session.play(tone_frames(440, 1.6)))
+        await asyncio.sleep(0.4)
+        media_b.overlay(iter(tone_frames(1800, 0.8)))  # POST /Call/{uuid}/Play/, mix=true
+        await talking
+        await asyncio.sleep(0.1)
+    during = np.concatenate(rig.phone_b.heard[25:55])
+    spectrum = np.abs(np.fft.rfft(during))
+    hz = np.fft.rfftfreq(len(during), 1 / 8000)
+    strength = {f: spectrum[np.abs(hz - f) < 20].max() for f in (440, 1800)}
+    assert strength[1800] > 0.3 * strength[440] and strength[440] > 0.3 * strength[1800]
+    assert dominant_hz(np.concatenate(rig.phone_b.heard[-15:])) == pytest.approx(440, abs=10)
+
+
+# -- pass-through -------------------------------------------------------------------------
+
+
+def assert_one_stream(packets: list[RtpPacket], talkspurts: list[int]) -> None:
+    """One SSRC, no sequence gap; timestamps step 160 except forward at each talkspurt."""
+    assert len({p.ssrc for p in packets}) == 1
+    assert [i for i, p in enumerate(packets) if p.marker] == talkspurts
+    for i, (before, after) in enumerate(itertools.pairwise(packets), start=1):
+        assert (after.sequence - before.sequence) % (1 << 16) == 1
+        step = (after.timestamp - before.timestamp) % (1 << 32)
+        assert step >= FRAME_SAMPLES if i in talkspurts else step == FRAME_SAMPLES
+
+
+async def test_pass_through_continues_our_own_stream_before_and_after(same_rig: Rig) -> None:
+    rig = same_rig
+    await rig.leg_b.play(tone_frames(700, 0.2))  # a Speak before the Dial
+    async with Bridge(rig.leg_a, rig.leg_b) as bridge:
+        await rig.phone_a.session.play(tone_frames(440, 0.4))
+        await asyncio.sleep(0.05)
+    await rig.leg_b.play(tone_frames(700, 0.2))  # and one after it
+    await asyncio.sleep(0.05)
+    assert_one_stream(rig.phone_b.audio_packets(), talkspurts=[0, 10, 30])
+    stats = bridge.stats().a_to_b
+    assert stats.passthrough and stats.relayed == 20 and stats.dropped == 0
+
+
+async def test_pass_through_sends_nothing_to_a_held_leg_and_resumes_in_step(
+    same_rig: Rig,
+) -> None:
+    rig = same_rig
+    async with Bridge(rig.leg_a, rig.leg_b) as bridge:
+        talking = asyncio.ensure_future(rig.phone_a.session.play(tone_frames(440, 1.2)))
+        await asyncio.sleep(0.4)
+        rig.leg_b.on_hold = True
+        sent_before_hold = rig.leg_b.stats().packets_sent
+        await asyncio.sleep(0.4)
+        sent_on_hold = rig.leg_b.stats().packets_sent
+        rig.leg_b.on_hold = False
+        await talking
+        await asyncio.sleep(0.05)
+    assert sent_on_hold == sent_before_hold
+    packets = rig.phone_b.audio_packets()
+    resumed = next(i for i, p in enumerate(packets) if i and p.marker)
+    assert_one_stream(packets, talkspurts=[0, resumed])
+    gap = (packets[resumed].timestamp - packets[resumed - 1].timestamp) % (1 << 32)
+    assert gap >= 0.3 * 8000  # the held time passed on the far end's clock too
+    assert bridge.stats().a_to_b.dropped >= 15
+
+
+async def test_pass_through_transcodes_once_a_re_invite_changes_one_codec(
+    same_rig: Rig,
+) -> None:
+    rig = same_rig
+    async with Bridge(rig.leg_a, rig.leg_b) as bridge:
+        rig.leg_b.set_remote(HOST, rig.phone_b.session.local_port, PCMA, EVENTS)
+        rig.phone_b.session.set_remote(HOST, rig.leg_b.local_port, PCMA, EVENTS)
+        await rig.phone_a.session.play(tone_frames(440, 1.0))
+        await asyncio.sleep(0.05)
+    assert {p.payload_type for p in rig.phone_b.audio_packets()} == {PCMA}
+    assert dominant_hz(rig.phone_b.heard_pcm()) == pytest.approx(440, abs=10)
+    assert bridge.stats().a_to_b.relayed >= 45

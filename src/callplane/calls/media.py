@@ -4,7 +4,8 @@ Wraps the leg's RtpSession: playback that can stop on the first digit, digits
 from RFC 4733 and SIP INFO in one queue, listeners (recorders, silence
 detectors) that see every inbound frame, and an *overlay*: audio the REST API
 plays on the call, mixed over whatever the verbs play (or alone, ``mix=False``),
-and played by itself while no verb plays.
+and played by itself while no verb plays (mixed over the other leg's audio when
+the call is bridged, see ``under_overlay``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from callplane.media.bridge import FrameQueue
 from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, frames, loop
 from callplane.net.rtp_session import RtpSession
@@ -32,6 +34,7 @@ class CallMedia:
         self._overlay: Iterator[Pcm] | None = None
         self._overlay_mixed = True
         self._overlay_alone: asyncio.Task[None] | None = None
+        self._under_overlay = FrameQueue()  # relayed audio an API Play is mixed over
         self._verb_playing = False
         self._digit_came = asyncio.Event()
         session.on_dtmf = self.add_digit
@@ -140,7 +143,18 @@ class CallMedia:
 
     def _overlay_only(self) -> Iterator[Pcm]:
         while (frame := self._next_overlay_frame()) is not None:
+            if self._overlay_mixed:
+                frame = mix(self._under_overlay.pull(), frame)
             yield self._sending(frame)
+        self._under_overlay.clear()
+
+    def under_overlay(self, pcm: Pcm) -> bool:
+        """Audio a bridge relays to this call while an API Play (``mix``) plays on it
+        alone: played mixed under it; False when no such Play runs (relay as usual)."""
+        if self._overlay_alone is None or not self._overlay_mixed or self._overlay is None:
+            return False
+        self._under_overlay.push(pcm)
+        return True
 
     def _overlay_alone_done(self, task: asyncio.Task[None]) -> None:
         if self._overlay_alone is task:

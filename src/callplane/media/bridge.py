@@ -1,45 +1,46 @@
 """``<Dial>``: relay audio and digits between two anchored call legs.
 
-Both legs stay at Callplane; the bridge works on *decoded frames*. Each leg's
-``RtpSession`` decodes what it receives (``on_audio``) into a small per
-direction ``FrameQueue``; the other leg's ordinary paced playout (``play`` on
-the shared ``MediaClock``) pulls one 20 ms frame per tick and encodes it.
+Both legs stay at Callplane. Each direction relays audio one of two ways:
 
-Why frames and not packets:
+* **pass-through**, when both legs negotiated the same codec: each audio packet
+  is sent on to the other leg as it arrives (``RtpSession.relay``), undecoded,
+  re-numbered into that leg's own stream by a ``Splice`` (``rtp/stream.py``),
+  so the far end sees one continuous stream across our own media before and
+  after the bridge. No queue and no clock tick: a stall of the event loop
+  delays packets instead of dropping them, and adds no re-clocking latency.
+* **transcoding**, when they differ (PCMU <-> PCMA): the source leg decodes into
+  a small ``FrameQueue``; the sink's ordinary paced playout (``play`` on the
+  shared ``MediaClock``) pulls one 20 ms frame per tick and encodes it. At most
+  ``depth`` frames wait; on overflow the oldest samples go, on underrun a frame
+  of silence is sent, so the sink keeps a steady 20 ms stream.
 
-* each leg keeps its own ``OutboundStream``, so SSRC, sequence numbers and
-  timestamps stay continuous per leg (RFC 3550 5.1) across silence, re-INVITEs
-  of the other leg or a Play before the Dial -- nothing to rewrite;
-* PCMU <-> PCMA transcoding and ptime re-framing come for free;
-* a ``CallMedia`` leg keeps its listeners, sent listeners and API overlay, so
-  ``recordSession`` and ``/Play`` on a bridged call work unchanged.
-
-The cost: a decode and an encode per frame (two table look-ups, a few us),
-up to one tick of added latency plus the queue (at most ``depth`` frames),
-and relayed digits are re-generated with a fixed duration (RFC 4733 2.5.1)
-instead of mirroring the original event's length.
-
-Queue policy: at most ``depth`` frames per direction; on overflow the oldest
-samples are dropped, on underrun a frame of silence is sent, so each leg keeps
-a steady 20 ms stream whatever the other side does.
+Digits are never relayed as packets: each leg's ``DtmfReceiver`` turns RFC 4733
+events into digits, ``on_digit`` may keep one from the other leg (hangupOnStar,
+digitsMatch), the rest are re-sent on the other leg with a fixed duration
+(RFC 4733 2.5.1) while its audio pauses. A ``CallMedia`` leg keeps its listeners
+and sent listeners (``recordSession``, ``startOnDialAnswer``, ``<Dial record>``);
+in pass-through, audio is decoded only while one of them is attached. A leg on
+hold (``on_hold``) or sending a digit is sent nothing; a leg that plays an API
+Play with ``mix`` gets the relayed audio mixed under it (``CallMedia.under_overlay``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, Pcm
-from callplane.net.rtp_session import AudioCallback, DtmfCallback, RtpSession
+from callplane.net.rtp_session import AudioCallback, DtmfCallback, PacketCallback, RtpSession
 from callplane.rtp.errors import RtpError
+from callplane.rtp.packet import RtpPacket
+from callplane.rtp.stream import Splice
 
 if TYPE_CHECKING:
     from callplane.calls.media import CallMedia
@@ -47,13 +48,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("callplane.media.bridge")
 
 DEFAULT_DEPTH: Final = 2
-MAX_TAP_LAG: Final = 3
 DTMF_DURATION_MS: Final = 100
 SILENCE: Final = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 SILENCE.flags.writeable = False  # shared by every underrun: nobody may scribble on it
-
-PairTap = Callable[[Pcm, Pcm], None]
-FrameTap = Callable[[Pcm], None]
 
 
 class Side(enum.Enum):
@@ -145,52 +142,19 @@ class FrameQueue:
         self._samples = self._samples[:0]
 
 
-class TapPairer:
-    """Pairs the frames sent each tick into ``(a_frame, b_frame)`` for recording taps.
-
-    ``a_frame`` is what A said (sent to B), ``b_frame`` what B said. When one
-    direction stalls (its leg is sending an RFC 4733 digit), the other is paired
-    with silence once it is more than ``max_lag`` frames ahead.
-    """
-
-    def __init__(self, max_lag: int = MAX_TAP_LAG) -> None:
-        self.max_lag = max_lag
-        self._pending: dict[Side, deque[Pcm]] = {Side.A: deque(), Side.B: deque()}
-
-    def add(self, speaker: Side, frame: Pcm) -> list[tuple[Pcm, Pcm]]:
-        self._pending[speaker].append(frame)
-        pairs: list[tuple[Pcm, Pcm]] = []
-        while pair := self._next_pair():
-            pairs.append(pair)
-        return pairs
-
-    def _next_pair(self) -> tuple[Pcm, Pcm] | None:
-        a, b = self._pending[Side.A], self._pending[Side.B]
-        if a and b:
-            return a.popleft(), b.popleft()
-        if len(a) > self.max_lag:
-            return a.popleft(), SILENCE
-        if len(b) > self.max_lag:
-            return SILENCE, b.popleft()
-        return None
-
-
-def mixed(tap: FrameTap) -> PairTap:
-    """Adapt a mono consumer (a ``Recorder``-like sink) to receive both parties mixed."""
-
-    def pair_tap(a_frame: Pcm, b_frame: Pcm) -> None:
-        tap(mix(a_frame, b_frame))
-
-    return pair_tap
-
-
 @dataclass(frozen=True, slots=True)
 class DirectionStats:
-    """One direction, named by who speaks: ``a_to_b`` is A's audio played to B."""
+    """One direction, named by who speaks: ``a_to_b`` is A's audio played to B.
 
+    ``relayed`` counts packets (pass-through) or 20 ms frames (transcoding);
+    ``dropped`` what was not relayed: packets that came while the sink was on
+    hold, sending a digit or playing its own audio, or frames a full queue lost.
+    """
+
+    passthrough: bool
     packets_received: int
-    frames_relayed: int
-    frames_dropped: int
+    relayed: int
+    dropped: int
     underruns: int
     digits_relayed: int
     digits_consumed: int
@@ -208,6 +172,14 @@ class _Digits:
     consumed: int = 0
 
 
+def same_codec(a: RtpSession, b: RtpSession) -> bool:
+    """Whether audio can pass from one leg to the other undecoded."""
+    return (a.stream.payload_type, a.stream.clock_rate) == (
+        b.stream.payload_type,
+        b.stream.clock_rate,
+    )
+
+
 # -- the asyncio layer ----------------------------------------------------------------
 
 
@@ -217,26 +189,49 @@ class _Leg:
     def __init__(self, leg: CallMedia | RtpSession) -> None:
         self.media = None if isinstance(leg, RtpSession) else leg
         self.session = leg if isinstance(leg, RtpSession) else leg.session
-        self._saved: tuple[AudioCallback | None, DtmfCallback | None] | None = None
+        self._saved: tuple[AudioCallback | None, DtmfCallback | None, PacketCallback | None]
+        self._saved = (None, None, None)
+        self._attached = False
         self._listener: AudioCallback | None = None
 
-    def attach(self, on_audio: AudioCallback, on_dtmf: DtmfCallback) -> None:
-        """Hear the leg's audio and take its digits (given back by ``detach``)."""
-        self._saved = (self.session.on_audio, self.session.on_dtmf)
-        self.session.on_dtmf = on_dtmf
-        if self.media is not None:
+    def attach(
+        self,
+        on_dtmf: DtmfCallback,
+        *,
+        on_audio: AudioCallback | None = None,
+        on_packet: PacketCallback | None = None,
+    ) -> None:
+        """Take the leg's digits and hear its audio, decoded or not (given back by ``detach``)."""
+        session = self.session
+        self._saved = (session.on_audio, session.on_dtmf, session.on_packet)
+        self._attached = True
+        session.on_dtmf = on_dtmf
+        if on_packet is not None:
+            session.on_packet, session.on_audio = on_packet, None
+        elif self.media is not None and on_audio is not None:
             self.media.listeners.append(on_audio)
             self._listener = on_audio
         else:
-            self.session.on_audio = on_audio
+            session.on_audio = on_audio
 
     def detach(self) -> None:
-        if self._saved is None:
+        if not self._attached:
             return
-        self.session.on_audio, self.session.on_dtmf = self._saved
-        self._saved = None
+        self._attached = False
+        session = self.session
+        session.on_audio, session.on_dtmf, session.on_packet = self._saved
         if self.media is not None and self._listener in self.media.listeners:
             self.media.listeners.remove(self._listener)
+
+    @property
+    def listeners(self) -> list[AudioCallback]:
+        """Who hears what this leg says (recordings)."""
+        return self.media.listeners if self.media is not None else []
+
+    @property
+    def sent_listeners(self) -> list[AudioCallback]:
+        """Who hears what this leg is sent (recordings)."""
+        return self.media.sent_listeners if self.media is not None else []
 
     async def play(self, frames: Iterator[Pcm]) -> None:
         if self.media is not None:
@@ -248,33 +243,112 @@ class _Leg:
 class _Direction:
     """Audio and digits heard on ``source``, played and signalled on ``sink``."""
 
-    def __init__(self, speaker: Side, source: _Leg, sink: _Leg, depth: int) -> None:
+    passthrough = False
+
+    def __init__(self, speaker: Side, source: _Leg, sink: _Leg) -> None:
         self.speaker = speaker
         self.source = source
         self.sink = sink
-        self.queue = FrameQueue(depth)
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.counts = _Digits()
 
+    def attach(self, on_dtmf: DtmfCallback) -> Coroutine[Any, Any, None] | None:
+        """Start hearing the source; what must run to feed the sink, if anything."""
+        raise NotImplementedError
+
+    def detach(self) -> None:
+        self.source.detach()
+
+    def audio_counts(self) -> tuple[int, int, int, int]:
+        """``(packets received, relayed, dropped, underruns)``."""
+        raise NotImplementedError
+
     def stats(self) -> DirectionStats:
-        q = self.queue
+        received, relayed, dropped, underruns = self.audio_counts()
         return DirectionStats(
-            packets_received=q.received,
-            frames_relayed=q.relayed,
-            frames_dropped=-(-q.dropped_samples // FRAME_SAMPLES),
-            underruns=q.underruns,
+            passthrough=self.passthrough,
+            packets_received=received,
+            relayed=relayed,
+            dropped=dropped,
+            underruns=underruns,
             digits_relayed=self.counts.relayed,
             digits_consumed=self.counts.consumed,
         )
+
+
+class _PassThrough(_Direction):
+    """Each packet sent on as it arrives; decoded only for recordings."""
+
+    passthrough = True
+
+    def __init__(self, speaker: Side, source: _Leg, sink: _Leg) -> None:
+        super().__init__(speaker, source, sink)
+        self.splice = Splice(sink.session.stream)
+        self.received = self.relayed = self.dropped = 0
+
+    def attach(self, on_dtmf: DtmfCallback) -> None:
+        self.source.attach(on_dtmf, on_packet=self.heard)
+
+    def heard(self, packet: RtpPacket) -> None:
+        self.received += 1
+        source, sink = self.source.session, self.sink.session
+        out = packet
+        if packet.payload_type != sink.stream.payload_type:  # a re-INVITE changed one codec
+            out = dataclasses.replace(packet, payload=sink.encode(source.decode(packet.payload)))
+        sent = sink.relay(out, self.splice)
+        media = self.sink.media
+        mixed = False  # an API Play mixes over the relay (and feeds the sent listeners)
+        if not sent and media is not None:
+            mixed = media.under_overlay(source.decode(packet.payload))
+        if sent or mixed:
+            self.relayed += 1
+        else:
+            self.dropped += 1
+        hearers = self.source.listeners + (self.sink.sent_listeners if sent else [])
+        if hearers:
+            pcm = source.decode(packet.payload)
+            for listener in hearers:
+                listener(pcm)
+
+    def audio_counts(self) -> tuple[int, int, int, int]:
+        return self.received, self.relayed, self.dropped, 0
+
+
+class _Transcode(_Direction):
+    """Decoded into a ``FrameQueue``, re-encoded by the sink's paced playout."""
+
+    def __init__(self, speaker: Side, source: _Leg, sink: _Leg, depth: int) -> None:
+        super().__init__(speaker, source, sink)
+        self.queue = FrameQueue(depth)
+
+    def attach(self, on_dtmf: DtmfCallback) -> Coroutine[Any, Any, None]:
+        self.source.attach(on_dtmf, on_audio=self.queue.push)
+        return self.sink.play(self._frames())
+
+    def _frames(self) -> Iterator[Pcm]:
+        while True:
+            yield self.queue.pull()
+
+    def detach(self) -> None:
+        super().detach()
+        self.queue.clear()
+
+    def audio_counts(self) -> tuple[int, int, int, int]:
+        q = self.queue
+        return q.received, q.relayed, -(-q.dropped_samples // FRAME_SAMPLES), q.underruns
+
+
+def _direction(speaker: Side, source: _Leg, sink: _Leg, depth: int) -> _Direction:
+    if same_codec(source.session, sink.session):
+        return _PassThrough(speaker, source, sink)
+    return _Transcode(speaker, source, sink, depth)
 
 
 class Bridge:
     """Relays audio and RFC 4733 digits between legs ``a`` and ``b`` until ``stop``.
 
     ``on_digit(side, digit)`` sees every digit first and returns True to keep it
-    from the other leg (hangupOnStar, digitsMatch). Taps receive one
-    ``(a_frame, b_frame)`` pair per 20 ms tick (wrap a mono sink with ``mixed``).
-    The bridge never closes the legs.
+    from the other leg (hangupOnStar, digitsMatch). The bridge never closes the legs.
     """
 
     def __init__(
@@ -288,14 +362,12 @@ class Bridge:
     ) -> None:
         leg_a, leg_b = _Leg(a), _Leg(b)
         self._directions = {
-            Side.A: _Direction(Side.A, leg_a, leg_b, depth),
-            Side.B: _Direction(Side.B, leg_b, leg_a, depth),
+            Side.A: _direction(Side.A, leg_a, leg_b, depth),
+            Side.B: _direction(Side.B, leg_b, leg_a, depth),
         }
         self.on_digit = on_digit
         self.dtmf_duration_ms = dtmf_duration_ms
         self.state = BridgeState.NEW
-        self._taps: list[PairTap] = []
-        self._pairer = TapPairer()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _set_state(self, state: BridgeState) -> None:
@@ -310,8 +382,9 @@ class Bridge:
         """Take over both legs' audio and digits and start relaying (needs a running loop)."""
         self._set_state(BridgeState.RUNNING)
         for direction in self._directions.values():
-            direction.source.attach(direction.queue.push, self._digit_handler(direction))
-            self._spawn(direction.sink.play(self._frames(direction)))
+            feeding = direction.attach(self._digit_handler(direction))
+            if feeding is not None:
+                self._spawn(feeding)
             self._spawn(self._relay_digits(direction))
 
     async def stop(self) -> None:
@@ -320,8 +393,7 @@ class Bridge:
             return
         self._set_state(BridgeState.STOPPED)
         for direction in self._directions.values():
-            direction.source.detach()
-            direction.queue.clear()
+            direction.detach()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -342,30 +414,6 @@ class Bridge:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("bridge relay ended: %s", task.exception())
-
-    # -- audio ------------------------------------------------------------------------
-
-    def _frames(self, direction: _Direction) -> Iterator[Pcm]:
-        """What the sink leg plays: one frame per clock tick, forever."""
-        while True:
-            frame = direction.queue.pull()
-            self._tap(direction.speaker, frame)
-            yield frame
-
-    def add_tap(self, tap: PairTap) -> PairTap:
-        self._taps.append(tap)
-        return tap
-
-    def remove_tap(self, tap: PairTap) -> None:
-        if tap in self._taps:
-            self._taps.remove(tap)
-
-    def _tap(self, speaker: Side, frame: Pcm) -> None:
-        if not self._taps:
-            return
-        for a_frame, b_frame in self._pairer.add(speaker, frame):
-            for tap in list(self._taps):
-                tap(a_frame, b_frame)
 
     # -- digits -----------------------------------------------------------------------
 
@@ -401,8 +449,6 @@ __all__ = [
     "DigitHook",
     "DirectionStats",
     "FrameQueue",
-    "PairTap",
     "Side",
-    "TapPairer",
-    "mixed",
+    "same_codec",
 ]

@@ -44,7 +44,7 @@ from callplane.rtp.rtcp import (
     ntp_middle32,
     ntp_now,
 )
-from callplane.rtp.stream import InboundStream, OutboundStream
+from callplane.rtp.stream import InboundStream, OutboundStream, Splice
 
 logger = logging.getLogger("callplane.rtp")
 
@@ -61,6 +61,7 @@ MAX_INBOUND_SSRCS: Final = 4
 Address = tuple[str, int]
 AudioCallback = Callable[[Pcm], None]
 DtmfCallback = Callable[[str], None]
+PacketCallback = Callable[[RtpPacket], None]
 Frames = Iterable[Pcm] | AsyncIterable[Pcm]
 
 
@@ -239,7 +240,8 @@ class RtpSession:
 
     Create with ``await RtpSession.open(ports)``; then ``set_remote`` from the
     SDP answer/offer. Audio arrives at ``on_audio`` (or, once read, in the
-    ``audio`` queue) as int16 frames; digits at ``on_dtmf`` (else ``dtmf``).
+    ``audio`` queue) as int16 frames, and undecoded at ``on_packet`` (a
+    pass-through bridge); digits at ``on_dtmf`` (else ``dtmf``).
     """
 
     def __init__(
@@ -257,6 +259,7 @@ class RtpSession:
         self.local_port = port
         self.on_audio = on_audio
         self.on_dtmf = on_dtmf
+        self.on_packet: PacketCallback | None = None
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.cname = cname or f"callplane-{random.getrandbits(48):012x}@callplane"
         self.samples_per_frame = 160
@@ -410,6 +413,36 @@ class RtpSession:
         if self._ts_wall is not None:
             self._ts_wall += len(frame) / self.stream.clock_rate
 
+    def relay(self, packet: RtpPacket, splice: Splice) -> bool:
+        """Send ``packet``, heard on another leg, now as ours; False if this leg takes none now.
+
+        Nothing is relayed while the leg is on hold, sends a digit or plays audio
+        of its own (an API Play over a bridge); the splice then re-anchors.
+        """
+        busy = self._player is not None or self.dtmf_active
+        if self._closed or self._remote_rtp is None or self.on_hold or busy:
+            splice.interrupt()
+            return False
+        now = self.loop.time()
+        if not splice.continues(packet):
+            self.align_timestamp(now)
+        samples = len(packet.payload)  # G.711: one byte per sample
+        assert self._rtp is not None
+        self._rtp.sendto(splice.forward(packet, samples), self._remote_rtp)
+        self._sent_since_report = True
+        self._ts_wall = now + samples / self.stream.clock_rate
+        return True
+
+    def encode(self, frame: Pcm) -> bytes:
+        """``frame`` in this leg's negotiated codec."""
+        assert self._encode is not None
+        return self._encode(frame)
+
+    def decode(self, payload: bytes) -> Pcm:
+        """An audio payload of this leg's negotiated codec as int16 samples."""
+        assert self._decode is not None
+        return self._decode(payload)
+
     def skip_frames(self, count: int) -> None:
         """Let ``count`` frame times pass without sending (underrun, late tick)."""
         self.stream.skip(count * self.samples_per_frame)
@@ -491,6 +524,8 @@ class RtpSession:
             self._on_event_packet(self._dtmf_rx, packet)
         elif packet.payload_type == self.stream.payload_type:
             self._track(packet, jitter=True)
+            if self.on_packet is not None:
+                self.on_packet(packet)
             self._deliver_audio(packet.payload)
         else:
             self._counters["unknown_payload_type"] += 1

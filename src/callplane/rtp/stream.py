@@ -4,6 +4,17 @@
 the Sender Report. ``InboundStream`` validates the sequence numbers of the
 packets we receive (appendix A.1), estimates interarrival jitter (A.8) and
 fills the report block of a Receiver Report (6.4.1, A.3).
+
+``Splice`` numbers the packets a pass-through bridge relays from one leg into
+the other leg's ``OutboundStream``: its SSRC, and the source's sequence numbers
+and timestamps shifted by fixed offsets (RFC 3550 5.1, the translator of
+RFC 7667 3.2.1.3), so the source's gaps -- loss, silence suppression -- and its timing reach the far
+end. The offsets are *anchored* so that a packet continues the stream where it
+stands (the next sequence number, the timestamp the wall clock has reached)
+with the marker bit set, as at a talkspurt start (RFC 3551 4.1): on the first
+packet, when the source changes SSRC or jumps in sequence (a restart), and when
+someone else sent on the stream since (our own playout before or after the
+bridge, an RFC 4733 digit) or the sink paused (``interrupt``: hold).
 """
 
 from __future__ import annotations
@@ -64,6 +75,22 @@ class OutboundStream:
         self._count(len(payload))
         return packet
 
+    def relayed_packet_bytes(
+        self, payload: bytes, sequence: int, timestamp: int, samples: int, marker: bool
+    ) -> bytes:
+        """A packet numbered by a ``Splice``; our own numbering then follows it.
+
+        A late (reordered) packet keeps its place: the stream never moves back.
+        """
+        second = self.payload_type | (0x80 if marker else 0)
+        header = HEADER.pack(RTP_VERSION << 6, second, sequence, timestamp, self.ssrc)
+        self.packet_count = (self.packet_count + 1) % TS_MOD
+        self.octet_count = (self.octet_count + len(payload)) % TS_MOD
+        if (sequence - self.sequence) % SEQ_MOD < SEQ_MOD // 2:
+            self.sequence = (sequence + 1) % SEQ_MOD
+            self.timestamp = (timestamp + samples) % TS_MOD
+        return header + payload
+
     def skip(self, samples: int) -> None:
         """Advance the timestamp without sending (silence, or after an event)."""
         self.timestamp = (self.timestamp + samples) % TS_MOD
@@ -72,6 +99,57 @@ class OutboundStream:
         self.sequence = (self.sequence + 1) % SEQ_MOD
         self.packet_count = (self.packet_count + 1) % TS_MOD
         self.octet_count = (self.octet_count + payload_size) % TS_MOD
+
+
+class Splice:
+    """Re-numbers one source's packets into ``stream`` (the sink leg's outbound stream)."""
+
+    def __init__(self, stream: OutboundStream) -> None:
+        self.stream = stream
+        self._source: int | None = None
+        self._last_sequence = 0
+        self._sequence_offset = 0
+        self._timestamp_offset = 0
+        self._resume_at = 0  # the sink's next sequence number after our last packet
+
+    def continues(self, packet: RtpPacket) -> bool:
+        """True if ``packet`` follows the last one spliced and nobody else sent since."""
+        if self._source != packet.ssrc or self.stream.sequence != self._resume_at:
+            return False
+        step = (packet.sequence - self._last_sequence) % SEQ_MOD
+        return step < MAX_DROPOUT or step >= SEQ_MOD - MAX_MISORDER
+
+    def interrupt(self) -> None:
+        """The next packet starts afresh (the sink took none for a while)."""
+        self._source = None
+
+    def forward(self, packet: RtpPacket, samples: int) -> bytes:
+        """``packet`` as the sink's next, ``samples`` long; anchored first unless it continues.
+
+        The caller aligns the sink's timestamp to the wall clock before a packet
+        that does not ``continue``, so the anchor lands where time has got to.
+        """
+        marker = packet.marker
+        if not self.continues(packet):
+            self._anchor(packet)
+            marker = True
+        elif (packet.sequence - self._last_sequence) % SEQ_MOD < MAX_DROPOUT:
+            self._last_sequence = packet.sequence
+        data = self.stream.relayed_packet_bytes(
+            packet.payload,
+            (packet.sequence + self._sequence_offset) % SEQ_MOD,
+            (packet.timestamp + self._timestamp_offset) % TS_MOD,
+            samples,
+            marker,
+        )
+        self._resume_at = self.stream.sequence
+        return data
+
+    def _anchor(self, packet: RtpPacket) -> None:
+        self._source = packet.ssrc
+        self._last_sequence = packet.sequence
+        self._sequence_offset = self.stream.sequence - packet.sequence
+        self._timestamp_offset = self.stream.timestamp - packet.timestamp
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from tests.interop.harness import (
     sipp,
 )
 from tests.interop.pjua import UaCall, UserAgent
+from tests.interop.test_dial_bridge import write_tone
 
 _numbers = itertools.count(15550400000)
 
@@ -31,16 +32,6 @@ def line(callplane: CallplaneServer, web: WebhookServer, body: str) -> str:
     document = f"<Response>{body}</Response>"
     callplane.number(number, callplane.application(web.set(f"/answer/{number}", document)))
     return number
-
-
-def tone_wav(path: Path, hz: float, seconds: float) -> Path:
-    t = np.arange(int(8000 * seconds)) / 8000
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes((6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16).tobytes())
-    return path
 
 
 def wav_pcm(path: Path) -> np.ndarray:
@@ -207,7 +198,7 @@ def test_callback_url_gets_answer_connected_and_hangup_and_the_invite_has_sip_he
 def test_star_hangs_up_the_callee_digits_match_is_reported_and_send_digits_reach_the_callee(
     phone, callplane, web, tmp_path
 ) -> None:
-    callee = Callee(phone, "starcallee", play=tone_wav(tmp_path / "callee.wav", 1000, 20))
+    callee = Callee(phone, "starcallee", play=write_tone(tmp_path / "callee.wav", 1000, 20))
     action = web.url("/star/action")
     after = web.set("/star/after", "<Response><Wait length='1'/></Response>")
     number = line(
@@ -243,13 +234,13 @@ def test_only_the_callee_pressing_the_confirm_key_is_connected(
     phone, callplane, web, tmp_path
 ) -> None:
     web.set(
-        "/confirm/beep.wav", tone_wav(tmp_path / "beep.wav", 600, 0.5).read_bytes(), "audio/wav"
+        "/confirm/beep.wav", write_tone(tmp_path / "beep.wav", 600, 0.5).read_bytes(), "audio/wav"
     )
     sound = web.set(
         "/confirm/sound", f"<Response><Play>{web.url('/confirm/beep.wav')}</Play></Response>"
     )
     refuser = Callee(phone, "refuser", press="2")
-    accepter = Callee(phone, "accepter", press="5", play=tone_wav(tmp_path / "a.wav", 1000, 20))
+    accepter = Callee(phone, "accepter", press="5", play=write_tone(tmp_path / "a.wav", 1000, 20))
     action = web.url("/confirm/action")
     number = line(
         callplane,
@@ -298,7 +289,7 @@ def test_a_callee_that_does_not_confirm_gives_no_answer(phone, callplane, web) -
 def test_dial_music_url_is_played_to_the_caller_while_the_callee_rings(
     phone, callplane, web, workdir, tmp_path
 ) -> None:
-    web.set("/music/tone.wav", tone_wav(tmp_path / "m.wav", 700, 0.4).read_bytes(), "audio/wav")
+    web.set("/music/tone.wav", write_tone(tmp_path / "m.wav", 700, 0.4).read_bytes(), "audio/wav")
     music = web.set("/music/doc", f"<Response><Play>{web.url('/music/tone.wav')}</Play></Response>")
     uas = SippUas(workdir, "uas_answer.xml", ring_ms=2500, hold_ms=300)
     number = line(callplane, web, f'<Dial dialMusic="{music}"><User>{uas.uri()}</User></Dial>')
@@ -313,7 +304,7 @@ def test_dial_music_url_is_played_to_the_caller_while_the_callee_rings(
 
 
 def test_dial_music_real_relays_the_callees_early_media(phone, callplane, web, tmp_path) -> None:
-    callee = Callee(phone, "early", play=tone_wav(tmp_path / "e.wav", 1200, 20), early_s=2.5)
+    callee = Callee(phone, "early", play=write_tone(tmp_path / "e.wav", 1200, 20), early_s=2.5)
     number = line(
         callplane,
         web,

@@ -6,6 +6,7 @@ Every method takes the caller's ``auth_id``: a call of another account is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from callplane.store.models import CallRecord
@@ -30,7 +31,7 @@ class LiveCalls(Protocol):
         self,
         auth_id: str,
         call_uuid: str,
-        urls: list[str],
+        urls: Sequence[str],
         *,
         loop: bool,
         length: int | None,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callplane.calls import causes
 from callplane.calls.causes import Cause
@@ -21,7 +21,7 @@ from callplane.calls.params import answer_params
 from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
 from callplane.markup import parse_document
-from callplane.markup.verbs import REJECT_SIP, Dialect, Document
+from callplane.markup.verbs import REJECT_SIP, Dialect, Document, RejectReason
 from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ class CallLeg(Protocol):
 
     sip: SipTransport
     media: CallMedia | None
-    dialog: Dialog | None
+
+    @property
+    def dialog(self) -> Dialog | None: ...
 
     @property
     def invite(self) -> Request | None: ...
@@ -110,7 +112,7 @@ class Call:
         self.early = False  # inside PreAnswer: media verbs must not answer
         self.executing: asyncio.Future[Document | None] | None = None  # the document running
         self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
-        self.end_hooks: list[Callable[[], Awaitable[None]]] = []  # run once the call ends
+        self.end_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run once the call ends
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
 
     @property
@@ -211,7 +213,7 @@ class Call:
     # -- ending ----------------------------------------------------------------------------
 
     def reject(self, reason: str, source: str) -> None:
-        code, phrase = REJECT_SIP[reason]
+        code, phrase = REJECT_SIP[RejectReason(reason)]
         self.reject_reason = reason
         self.refuse(code, phrase, causes.REJECT_CAUSES[reason], source)
 

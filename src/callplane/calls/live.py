@@ -8,6 +8,7 @@ account's parent; anyone else gets "not found".
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class LiveCallControl:
         self,
         auth_id: str,
         call_uuid: str,
-        urls: list[str],
+        urls: Sequence[str],
         *,
         loop: bool,
         length: int | None,

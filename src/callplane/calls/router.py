@@ -275,7 +275,8 @@ class Router:
 
     def _screen(self, route: Route, call: Call) -> tuple[str, str] | None:
         """(reject reason, why) when screening refuses the call."""
-        request: Request = call.leg.invite
+        request = call.leg.invite
+        assert request is not None  # an incoming call's leg has its INVITE
         from_user = call.record.from_number
         anonymous = is_anonymous(from_user, request.headers.get("Privacy"))
         reason = blocked_reason(route.block_rules, caller_digits(from_user), anonymous)

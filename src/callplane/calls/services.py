@@ -38,7 +38,7 @@ class Services:
     ports: PortAllocator
     tts: TtsEngine
     audio: AudioFetcher
-    save_recording: Callable[[Recording], Awaitable[None]]
+    save_recording: Callable[[Recording], Awaitable[object]]
     limits: Limits = field(default_factory=Limits)
     live: dict[str, Call] = field(default_factory=dict)  # call_uuid -> call
     by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call

@@ -175,7 +175,7 @@ class Store:
             row: Row[Any] | None = (await conn.execute(stmt)).first()
             return row
 
-    async def _all(self, stmt: sa.Select[Any]) -> list[Row[Any]]:
+    async def _all(self, stmt: sa.Executable) -> list[Row[Any]]:
         async with self._engine.connect() as conn:
             return list(await conn.execute(stmt))
 
@@ -952,7 +952,9 @@ class Store:
                 sa.func.sum(sa.case((answered, 1), else_=0)).label("answered_calls"),
                 sa.func.sum(sa.case((rejected, 1), else_=0)).label("rejected_calls"),
                 sa.func.sum(sa.case((answered, c.billed_duration), else_=0)).label("billed"),
-                sa.type_coerce(sa.func.sum(sa.case((answered, amount), else_=0)), sa.String),
+                sa.type_coerce(sa.func.sum(sa.case((answered, amount), else_=0)), sa.String).label(
+                    "cost"
+                ),
             )
             .where(
                 c.auth_id == auth_id,
@@ -1061,7 +1063,7 @@ def _midnight(day: date) -> datetime:
 
 
 def _usage_period(row: Row[Any]) -> UsagePeriod:
-    cost = Decimal(str(row[5] or 0)).quantize(Decimal("0.00001"))
+    cost = Decimal(str(row.cost or 0)).quantize(Decimal("0.00001"))
     return UsagePeriod(
         period=row.period,
         calls=int(row.calls),

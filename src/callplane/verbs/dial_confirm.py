@@ -9,6 +9,7 @@ a confirmKey the sound is only played, then the leg connects.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from callplane.calls.call import Call
 from callplane.calls.media import frames_of
@@ -28,7 +29,7 @@ async def confirm(call: Call, verb: Dial, leg: OutboundLeg) -> bool:
         return not verb.confirm_key
     keys: asyncio.Queue[str] = asyncio.Queue()
     session.on_dtmf = keys.put_nowait
-    waiting: list[asyncio.Future[object]] = []
+    waiting: list[asyncio.Future[Any]] = []
     try:
         sound = NO_AUDIO
         if verb.confirm_sound:

@@ -11,6 +11,7 @@ otherwise the verbs after this one run. No input: the next verb runs.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from callplane.calls.call import Call
 from callplane.markup.verbs import GetInput, Play, Speak, Wait
@@ -42,7 +43,11 @@ async def run(call: Call, verb: GetInput) -> Outcome:
     return await report(call, verb, digits, finished_on)
 
 
-PROMPTS = {Speak: speak.run, Play: play.run, Wait: wait.run}
+PROMPTS: dict[type, Callable[..., Awaitable[object]]] = {
+    Speak: speak.run,
+    Play: play.run,
+    Wait: wait.run,
+}
 
 
 async def collect(call: Call, verb: GetInput) -> tuple[str, str]:

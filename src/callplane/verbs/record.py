@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def make_recorder(call: Call, verb: Record) -> Recorder:
     folder = call.services.settings.recordings_dir / call.route.account.auth_id
     folder.mkdir(parents=True, exist_ok=True)
     recording_id = new_call_uuid()
-    options = {
+    options: dict[str, Any] = {
         "max_length": verb.max_length,
         "silence_timeout": verb.timeout,
         "play_beep": verb.play_beep,

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callplane.api.flows import owned_flow
 from callplane.api.http import (
     ApiError,
-    authenticate,
     list_reply,
     page_args,
     read_body,
@@ -37,7 +37,7 @@ from callplane.api.shapes import account_uri, plivo_time
 from callplane.errors import NotFound, ValidationError
 from callplane.flows.model import Flow
 from callplane.flows.runtime import API_REQUEST, FlowRunner
-from callplane.store.models import FlowRun, StoredFlow
+from callplane.store.models import FlowRun
 
 
 def install(app: Starlette, runner: FlowRunner | None) -> None:
@@ -56,15 +56,6 @@ def _runner(request: Request) -> FlowRunner:
     if runner is None:
         raise ApiError(503, "flow runs are not available: the API runs without calls")
     return runner
-
-
-async def _flow(request: Request) -> StoredFlow:
-    account = await authenticate(request)
-    flow_id = request.path_params["flow_id"]
-    flow = await store_of(request).get_flow(account.auth_id, flow_id)
-    if flow is None:
-        raise NotFound(f"flow {flow_id}")
-    return flow
 
 
 def _run_uri(run: FlowRun) -> str:
@@ -87,7 +78,7 @@ def summary(run: FlowRun) -> dict[str, Any]:
 
 async def run(request: Request) -> Response:
     """Start the newest published version from its Start node's ``api_request`` exit."""
-    flow = await _flow(request)
+    flow = await owned_flow(request)
     payload = await read_body(request)
     runner = _runner(request)
     if flow.published_version is None:
@@ -118,7 +109,7 @@ def _starts_on_request(flow: Flow) -> bool:
 async def phlo(request: Request) -> Response:
     """``GET /v1/phlo/{phlo_id}/``: the path has no auth id; the credentials give it."""
     request.path_params["auth_id"] = _claimed_auth_id(request)
-    flow = await _flow(request)
+    flow = await owned_flow(request)
     return reply(phlo_id=flow.flow_id, name=flow.name, created_on=plivo_time(flow.created))
 
 
@@ -132,7 +123,7 @@ def _claimed_auth_id(request: Request) -> str:
 
 
 async def list_(request: Request) -> Response:
-    flow = await _flow(request)
+    flow = await owned_flow(request)
     limit, offset = page_args(request.query_params)
     page = await store_of(request).list_flow_runs(
         flow.auth_id, flow.flow_id, limit=limit, offset=offset
@@ -141,7 +132,7 @@ async def list_(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    flow = await _flow(request)
+    flow = await owned_flow(request)
     run_id = request.path_params["run_id"]
     found = await store_of(request).get_flow_run(flow.auth_id, flow.flow_id, run_id)
     if found is None:

@@ -74,7 +74,8 @@ def _named(values: dict[str, Any], current: dict[str, Any] | None) -> dict[str, 
     return {**doc, "name": name.strip()}
 
 
-async def _owned(request: Request) -> StoredFlow:
+async def owned_flow(request: Request) -> StoredFlow:
+    """The flow of the path's ``flow_id``, if the caller's account owns it; else 404."""
     account = await authenticate(request)
     flow_id = request.path_params["flow_id"]
     flow = await store_of(request).get_flow(account.auth_id, flow_id)
@@ -101,13 +102,13 @@ async def list_(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     return reply(**summary(flow), document=flow.document)
 
 
 async def modify(request: Request) -> Response:
     """Save the draft (a new document, a new name, or both)."""
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     values = parse_fields(await read_body(request), FIELDS)
     if not values.get("document") and not values.get("name"):
         raise ValidationError("document", "required (or a name)")
@@ -119,14 +120,14 @@ async def modify(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     await store_of(request).delete_flow(flow.auth_id, flow.flow_id)
     return reply(204)
 
 
 async def check(request: Request) -> Response:
     """Validate the draft: ``valid`` and the problems, each with its node (null: the flow)."""
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     problems = validate(Flow.parse(flow.document))
     errors = [p.to_dict() for p in problems]
     return reply(flow_id=flow.flow_id, valid=not problems, errors=errors)
@@ -134,7 +135,7 @@ async def check(request: Request) -> Response:
 
 async def publish(request: Request) -> Response:
     """Validate the draft and store it as the next version; 400 with the problems if invalid."""
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     problems = validate(Flow.parse(flow.document))
     if problems:
         error = {node: "; ".join(messages) for node, messages in by_node(problems).items()}
@@ -144,7 +145,7 @@ async def publish(request: Request) -> Response:
 
 
 async def versions(request: Request) -> Response:
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     limit, offset = page_args(request.query_params)
     page = await store_of(request).list_flow_versions(
         flow.auth_id, flow.flow_id, limit=limit, offset=offset
@@ -154,7 +155,7 @@ async def versions(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    flow = await _owned(request)
+    flow = await owned_flow(request)
     number = integer("version", request.path_params["version"])
     found = await store_of(request).get_flow_version(flow.auth_id, flow.flow_id, number)
     if found is None:

@@ -15,7 +15,7 @@ import numpy as np
 from tests.flows.examples import edge, node
 from tests.interop.harness import CallplaneServer, WebhookServer
 from tests.interop.pjua import UaCall, UserAgent
-from tests.interop.test_dial_bridge import write_tone
+from tests.interop.tones import write_tone
 
 _numbers = itertools.count(15557700000)
 

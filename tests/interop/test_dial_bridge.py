@@ -4,30 +4,11 @@ each hear the other's tone."""
 from __future__ import annotations
 
 import gc
-import wave
 from pathlib import Path
-
-import numpy as np
 
 from tests.interop.harness import CallplaneServer, WebhookServer
 from tests.interop.pjua import AnsweringAccount, UserAgent
-
-
-def write_tone(path: Path, hz: float, seconds: float) -> Path:
-    t = np.arange(int(8000 * seconds)) / 8000
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes((6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16).tobytes())
-    return path
-
-
-def peak_hz(path: Path) -> float:
-    with wave.open(str(path)) as wav:
-        pcm = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(pcm))
-    return float(np.argmax(spectrum) * 8000 / len(pcm))
+from tests.interop.tones import wav_peak_hz, write_tone
 
 
 def test_caller_and_callee_hear_each_other_through_the_bridge(
@@ -58,6 +39,6 @@ def test_caller_and_callee_hear_each_other_through_the_bridge(
     assert log.disconnected and callee.calls
     status = web.wait_for("/bridge/dial-status")[0].params
     assert status["DialStatus"] == "completed" and status["DialBLegUUID"]
-    assert abs(peak_hz(caller_heard) - 1000) < 20  # the caller heard the callee
-    assert abs(peak_hz(callee_heard) - 440) < 20  # the callee heard the caller
+    assert abs(wav_peak_hz(caller_heard) - 1000) < 20  # the caller heard the callee
+    assert abs(wav_peak_hz(callee_heard) - 440) < 20  # the callee heard the caller
     callee.shutdown()

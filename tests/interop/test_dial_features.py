@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import itertools
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from tests.interop.harness import (
     sipp,
 )
 from tests.interop.pjua import UaCall, UserAgent
-from tests.interop.test_dial_bridge import write_tone
+from tests.interop.tones import peak_hz, wav_pcm, write_tone
 
 _numbers = itertools.count(15550400000)
 
@@ -32,15 +31,6 @@ def line(callplane: CallplaneServer, web: WebhookServer, body: str) -> str:
     document = f"<Response>{body}</Response>"
     callplane.number(number, callplane.application(web.set(f"/answer/{number}", document)))
     return number
-
-
-def wav_pcm(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as wav:
-        return np.frombuffer(wav.readframes(wav.getnframes()), np.int16).astype(np.float64)
-
-
-def peak_hz(pcm: np.ndarray) -> float:
-    return float(np.argmax(np.abs(np.fft.rfft(pcm))) * 8000 / len(pcm))
 
 
 def loud_seconds(pcm: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import pytest
 from tests.interop.harness import CallplaneServer, WebhookServer
 from tests.interop.pjua import UaCall, UserAgent
 from tests.interop.pjua_register import RegAccount, wait_for_state
-from tests.interop.test_dial_bridge import peak_hz, write_tone
+from tests.interop.tones import wav_peak_hz, write_tone
 
 PASSWORD = "endpoint-secret-1"
 
@@ -141,8 +141,8 @@ def test_endpoint_call_runs_its_app_which_dials_another_endpoint_with_audio(
     assert answer["Direction"] == "inbound"
     status = web.wait_for("/e2e/dial-status")[0].params
     assert status["DialStatus"] == "completed" and status["DialBLegUUID"]
-    assert abs(peak_hz(bob_heard) - 1000) < 20  # bob heard alice
-    assert abs(peak_hz(alice_heard) - 440) < 20  # alice heard bob
+    assert abs(wav_peak_hz(bob_heard) - 1000) < 20  # bob heard alice
+    assert abs(wav_peak_hz(alice_heard) - 440) < 20  # alice heard bob
 
     web.wait_for("/e2e/hangup")
     record = callplane.api("GET", f"Call/{answer['CallUUID']}/")

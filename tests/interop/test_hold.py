@@ -14,7 +14,7 @@ import plivo
 
 from tests.interop.harness import CallplaneServer, WebhookServer, sipp
 from tests.interop.pjua import AnsweringAccount, UaCall, UserAgent
-from tests.interop.test_dial_bridge import write_tone
+from tests.interop.tones import write_tone
 
 _numbers = itertools.count(15550300000)
 

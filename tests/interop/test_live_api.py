@@ -20,6 +20,7 @@ from plivo import exceptions
 
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.pjua import UaCall, UserAgent
+from tests.interop.tones import peak_hz, write_tone
 
 SPEAK_FOREVER = '<Response><Speak loop="0">Please hold, we are connecting you.</Speak></Response>'
 SILENCE = '<Response><Wait length="30"/></Response>'
@@ -86,22 +87,6 @@ def loud_frames(pcm: np.ndarray, threshold: float = 300.0) -> np.ndarray:
     return np.sqrt((usable**2).mean(axis=1)) > threshold
 
 
-def peak_hz(pcm: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
-    return float(np.argmax(spectrum) * 8000 / len(pcm))
-
-
-def tone_wav(path: Path, hz: int, seconds: float) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    tone = (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(tone.tobytes())
-    return path.read_bytes()
-
-
 def test_a_running_call_is_listed_read_sent_digits_and_hung_up(
     phone: UserAgent, callplane: CallplaneServer, web: WebhookServer, sdk: plivo.RestClient
 ) -> None:
@@ -157,7 +142,11 @@ def test_speak_and_play_are_heard_and_stop(
     phone.poll(2.0)
     sdk.calls.speak_stop(uuid)
     phone.poll(0.5)
-    tone_url = web.set("/live/tone.wav", tone_wav(tmp_path / "tone.wav", TONE_HZ, 1.0), "audio/wav")
+    tone_url = web.set(
+        "/live/tone.wav",
+        write_tone(tmp_path / "tone.wav", TONE_HZ, 1.0, amplitude=8000).read_bytes(),
+        "audio/wav",
+    )
     played = sdk.calls.play(uuid, tone_url, loop=True, mix=False)
     assert played.message == "play started"
     phone.poll(3.0)

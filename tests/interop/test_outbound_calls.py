@@ -20,7 +20,7 @@ from tests.interop.harness import (
     WebhookServer,
 )
 from tests.interop.pjua import AnsweringAccount, UserAgent
-from tests.interop.test_dial_bridge import peak_hz, write_tone
+from tests.interop.tones import wav_peak_hz, write_tone
 
 CALLER = "14155550100"
 
@@ -77,7 +77,7 @@ def test_answered_call_runs_the_answer_document_on_the_callee(
     hangup = hangup_of(web, "/out/hangup", uuid)
     assert hangup["CallStatus"] == "completed" and hangup["HangupCause"] == "NORMAL_CLEARING"
     assert hangup["Direction"] == "outbound"
-    assert abs(peak_hz(heard) - 440) < 20  # the callee heard the Play
+    assert abs(wav_peak_hz(heard) - 440) < 20  # the callee heard the Play
     (record,) = records_of(callplane, uuid)
     assert record["call_direction"] == "outbound" and record["call_status"] == "completed"
     assert sdk.calls.get(uuid).call_uuid == uuid

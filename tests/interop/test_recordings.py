@@ -16,6 +16,7 @@ from plivo import exceptions
 
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.pjua import UserAgent
+from tests.interop.tones import peak_hz, write_tone
 
 TONE_HZ = 600
 RECORD_PARAMS = (
@@ -28,17 +29,6 @@ RECORD_PARAMS = (
 )
 
 
-def write_tone(path: Path, hz: int, seconds: float) -> Path:
-    t = np.arange(int(8000 * seconds)) / 8000
-    tone = (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(tone.tobytes())
-    return path
-
-
 def wav_samples(data: bytes) -> np.ndarray:
     with wave.open(io.BytesIO(data)) as wav:
         assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
@@ -46,12 +36,6 @@ def wav_samples(data: bytes) -> np.ndarray:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
     assert rate == 8000
     return samples
-
-
-def peak_hz(pcm: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
-    spectrum[0] = 0.0
-    return float(np.argmax(spectrum) * 8000 / len(pcm))
 
 
 def test_a_recorded_tone_is_listed_reported_and_downloadable(
@@ -69,7 +53,7 @@ def test_a_recorded_tone_is_listed_reported_and_downloadable(
     )
     answer = web.set("/rec/answer", document)
     callplane.number(number, callplane.application(answer, hangup_url=web.url("/rec/hangup")))
-    tone = write_tone(tmp_path / "tone.wav", TONE_HZ, 6.0)
+    tone = write_tone(tmp_path / "tone.wav", TONE_HZ, 6.0, amplitude=8000)
     log = phone.wait(phone.call(number, callplane.sip_port, play=tone), timeout=20)
     assert log.disconnected and ("CONFIRMED", 200) in log.states
 
@@ -123,7 +107,7 @@ def test_another_account_cannot_download_a_recording(
         f'playBeep="false"/></Response>'
     )
     callplane.number(number, callplane.application(web.set("/rec2/answer", document)))
-    tone = write_tone(tmp_path / "tone.wav", TONE_HZ, 3.0)
+    tone = write_tone(tmp_path / "tone.wav", TONE_HZ, 3.0, amplitude=8000)
     phone.wait(phone.call(number, callplane.sip_port, play=tone), timeout=20)
     recording_id = web.wait_for("/rec2/action")[0].params["RecordingID"]
     other = sdk.subaccounts.create(name="other", enabled=True)
@@ -152,13 +136,13 @@ def test_record_session_keeps_both_directions(
         '<Wait length="1"/><Play>'
         + web.set(
             "/session-tone.wav",
-            write_tone(tmp_path / "out.wav", 1500, 1.5).read_bytes(),
+            write_tone(tmp_path / "out.wav", 1500, 1.5, amplitude=8000).read_bytes(),
             "audio/wav",
         )
         + "</Play></Response>"
     )
     callplane.number(number, callplane.application(web.set("/session", document)))
-    tone = write_tone(tmp_path / "in.wav", 600, 4.0)
+    tone = write_tone(tmp_path / "in.wav", 600, 4.0, amplitude=8000)
     phone.wait(phone.call(number, callplane.sip_port, play=tone), timeout=20)
     params = web.wait_for("/session-recorded")[0].params
     audio = httpx.get(params["RecordUrl"], auth=(AUTH_ID, AUTH_TOKEN), timeout=10)

@@ -153,28 +153,28 @@ function Canvas({ credentials, flowId }: { credentials: Credentials; flowId: str
       return { kind: "ok", text: "Saved" };
     });
 
+  // Save the draft, validate it on the server and mark its problems on the nodes.
+  const saveAndValidate = async () => {
+    await save();
+    const result = await api<{ valid: boolean; errors: Problem[] }>(
+      credentials,
+      "POST",
+      `Flow/${flowId}/Validate/`,
+    );
+    showProblems(result.errors);
+    return result;
+  };
+
   const onValidate = () =>
     run(async () => {
-      await save();
-      const result = await api<{ valid: boolean; errors: Problem[] }>(
-        credentials,
-        "POST",
-        `Flow/${flowId}/Validate/`,
-      );
-      showProblems(result.errors);
+      const result = await saveAndValidate();
       if (result.valid) return { kind: "ok", text: "Valid" };
       return { kind: "error", text: `${result.errors.length} problem(s): see the marked nodes` };
     });
 
   const onPublish = () =>
     run(async () => {
-      await save();
-      const result = await api<{ valid: boolean; errors: Problem[] }>(
-        credentials,
-        "POST",
-        `Flow/${flowId}/Validate/`,
-      );
-      showProblems(result.errors);
+      const result = await saveAndValidate();
       if (!result.valid) return { kind: "error", text: "Fix the problems before publishing" };
       const done = await api<{ version: number }>(credentials, "POST", `Flow/${flowId}/Publish/`);
       setPublished(done.version);

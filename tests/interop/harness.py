@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -245,9 +246,12 @@ def sipp(
     timeout: int = 20,
     calls: int = 1,
     rate: int = 10,
+    ip: str = "127.0.0.1",
+    extra: Sequence[str] = (),
     **values: Any,
 ) -> SippResult:
-    """Run one SIPp call from a scenario template (``{name}`` filled from values)."""
+    """Run one SIPp call from a scenario template (``{name}`` filled from values), sent
+    from ``ip`` (another loopback address stands for another host), ``extra`` SIPp options."""
     assert shutil.which("sipp"), "sipp is not installed (Debian package sip-tester)"
     defaults = {"caller": "14155550100", "caller_name": "Alice Smith", "to": "15550001111"}
     text = (SCENARIOS / scenario).read_text().format(**{**defaults, **values})
@@ -263,7 +267,7 @@ def sipp(
         str(rate),
         "-nostdin",
         "-i",
-        "127.0.0.1",
+        ip,
         "-t",
         transport,
         "-timeout",
@@ -271,6 +275,7 @@ def sipp(
         "-timeout_error",
         "-trace_err",
         "-trace_msg",
+        *extra,
         f"127.0.0.1:{port}",
     ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)

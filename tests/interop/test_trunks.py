@@ -11,7 +11,6 @@ import itertools
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,15 @@ import pytest
 from tests.interop.harness import (
     AUTH_ID,
     AUTH_TOKEN,
-    SCENARIOS,
     CallplaneServer,
     SippResult,
+    SippUas,
     WebhookServer,
     free_port,
+    sipp,
 )
 
 _numbers = itertools.count(15550300000)
-_running: list[subprocess.Popen[str]] = []
 
 
 @pytest.fixture(scope="module")
@@ -45,47 +44,13 @@ def _clean(callplane: CallplaneServer) -> Iterator[None]:
     yield
     for trunk in callplane.api("GET", "Trunk/")["objects"]:
         callplane.api("DELETE", f"Trunk/{trunk['trunk_id']}/")
-    while _running:
-        proc = _running.pop()
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-def start_sipp(
-    workdir: Path, scenario: str, args: list[str], ip: str = "127.0.0.1", **values: Any
-) -> tuple[subprocess.Popen[str], Path]:
-    """SIPp playing one call of ``scenario`` (``{name}`` filled from values) from ``ip``."""
-    text = (SCENARIOS / scenario).read_text().format(**values)
-    path = workdir / f"{scenario.removesuffix('.xml')}-{time.monotonic_ns()}.xml"
-    path.write_text(text)
-    cmd = ["sipp", "-sf", str(path), "-i", ip, "-m", "1", "-nostdin", "-t", "u1"]
-    cmd += ["-timeout", "25s", "-timeout_error", "-trace_err", "-trace_msg", *args]
-    proc = subprocess.Popen(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    _running.append(proc)
-    return proc, path
-
-
-def finish(proc: subprocess.Popen[str], path: Path, timeout: float = 35) -> SippResult:
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-    traces = "".join(p.read_text(errors="replace") for p in path.parent.glob(f"{path.stem}*_*.log"))
-    return SippResult(proc.returncode, output[-3000:] + traces)
 
 
 def caller(
     workdir: Path, callplane: CallplaneServer, scenario: str, ip: str, *args: str, **values: Any
 ) -> SippResult:
-    values = {"caller": "14155550100", "caller_name": "Carrier", **values}
-    proc, path = start_sipp(
-        workdir, scenario, [*args, f"127.0.0.1:{callplane.sip_port}"], ip, **values
-    )
-    return finish(proc, path)
+    values = {"caller_name": "Carrier", **values}
+    return sipp(workdir, scenario, callplane.sip_port, timeout=25, ip=ip, extra=args, **values)
 
 
 def cli(callplane: CallplaneServer, *args: str) -> str:
@@ -166,18 +131,17 @@ def test_outbound_call_through_a_trunk_that_challenges_with_407(
         f'<Response><Dial action="{action}" timeout="10">'
         "<Number>+15557654321</Number></Dial></Response>",
     )
-    gateway, gateway_path = start_sipp(
+    gateway = SippUas(
         workdir,
         "uas_407_answer.xml",
-        ["-p", str(gateway_port)],
+        gateway_port,
         realm="carrier.example",
         nonce="n0nce-4071",
         username="acme",
         hold_ms=800,
     )
-    time.sleep(0.3)  # let it bind before the call comes
     call = caller(workdir, callplane, "uac_dial_answered.xml", "127.0.0.1", to=number)
-    at_gateway = finish(gateway, gateway_path)
+    at_gateway = gateway.result(35)
     assert at_gateway.returncode == 0, at_gateway.output
     assert call.returncode == 0, call.output
 

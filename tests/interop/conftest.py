@@ -61,6 +61,14 @@ def phone() -> Iterator[UserAgent]:
 
 
 @pytest.fixture
+def phlo_client(callplane: CallplaneServer) -> Iterator[plivo.phlo.RestClient]:
+    """The plivo SDK's PhloClient, pointed at the running server (its base URL only)."""
+    with plivo.phlo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
+        client.phlo_base_uri = f"http://127.0.0.1:{callplane.http_port}/v1"
+        yield client
+
+
+@pytest.fixture
 def sdk(callplane: CallplaneServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[plivo.RestClient]:
     """The official plivo SDK, pointed at the running server (base-URL constants only)."""
     base = f"http://127.0.0.1:{callplane.http_port}/v1/Account"

@@ -10,13 +10,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import plivo
 import pytest
 
 from tests.flows.examples import edge, node
 from tests.interop.harness import (
-    AUTH_ID,
-    AUTH_TOKEN,
     CallplaneServer,
     SippUas,
     WebhookServer,
@@ -34,13 +31,6 @@ def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneSer
     server.api("POST", "Trunk/", json={"name": "gw", "host": "127.0.0.1", "port": GATEWAY_PORT})
     yield server
     assert server.stop() == 0, server.logs()
-
-
-@pytest.fixture
-def phlo_client(callplane: CallplaneServer) -> Iterator[Any]:
-    with plivo.phlo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
-        client.phlo_base_uri = f"http://127.0.0.1:{callplane.http_port}/v1"
-        yield client
 
 
 def run_flow(

@@ -6,36 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import plivo
-import pytest
 
 from tests.flows.examples import edge, node, reject_calls
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
-
-
-@pytest.fixture(scope="module")
-def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
-    server = CallplaneServer(tmp_path_factory.mktemp("callplane-runs")).start()
-    yield server
-    assert server.stop() == 0, server.logs()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebhookServer]:
-    server = WebhookServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def phlo_client(callplane: CallplaneServer) -> Iterator[Any]:
-    with plivo.phlo.RestClient(AUTH_ID, AUTH_TOKEN) as client:
-        client.phlo_base_uri = f"http://127.0.0.1:{callplane.http_port}/v1"
-        yield client
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer
 
 
 def notify_flow(url: str) -> dict[str, Any]:

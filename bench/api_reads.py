@@ -1,11 +1,13 @@
 """REST read benchmark: GET /Call/{uuid}/ and GET /Call/?limit=20 over 100,000 records.
 
-Fills a SQLite store through ``Store.write_records``, starts ``uvicorn`` with the app
-in a subprocess, and drives it with ``wrk`` (Debian package ``wrk``; a Lua script
-adds Basic auth and picks a random call uuid per request). Prints requests/s and
-p50/p99 latency per endpoint; the goal is >= 2,000 req/s with p99 < 20 ms.
+Fills a SQLite store through ``Store.write_records``, starts one ``callplane serve``
+on it (as a user would, from its data directory), and drives it with ``wrk``
+(Debian package ``wrk``; a Lua script adds Basic auth and picks a random call uuid
+per request). Prints requests/s and p50/p99 latency per endpoint; the goal is
+>= 2,000 req/s with p99 < 20 ms. Run it on a quiet machine: on two cores, wrk and
+the server share them.
 
-    .venv/bin/python bench/api_reads.py [--records 100000] [--duration 10] [--workers 1]
+    .venv/bin/python bench/api_reads.py [--records 100000] [--duration 10] [--runs 3]
 
 Also prints SQLite's plan for the list query, which must walk an index, not sort.
 """
@@ -14,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
-import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,8 +31,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from callplane.store import Store
-from callplane.store.models import Account, CallRecord
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer  # noqa: E402
+
+from callplane.store import Store  # noqa: E402
+from callplane.store.models import Account, CallRecord  # noqa: E402
 
 BATCH = 5000
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -76,7 +81,7 @@ def _record(account: Account, n: int) -> CallRecord:
 
 async def fill(db: Path, count: int) -> tuple[Account, list[str]]:
     store = await Store.open(f"sqlite+aiosqlite:///{db}")
-    account, _ = await store.ensure_main_account()
+    account, _ = await store.ensure_main_account(AUTH_ID, AUTH_TOKEN)
     ids: list[str] = []
     started = time.perf_counter()
     for first in range(0, count, BATCH):
@@ -98,67 +103,6 @@ def explain(db: Path, auth_id: str) -> str:
         plan = [row[-1] for row in conn.execute(sa.text(query), {"a": auth_id})]
     engine.dispose()
     return "; ".join(plan)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CALLPLANE_BENCH_DB": str(db)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bench.api_reads:make_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--loop",
-        "uvloop",
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("uvicorn did not start")
-
-
-def make_app() -> object:
-    """uvicorn factory: the API over the benchmark database (store opened on first request)."""
-    from starlette.types import Receive, Scope, Send
-
-    from callplane.api import create_app
-
-    state: dict[str, object] = {}
-    lock = asyncio.Lock()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if "app" not in state:
-            async with lock:
-                if "app" not in state:
-                    store = await Store.open(
-                        f"sqlite+aiosqlite:///{os.environ['CALLPLANE_BENCH_DB']}"
-                    )
-                    state["app"] = create_app(store)
-        inner = state["app"]
-        await inner(scope, receive, send)  # type: ignore[operator]
-
-    return app
 
 
 def run_wrk(script: Path, port: int, duration: int, connections: int) -> dict[str, float]:
@@ -201,29 +145,31 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="measurements per endpoint")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
+        data = Path(tmp) / "data"
+        data.mkdir()
+        db = data / "callplane.db"  # where `callplane serve` looks by default
         account, ids = asyncio.run(fill(db, args.records))
         print(f"list query plan: {explain(db, account.auth_id)}")
         (Path(tmp) / "ids.txt").write_text("\n".join(ids) + "\n")
-        port = free_port()
-        server = start_server(db, port, args.workers)
+        server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+        results: list[tuple[str, dict[str, float]]] = []
         try:
-            results = {}
             for mode, label in (("get", "GET /Call/{uuid}/"), ("list", "GET /Call/?limit=20")):
                 script = Path(tmp) / f"{mode}.lua"
                 script.write_text(_lua(tmp, account, mode))
-                run_wrk(script, port, 2, args.connections)  # warm-up
-                results[label] = run_wrk(script, port, args.duration, args.connections)
+                run_wrk(script, server.http_port, 2, args.connections)  # warm-up
+                for _ in range(args.runs):
+                    wrk = run_wrk(script, server.http_port, args.duration, args.connections)
+                    results.append((label, wrk))
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
     print(json.dumps(results, indent=2))
-    for label, r in results.items():
+    for label, r in results:
         verdict = "ok" if r["rps"] >= 2000 and r["p99_ms"] < 20 else "BELOW GOAL"
         print(
             f"{label:24} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
@@ -232,8 +178,6 @@ def main() -> None:
 
 
 def _lua(tmp: str, account: Account, mode: str) -> str:
-    import base64
-
     basic = base64.b64encode(f"{account.auth_id}:{account.auth_token}".encode()).decode()
     base = f"/v1/Account/{account.auth_id}"
     return LUA % {"ids": f"{tmp}/ids.txt", "base": base, "mode": mode, "basic": basic}

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -57,10 +58,17 @@ class ApiError(Exception):
         self.error = error
 
 
+class JsonResponse(JSONResponse):
+    """Starlette's JSONResponse, encoded with orjson (the same compact JSON, faster)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def reply(status: int = 200, **fields: Any) -> Response:
     if status == 204:
         return Response(status_code=204)
-    return JSONResponse({"api_id": str(uuid.uuid4()), **fields}, status_code=status)
+    return JsonResponse({"api_id": str(uuid.uuid4()), **fields}, status_code=status)
 
 
 def error_reply(request: Request, status: int, error: str | dict[str, str]) -> Response:
@@ -74,7 +82,7 @@ def error_reply(request: Request, status: int, error: str | dict[str, str]) -> R
     body: dict[str, Any] = {"api_id": str(uuid.uuid4()), "error": error}
     if _is_list_request(request):
         body["objects"] = []
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
 def _is_list_request(request: Request) -> bool:

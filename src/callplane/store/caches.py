@@ -1,71 +1,130 @@
 """Small in-memory caches that keep SQL off the API's hot paths.
 
 Both are exact for changes made through the same :class:`Store` (they are
-refreshed or cleared on every such write) and at most ``ttl`` seconds stale for
-changes made by another process sharing the database (a cluster node).
+refreshed or cleared on every such write) and at most ``ttl`` seconds plus one
+load stale for changes made by another process sharing the database (a cluster
+node).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import math
+import logging
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from callplane.store.models import Account
 from callplane.store.secrets import secret_digest
 
+log = logging.getLogger("callplane.store")
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 _DUMMY_TOKEN = b"x" * 40
 
 
-class Credentials:
-    """Accounts by auth id and the SHA-256 digests of their API key secrets."""
+class Refreshed(Generic[K, V]):
+    """Values by key, each loaded once and kept; older than ``ttl`` seconds, a value
+    is still answered while one reload runs in the background.
 
-    def __init__(self, ttl: float = 5.0) -> None:
+    So no request waits for a reload that only catches up with other processes,
+    and requests that miss the same key at once share one load (a count over many
+    rows takes milliseconds; each request arriving meanwhile would start its own).
+    After ``clear()`` (a change made here) callers wait for the reload, so they
+    always see their own changes.
+    """
+
+    def __init__(self, ttl: float, size: int = 1024) -> None:
         self.ttl = ttl
-        self._accounts: dict[str, Account] = {}
-        self._keys: frozenset[tuple[str, str]] = frozenset()
-        self._loaded_at = -math.inf
+        self.size = size
+        self._values: dict[K, tuple[V, float]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
+        self._running: set[asyncio.Future[V]] = set()  # asyncio keeps only weak references
 
-    def stale(self) -> bool:
-        return time.monotonic() - self._loaded_at > self.ttl
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        found = self._values.get(key)
+        if found is None:
+            return await asyncio.shield(self._load(key, load))
+        value, loaded_at = found
+        if time.monotonic() - loaded_at > self.ttl:
+            self._load(key, load)
+        return value
 
-    def invalidate(self) -> None:
-        self._loaded_at = -math.inf
+    def put(self, key: K, value: V) -> None:
+        """A value read after the latest change; a load still running may predate it."""
+        self._loading.pop(key, None)
+        self._keep(key, value)
+
+    def clear(self) -> None:
+        """Forget every value, and loads still running (they may predate the change)."""
+        self._values.clear()
+        self._loading.clear()
+
+    def _keep(self, key: K, value: V) -> None:
+        if len(self._values) >= self.size and key not in self._values:
+            self._values.clear()
+        self._values[key] = (value, time.monotonic())
+
+    def _load(self, key: K, load: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
+        running = self._loading.get(key)
+        if running is None:
+            running = self._loading[key] = asyncio.ensure_future(load())
+            self._running.add(running)
+            running.add_done_callback(lambda done: self._loaded(key, done))
+        return running
+
+    def _loaded(self, key: K, done: asyncio.Future[V]) -> None:
+        # Reading the exception marks it retrieved: a failed refresh nobody awaits
+        # is not reported as "never retrieved".
+        error = None if done.cancelled() else done.exception()
+        self._running.discard(done)
+        if self._loading.get(key) is not done:
+            return  # cleared or put while loading: the result may predate the change
+        del self._loading[key]
+        if done.cancelled():
+            return
+        if error is None:
+            self._keep(key, done.result())
+        elif key in self._values:
+            log.warning("cache refresh failed, keeping the old value: %r", error)
+
+
+@dataclass(frozen=True)
+class _Known:
+    accounts: dict[str, Account] = field(default_factory=dict)
+    keys: frozenset[tuple[str, str]] = frozenset()
+
+
+Load = Callable[[], Awaitable[tuple[Iterable[Account], Iterable[tuple[str, str]]]]]
+
+
+class Credentials:
+    """Accounts by auth id and the SHA-256 digests of their API key secrets,
+    read by ``load()`` and kept ``ttl`` seconds."""
+
+    def __init__(self, load: Load, ttl: float = 5.0) -> None:
+        self._read = load
+        self._known: Refreshed[None, _Known] = Refreshed(ttl, size=1)
 
     def replace(self, accounts: Iterable[Account], keys: Iterable[tuple[str, str]]) -> None:
-        self._accounts = {a.auth_id: a for a in accounts}
-        self._keys = frozenset(keys)
-        self._loaded_at = time.monotonic()
+        self._known.put(None, _Known({a.auth_id: a for a in accounts}, frozenset(keys)))
 
-    def check(self, auth_id: str, token: str) -> Account | None:
+    def invalidate(self) -> None:
+        self._known.clear()
+
+    async def check(self, auth_id: str, token: str) -> Account | None:
         """The enabled account whose auth token (constant-time) or key secret is ``token``."""
-        account = self._accounts.get(auth_id)
+        known = await self._known.get(None, self._load)
+        account = known.accounts.get(auth_id)
         expected = account.auth_token.encode() if account else _DUMMY_TOKEN
         matches = hmac.compare_digest(expected, token.encode())
         if account is not None and not matches:
-            matches = (auth_id, secret_digest(token)) in self._keys
+            matches = (auth_id, secret_digest(token)) in known.keys
         return account if matches and account is not None and account.enabled else None
 
-
-class Counts:
-    """``count(*)`` results of list queries, by query key, for ``ttl`` seconds."""
-
-    def __init__(self, ttl: float = 2.0, size: int = 1024) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._counts: dict[Hashable, tuple[int, float]] = {}
-
-    def get(self, key: Hashable) -> int | None:
-        found = self._counts.get(key)
-        if found is None or time.monotonic() - found[1] > self.ttl:
-            return None
-        return found[0]
-
-    def put(self, key: Hashable, total: int) -> None:
-        if len(self._counts) >= self.size:
-            self._counts.clear()
-        self._counts[key] = (total, time.monotonic())
-
-    def clear(self) -> None:
-        self._counts.clear()
+    async def _load(self) -> _Known:
+        accounts, keys = await self._read()
+        return _Known({a.auth_id: a for a in accounts}, frozenset(keys))

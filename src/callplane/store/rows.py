@@ -34,6 +34,9 @@ _CHECKED: dict[type, sa.Table] = {
 }
 
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
+# Selected in the dataclass's field order, so a row builds a record positionally
+# (a third of the cost of going through a dict, which list pages pay 20 times).
+RECORD_COLUMNS = tuple(t.call_records.c[name] for name in _RECORD_FIELDS)
 
 
 def to_row(obj: Any) -> dict[str, Any]:
@@ -82,10 +85,16 @@ def block_rule(row: Row[Any]) -> BlockRule:
     return BlockRule(**values)
 
 
+def select_records() -> sa.Select[Any]:
+    """``SELECT`` of call records whose rows ``call_record`` converts."""
+    return sa.select(*RECORD_COLUMNS)
+
+
 def call_record(row: Row[Any]) -> CallRecord:
-    values = row._asdict()
-    values["events"] = list(values["events"] or [])
-    return CallRecord(**values)
+    """A record from a row of ``select_records()``."""
+    record = CallRecord(*row)  # type: ignore[call-arg]  # the row has every field, in order
+    record.events = list(record.events or [])
+    return record
 
 
 def pending_callback(row: Row[Any]) -> PendingCallback:

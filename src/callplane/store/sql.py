@@ -28,16 +28,19 @@ def upsert(dialect: str, table: sa.Table, key: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=[table.c[key]], set_=updates)
 
 
-def install_sqlite_pragmas(engine: AsyncEngine) -> None:
-    """WAL, synchronous=NORMAL and enforced foreign keys on every new connection."""
+def install_sqlite_pragmas(engine: AsyncEngine | sa.Engine, *, read_only: bool = False) -> None:
+    """WAL, synchronous=NORMAL and enforced foreign keys on every new connection;
+    ``read_only`` connections also refuse to write (``PRAGMA query_only``)."""
+    pragmas = _SQLITE_PRAGMAS + (("PRAGMA query_only=ON",) if read_only else ())
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 
-    sa.event.listen(engine.sync_engine, "connect", on_connect)
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    sa.event.listen(sync, "connect", on_connect)
 
 
 def count_of(stmt: sa.Select[Any]) -> sa.Select[Any]:

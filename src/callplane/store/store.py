@@ -13,9 +13,10 @@ routing table that :meth:`Store.route` reads without SQL.
 from __future__ import annotations
 
 import asyncio
+import functools
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,14 +24,14 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callplane.errors import NotFound, ValidationError
 from callplane.migrations import upgrade as migrate
-from callplane.store import rows
+from callplane.store import reads, rows
 from callplane.store import tables as t
-from callplane.store.caches import Counts, Credentials
+from callplane.store.caches import Credentials, Refreshed
 from callplane.store.ids import (
     new_app_id,
     new_auth_id,
@@ -143,14 +144,15 @@ def _changed(obj: T, changes: Mapping[str, Any], allowed: frozenset[str] | None 
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads.reader_for(engine)
         self._upsert_records = upsert(engine.dialect.name, t.call_records, "call_uuid")
         self._upsert_runs = upsert(engine.dialect.name, t.flow_runs, "run_id")
         self._routes: dict[str, Route] = {}
         self._endpoints = EndpointIndex((), {}, {})
         self._reload_lock = asyncio.Lock()
-        self._credentials = Credentials()
+        self._credentials = Credentials(self._read_credentials)
         self.trunks = TrunkTable()  # enabled trunks per account, rebuilt with the routes
-        self._call_counts = Counts()
+        self._call_counts: Refreshed[Hashable, int] = Refreshed(ttl=2.0)
         self.outbox = SqlOutbox(engine)
 
     @classmethod
@@ -166,26 +168,27 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self._reads.close()
         await self._engine.dispose()
 
     # -- plumbing -------------------------------------------------------------
 
     async def _first(self, stmt: sa.Select[Any]) -> Row[Any] | None:
-        async with self._engine.connect() as conn:
-            row: Row[Any] | None = (await conn.execute(stmt)).first()
-            return row
+        row: Row[Any] | None = await self._reads.run(reads.first(stmt))
+        return row
 
     async def _all(self, stmt: sa.Executable) -> list[Row[Any]]:
-        async with self._engine.connect() as conn:
-            return list(await conn.execute(stmt))
+        return await self._reads.run(reads.every(stmt))
 
     async def _page(
         self, stmt: sa.Select[Any], limit: int, offset: int, convert: Callable[[Row[Any]], T]
     ) -> Page[T]:
-        async with self._engine.connect() as conn:
-            total = (await conn.execute(count_of(stmt))).scalar_one()
-            result = await conn.execute(stmt.limit(limit).offset(offset))
+        def read(conn: Connection) -> Page[T]:
+            total = conn.execute(count_of(stmt)).scalar_one()
+            result = conn.execute(stmt.limit(limit).offset(offset))
             return Page([convert(row) for row in result], total)
+
+        return await self._reads.run(read)
 
     async def _change(self, stmt: sa.Executable, missing: str | None = None) -> None:
         """Run one configuration write, then reload routes; NotFound if no row hit."""
@@ -288,15 +291,15 @@ class Store:
         Checked in memory (see ``caches.Credentials``): the auth token in constant
         time, key secrets by their SHA-256.
         """
-        if self._credentials.stale():
-            await self._load_credentials()
-        return self._credentials.check(auth_id, token)
+        return await self._credentials.check(auth_id, token)
 
-    async def _load_credentials(self) -> None:
-        async with self._engine.connect() as conn:
-            accounts = await _load(conn, t.accounts, rows.account)
-            keys = await _key_digests(conn)
-        self._credentials.replace(accounts, keys)
+    async def _read_credentials(self) -> tuple[list[Account], list[tuple[str, str]]]:
+        def read(conn: Connection) -> tuple[list[Account], list[tuple[str, str]]]:
+            accounts = [rows.account(row) for row in conn.execute(sa.select(t.accounts))]
+            keys = [(r.auth_id, r.secret_sha256) for r in conn.execute(_KEY_DIGESTS)]
+            return accounts, keys
+
+        return await self._reads.run(read)
 
     async def update_account(
         self,
@@ -431,8 +434,10 @@ class Store:
     async def revoke_api_key(self, auth_id: str, key_id: str) -> None:
         c = t.api_keys.c
         stmt = sa.delete(t.api_keys).where(c.auth_id == auth_id, c.key_id == key_id)
-        self._credentials.invalidate()
-        await self._write(stmt, missing=f"API key {key_id}")
+        try:
+            await self._write(stmt, missing=f"API key {key_id}")
+        finally:
+            self._credentials.invalidate()  # after the delete, or a reload could keep the key
 
     # -- applications ---------------------------------------------------------
 
@@ -898,10 +903,8 @@ class Store:
     async def get_call(
         self, auth_id: str, call_uuid: str, *, include_subaccounts: bool = False
     ) -> CallRecord | None:
-        c = t.call_records.c
-        owned = _owned(c.auth_id, auth_id, include_subaccounts)
-        stmt = sa.select(t.call_records).where(owned, c.call_uuid == call_uuid)
-        row = await self._first(stmt)
+        params = {"auth_id": auth_id, "call_uuid": call_uuid}
+        row = await self._reads.run(reads.first(_call_query(include_subaccounts), params))
         return rows.call_record(row) if row else None
 
     async def list_calls(
@@ -917,19 +920,16 @@ class Store:
         ``filters`` are equality tests on CALL_FILTERS columns, or comparisons
         on CALL_RANGE_FILTERS columns named Plivo's way (``bill_duration__gte``).
         """
-        c = t.call_records.c
-        stmt = sa.select(t.call_records).where(c.auth_id == auth_id)
-        for name, value in (filters or {}).items():
-            stmt = stmt.where(_call_condition(name, value))
-        stmt = stmt.order_by(c.initiation_time.desc(), c.call_uuid.desc())
-        key = (auth_id, tuple(sorted((filters or {}).items())))
-        async with self._engine.connect() as conn:
-            total = self._call_counts.get(key)
-            if total is None:
-                total = (await conn.execute(count_of(stmt))).scalar_one()
-                self._call_counts.put(key, total)
-            result = await conn.execute(stmt.limit(limit).offset(offset))
-            return Page([rows.call_record(row) for row in result], total)
+        filters = dict(filters or {})
+        count, page = _calls_queries(tuple(sorted(filters)))
+        where = {"auth_id": auth_id, **filters}
+        total = await self._call_counts.get(
+            (auth_id, tuple(sorted(filters.items()))),
+            lambda: self._reads.run(lambda conn: int(conn.execute(count, where).scalar_one())),
+        )
+        window = {**where, "limit": limit, "offset": offset}
+        found = await self._reads.run(reads.every(page, window))
+        return Page([rows.call_record(row) for row in found], total)
 
     async def usage(
         self, auth_id: str, start: date, end: date, *, period: str = "day"
@@ -1013,7 +1013,7 @@ class Store:
 
     async def live_records(self) -> list[CallRecord]:
         """Records still marked live: calls a crash interrupted (start-up recovery)."""
-        stmt = sa.select(t.call_records).where(t.call_records.c.state == "live")
+        stmt = rows.select_records().where(t.call_records.c.state == "live")
         return [rows.call_record(row) for row in await self._all(stmt)]
 
 
@@ -1074,12 +1074,11 @@ def _usage_period(row: Row[Any]) -> UsagePeriod:
     )
 
 
+_KEY_DIGESTS = sa.select(t.api_keys.c.auth_id, t.api_keys.c.secret_sha256)
+
+
 async def _key_digests(conn: AsyncConnection) -> list[tuple[str, str]]:
-    c = t.api_keys.c
-    return [
-        (row.auth_id, row.secret_sha256)
-        for row in await conn.execute(sa.select(c.auth_id, c.secret_sha256))
-    ]
+    return [(row.auth_id, row.secret_sha256) for row in await conn.execute(_KEY_DIGESTS)]
 
 
 async def _load(
@@ -1113,7 +1112,9 @@ async def _check_numbers_free(conn: AsyncConnection, digits: list[str]) -> None:
         raise ValidationError("numbers", f"{taken.number} is already added")
 
 
-def _owned(column: sa.ColumnElement[Any], auth_id: str, include_subaccounts: bool) -> Any:
+def _owned(
+    column: sa.ColumnElement[Any], auth_id: str | sa.BindParameter[str], include_subaccounts: bool
+) -> Any:
     """``column`` names ``auth_id`` (or, with ``include_subaccounts``, one of its children)."""
     if not include_subaccounts:
         return column == auth_id
@@ -1157,6 +1158,30 @@ def _recording_condition(name: str, value: Any) -> Any:
     table = t.call_records if column in ("from_number", "to_number") else t.recordings
     col = table.c[column]
     return _RANGE_OPS[op](col, value) if op else col == value
+
+
+@functools.cache
+def _call_query(include_subaccounts: bool) -> sa.Select[Any]:
+    """One record by ``:call_uuid``, owned by ``:auth_id`` (or a sub-account of it).
+
+    Statements are built once and take their values as parameters: building and
+    keying a statement per request cost as much as reading a 20-row page.
+    """
+    c = t.call_records.c
+    owned = _owned(c.auth_id, sa.bindparam("auth_id"), include_subaccounts)
+    return rows.select_records().where(owned, c.call_uuid == sa.bindparam("call_uuid"))
+
+
+@functools.lru_cache(maxsize=256)
+def _calls_queries(filters: tuple[str, ...]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The count and the ``:limit``/``:offset`` page of ``:auth_id``'s records, newest
+    first, where each of ``filters`` compares its column with the parameter of its name."""
+    c = t.call_records.c
+    stmt = rows.select_records().where(c.auth_id == sa.bindparam("auth_id"))
+    for name in filters:
+        stmt = stmt.where(_call_condition(name, sa.bindparam(name)))
+    page = stmt.order_by(c.initiation_time.desc(), c.call_uuid.desc())
+    return count_of(stmt), page.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def _call_condition(name: str, value: Any) -> Any:

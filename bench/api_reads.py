@@ -39,6 +39,7 @@ from callplane.store import Store  # noqa: E402
 from callplane.store.models import Account, CallRecord  # noqa: E402
 
 BATCH = 5000
+PACED = 4
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LUA = """
 local ids = {}
@@ -52,6 +53,10 @@ request = function()
     return wrk.format("GET", base .. "/Call/" .. ids[math.random(#ids)] .. "/")
   end
   return wrk.format("GET", base .. "/Call/?limit=20")
+end
+local pause = %(delay_ms)d
+if pause > 0 then
+  delay = function() return pause end
 end
 """
 
@@ -105,23 +110,25 @@ def explain(db: Path, auth_id: str) -> str:
     return "; ".join(plan)
 
 
-def run_wrk(script: Path, port: int, duration: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
+def run_wrk(script: Path, port: int, duration: float, connections: int) -> dict[str, float]:
+    return parse_wrk(start_wrk(script, port, duration, connections).communicate()[0])
+
+
+def start_wrk(script: Path, port: int, duration: float, connections: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             "wrk",
             "-t1",
             f"-c{connections}",
-            f"-d{duration}s",
+            f"-d{int(duration)}s",
             "--latency",
             "-s",
             str(script),
             f"http://127.0.0.1:{port}",
         ],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-    ).stdout
-    return parse_wrk(out)
+    )
 
 
 def _ms(value: str, unit: str) -> float:
@@ -177,10 +184,22 @@ def main() -> None:
         )
 
 
-def _lua(tmp: str, account: Account, mode: str) -> str:
+def _lua(tmp: str, account: Account, mode: str, delay_ms: int = 0) -> str:
+    """wrk's script: ``get`` or ``list`` requests, each connection pausing ``delay_ms``
+    between them (0: as fast as the server answers)."""
     basic = base64.b64encode(f"{account.auth_id}:{account.auth_token}".encode()).decode()
     base = f"/v1/Account/{account.auth_id}"
-    return LUA % {"ids": f"{tmp}/ids.txt", "base": base, "mode": mode, "basic": basic}
+    values = {"ids": f"{tmp}/ids.txt", "base": base, "mode": mode, "basic": basic}
+    return LUA % {**values, "delay_ms": delay_ms}
+
+
+def paced_list_script(tmp: Path, account: Account, ids: list[str], rate: int) -> Path:
+    """A wrk script for ``GET /Call/?limit=20`` at about ``rate`` req/s over
+    ``PACED`` connections."""
+    (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
+    script = tmp / "paced-list.lua"
+    script.write_text(_lua(str(tmp), account, "list", PACED * 1000 // rate))
+    return script
 
 
 if __name__ == "__main__":

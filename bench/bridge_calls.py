@@ -21,11 +21,17 @@ after the first step that does not pass (unless ``--keep-going``).
 
     .venv/bin/python bench/bridge_calls.py --steps 50,100,200,300,500 --seconds 60
     .venv/bin/python bench/bridge_calls.py --steps 2 --seconds 3 --json out.json
+    .venv/bin/python bench/bridge_calls.py --steps 100 --api-rate 200  # with API reads
+
+``--api-rate`` fills the server's database with ``--api-records`` call records
+first and has wrk send about that many ``GET /Call/?limit=20`` per second during
+each window, to show what API reads on the same event loop do to the media.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -43,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.interop.harness import CallplaneServer, WebhookServer, free_port  # noqa: E402
 
+from bench import api_reads  # noqa: E402
 from bench.rtp_load import REALTIME_PRIORITY, load_main  # noqa: E402
 from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 
@@ -79,6 +86,8 @@ class Step:
     load_cpu: float
     send_jitter_p99: float
     rx_drops: int
+    api_rps: float = 0.0
+    api_p99_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -105,6 +114,7 @@ class Step:
             f"{self.load_cpu:.0%}",
             f"{self.send_jitter_p99:.2f}",
             self.rx_drops,
+            f"{self.api_rps:.0f} / {self.api_p99_ms:.1f}",
             "ok" if self.ok else "--",
         ]
         return "| " + " | ".join(str(cell) for cell in cells) + " |"
@@ -114,7 +124,7 @@ HEADER = (
     "| calls | failed | legs | packets sent | lost A->B / B->A (streams, moments) "
     "| added jitter p50 / p99 / max ms | latency p50 / p99 ms | filler | setup p99 ms "
     "| server CPU | RSS MB | load CPU "
-    "| send jitter p99 ms | rx drops | pass |\n" + "|---" * 15 + "|"
+    "| send jitter p99 ms | rx drops | API lists req/s / p99 ms | pass |\n" + "|---" * 16 + "|"
 )
 
 
@@ -162,6 +172,7 @@ class Bench:
     caller_rtp: int
     callee_rtp: int
     uas_port: int
+    api_script: Path | None = None
 
     def step(self, calls: int) -> Step:
         stepdir = self.workdir / f"step-{calls}"
@@ -180,22 +191,30 @@ class Bench:
             "-l", str(calls), "-d", str(hold_ms), "-key", "caller_rtp", str(self.caller_rtp),
             "-trace_rtt", "-rtt_freq", "1", f"127.0.0.1:{self.server.sip_port}",
         )  # fmt: skip
-        window = self.measure_server()
+        window, api = self.measure_server()
         result = self.conn.recv()[1]
         finish(uac, hold_ms / 1000 + 60)
         finish(uas, 30)
         failed, ok = read_stat(stepdir, UAC.stem)
         setup, _ = read_rtt(stepdir, UAC.stem)
-        return self.row(calls, failed or calls - ok, result, window, setup)
+        step = self.row(calls, failed or calls - ok, result, window, setup)
+        step.api_rps, step.api_p99_ms = api.get("rps", 0.0), api.get("p99_ms", 0.0)
+        return step
 
-    def measure_server(self) -> tuple[float, float]:
-        """(CPU share, RSS MB) of the server between the load tool's begin and end."""
+    def measure_server(self) -> tuple[tuple[float, float], dict[str, float]]:
+        """(CPU share, RSS MB) of the server between the load tool's begin and end, and
+        wrk's figures for the API list requests sent meanwhile (``--api-rate``)."""
         pid = self.server.proc.pid
         assert self.conn.recv()[0] == "begin"
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        wrk = None
+        if self.api_script is not None:
+            port = self.server.http_port
+            wrk = api_reads.start_wrk(self.api_script, port, self.args.seconds, api_reads.PACED)
         assert self.conn.recv()[0] == "end"
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
-        return cpu, rss_mb(pid)
+        api = api_reads.parse_wrk(wrk.communicate()[0]) if wrk is not None else {}
+        return (cpu, rss_mb(pid)), api
 
     def row(
         self,
@@ -273,6 +292,11 @@ def configure(server: CallplaneServer, web: WebhookServer, uas_port: int) -> Non
 def run(args: argparse.Namespace, workdir: Path) -> list[Step]:
     server_cpu, load_cpu = cpus(args)
     (workdir / "server").mkdir()
+    api_script = None
+    if args.api_rate:  # a call log to list, in the database `callplane serve` opens
+        db = workdir / "server" / "callplane.db"
+        account, ids = asyncio.run(api_reads.fill(db, args.api_records))
+        api_script = api_reads.paced_list_script(workdir, account, ids, args.api_rate)
     server = start_server(workdir, args, server_cpu)
     if args.realtime_server:
         make_realtime(server.proc.pid)
@@ -290,7 +314,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Step]:
         caller_rtp, callee_rtp = parent.recv()
         uas_port = free_port()
         configure(server, web, uas_port)
-        bench = Bench(args, workdir, server, parent, caller_rtp, callee_rtp, uas_port)
+        bench = Bench(args, workdir, server, parent, caller_rtp, callee_rtp, uas_port, api_script)
         pinned = (
             "unpinned"
             if server_cpu is None
@@ -338,6 +362,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep-going", action="store_true", help="do not stop at the first failing step"
+    )
+    parser.add_argument(
+        "--api-rate",
+        type=int,
+        default=0,
+        help="also send about this many GET /Call/?limit=20 per second during each window",
+    )
+    parser.add_argument(
+        "--api-records", type=int, default=100_000, help="call records to list (--api-rate)"
     )
     parser.add_argument("--json", type=Path, help="also write the steps as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -8,6 +8,11 @@ per request). Prints requests/s and p50/p99 latency per endpoint; the goal is
 the server share them.
 
     .venv/bin/python bench/api_reads.py [--records 100000] [--duration 10] [--runs 3]
+        [--connections 16] [--calls-per-second 0]
+
+With ``--calls-per-second N`` SIPp also places N calls/s that the blocklist
+refuses while each measurement runs, so call records are written meanwhile (each
+batch clears the cached counts).
 
 Also prints SQLite's plan for the list query, which must walk an index, not sort.
 """
@@ -39,6 +44,8 @@ from callplane.store import Store  # noqa: E402
 from callplane.store.models import Account, CallRecord  # noqa: E402
 
 BATCH = 5000
+BLOCKED_NUMBER = "15550001111"
+REFUSED = ROOT / "bench" / "scenarios" / "uac_refused_rtd.xml"
 PACED = 4
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LUA = """
@@ -153,6 +160,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--runs", type=int, default=1, help="measurements per endpoint")
+    parser.add_argument(
+        "--calls-per-second",
+        type=int,
+        default=0,
+        help="also refuse this many SIPp calls/s while measuring, so records are written",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
@@ -166,13 +179,19 @@ def main() -> None:
         server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
         results: list[tuple[str, dict[str, float]]] = []
         try:
+            block_calls(server)
             for mode, label in (("get", "GET /Call/{uuid}/"), ("list", "GET /Call/?limit=20")):
                 script = Path(tmp) / f"{mode}.lua"
                 script.write_text(_lua(tmp, account, mode))
                 run_wrk(script, server.http_port, 2, args.connections)  # warm-up
                 for _ in range(args.runs):
+                    calls = refused_calls(Path(tmp), server, args.calls_per_second, args.duration)
                     wrk = run_wrk(script, server.http_port, args.duration, args.connections)
+                    if calls is not None:
+                        calls.wait(args.duration + 30)
                     results.append((label, wrk))
+            total = server.api("GET", "Call/?limit=1")["meta"]["total_count"]
+            print(f"call records at the end: {total}")
         finally:
             server.stop()
     print(json.dumps(results, indent=2))
@@ -182,6 +201,28 @@ def main() -> None:
             f"{label:24} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  non-2xx {int(r['non_2xx'])}  {verdict}"
         )
+
+
+def block_calls(server: CallplaneServer) -> None:
+    """Calls to BLOCKED_NUMBER are refused (603) by the blocklist, each leaving a record."""
+    server.number(BLOCKED_NUMBER, server.application("http://127.0.0.1:9/unused"))
+    server.api("POST", "", json={"inbound_cps": 100000})
+    rule = {"match": "prefix", "pattern": "1", "reason": "rejected", "number": BLOCKED_NUMBER}
+    server.api("POST", "Blocklist/", json=rule)
+
+
+def refused_calls(
+    tmp: Path, server: CallplaneServer, rate: int, seconds: float
+) -> subprocess.Popen[bytes] | None:
+    """SIPp placing ``rate`` calls/s to BLOCKED_NUMBER for about ``seconds`` (0: none)."""
+    if not rate:
+        return None
+    scenario = tmp / "refused.xml"
+    scenario.write_text(REFUSED.read_text().replace("FINAL_CODE", "603"))
+    calls = str(int(rate * seconds))
+    cmd = ["sipp", "-sf", str(scenario), "-s", BLOCKED_NUMBER, "-i", "127.0.0.1", "-nostdin"]
+    cmd += ["-r", str(rate), "-m", calls, "-l", "1000", f"127.0.0.1:{server.sip_port}"]
+    return subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _lua(tmp: str, account: Account, mode: str, delay_ms: int = 0) -> str:

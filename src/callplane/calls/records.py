@@ -56,8 +56,10 @@ class RecordWriter:
         self._interval = interval
         self._max_batch = max_batch
         self._pending: dict[str, CallRecord] = {}
+        self._writing: dict[str, CallRecord] = {}  # the batch being written now
         self._waiting: dict[str, list[asyncio.Future[None]]] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def put(self, record: CallRecord) -> None:
@@ -67,7 +69,7 @@ class RecordWriter:
 
     async def written(self, call_uuid: str, timeout: float = 5.0) -> None:
         """Wait until the latest snapshot of ``call_uuid`` is in the store."""
-        if call_uuid not in self._pending:
+        if call_uuid not in self._pending and call_uuid not in self._writing:
             return
         future = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(call_uuid, []).append(future)
@@ -79,15 +81,18 @@ class RecordWriter:
         self._task = asyncio.create_task(self._run(), name="record-writer")
 
     async def stop(self) -> None:
+        """Write what is pending and stop. A batch being written is finished, not
+        cancelled: cancelling it would roll it back with its records already taken."""
+        self._stopping = True
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
 
     async def flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, {}
+            self._writing = batch
             try:
                 await self._write(list(batch.values()))
             except Exception:
@@ -95,6 +100,8 @@ class RecordWriter:
                 for uuid, record in batch.items():
                     self._pending.setdefault(uuid, record)
                 raise
+            finally:
+                self._writing = {}
             self._release(batch)
 
     def _release(self, batch: dict[str, CallRecord]) -> None:
@@ -106,11 +113,12 @@ class RecordWriter:
                     future.set_result(None)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
                 await self.flush()
             except Exception:  # logged in flush; the batch stays pending
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)  # stop() wakes it

@@ -90,6 +90,34 @@ async def test_a_value_put_while_a_refresh_runs_is_kept() -> None:
     assert await cache.get("k", source.load) == 10
 
 
+async def test_a_change_made_here_applies_to_the_value_and_drops_a_running_load() -> None:
+    cache: Refreshed[str, int] = Refreshed(ttl=0)
+    source = Source()
+    assert await cache.get("k", source.load) == 1
+    source.release = asyncio.Event()
+    assert await cache.get("k", source.load) == 1  # a refresh started before the change
+    await settle()
+    cache.change("k", lambda total: total + 5)
+    source.release.set()
+    await settle()
+    cache.ttl = 60
+    assert await cache.get("k", source.load) == 6
+    cache.change("absent", lambda total: total + 5)
+    source.release = None
+    assert await cache.get("absent", source.load) == 3  # nothing to change: loaded
+
+
+async def test_forget_drops_the_picked_keys_only() -> None:
+    cache: Refreshed[str, int] = Refreshed(ttl=60)
+    source = Source()
+    for key in ("a1", "a2", "b1"):
+        await cache.get(key, source.load)
+    cache.forget(lambda key: key.startswith("a"))
+    assert await cache.get("b1", source.load) == 3
+    assert await cache.get("a1", source.load) == 4
+    assert source.calls == 4
+
+
 async def test_a_failed_refresh_keeps_the_old_value(caplog: pytest.LogCaptureFixture) -> None:
     cache: Refreshed[str, int] = Refreshed(ttl=0)
     source = Source()

@@ -51,6 +51,30 @@ async def test_list_calls_newest_first_and_filtered(store: Store, account: Accou
     assert [r.call_uuid for r in outbound.items] == ["out"]
 
 
+async def test_cached_counts_follow_this_stores_writes(
+    store: Store, account: Account, database_url: str
+) -> None:
+    store._call_counts.ttl = 60  # nothing here may expire: every total below is cached
+    await store.write_records([_record(account, f"c{i}") for i in range(3)])
+    assert (await store.list_calls(account.auth_id)).total == 3
+    ended = {"state": "ended"}
+    assert (await store.list_calls(account.auth_id, filters=ended)).total == 0
+    other = await Store.open(database_url)  # another node on the same database
+    try:
+        await other.write_records([_record(account, "from-elsewhere")])
+    finally:
+        await other.close()
+    # One new record and one update that moves c0 into the filter.
+    await store.write_records([_record(account, "c3"), _record(account, "c0", state="ended")])
+    # The total grew by this store's one new record, without a count (which would
+    # also have found the other node's record, as the next count will)...
+    assert (await store.list_calls(account.auth_id)).total == 4
+    # ...while the filtered count was counted again.
+    assert (await store.list_calls(account.auth_id, filters=ended)).total == 1
+    store._call_counts.clear()
+    assert (await store.list_calls(account.auth_id)).total == 5
+
+
 async def test_write_records_throughput(store: Store, account: Account) -> None:
     """Measured, not asserted: the record writer flushes batches like these."""
     batch = [_record(account, str(uuid.uuid4()), events=[{"m": "x"}]) for _ in range(2500)]

@@ -58,6 +58,21 @@ class Refreshed(Generic[K, V]):
         self._loading.pop(key, None)
         self._keep(key, value)
 
+    def change(self, key: K, change: Callable[[V], V]) -> None:
+        """Apply a change made here to ``key``'s value, if there is one (its age stays,
+        so other processes' changes still show within ``ttl``); a load still running
+        may predate the change and is forgotten."""
+        self._loading.pop(key, None)
+        found = self._values.get(key)
+        if found is not None:
+            self._values[key] = (change(found[0]), found[1])
+
+    def forget(self, which: Callable[[K], bool]) -> None:
+        """Forget the values, and loads still running, of the keys ``which`` picks."""
+        for keys in (self._values, self._loading):
+            for key in [key for key in keys if which(key)]:
+                del keys[key]
+
     def clear(self) -> None:
         """Forget every value, and loads still running (they may predate the change)."""
         self._values.clear()

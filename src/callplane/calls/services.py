@@ -59,7 +59,11 @@ class Services:
 
     async def _after_record(self, call_uuid: str, callback: Coroutine[Any, Any, Any]) -> None:
         """Send ``callback`` once the call's final record is readable through the API."""
-        await self.records.written(call_uuid)
+        try:
+            await self.records.written(call_uuid)
+        except BaseException:  # cancelled while waiting (shutdown): the callback never runs
+            callback.close()
+            raise
         await callback
 
     def _finished(self, task: asyncio.Task[Any]) -> None:

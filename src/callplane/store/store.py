@@ -899,9 +899,13 @@ class Store:
             return
         params = [rows.record_row(r) for r in latest.values()]
         c = t.call_records.c
+        # Only this writer writes these records, so what exists now still will at
+        # the upsert. Asked as a read (on SQLite, on the loop's read connection)
+        # rather than in the write transaction, which would add trips to aiosqlite's
+        # thread to every batch.
+        known = sa.select(c.call_uuid).where(c.call_uuid.in_(list(latest)))
+        old = {row.call_uuid for row in await self._all(known)}
         async with self._engine.begin() as conn:
-            known = sa.select(c.call_uuid).where(c.call_uuid.in_(list(latest)))
-            old = set((await conn.execute(known)).scalars())
             await conn.execute(self._upsert_records, params)
         self._count_added([r for uuid, r in latest.items() if uuid not in old], latest.values())
 

@@ -38,13 +38,19 @@ def _record(account: Account, call_uuid: str) -> CallRecord:
     return CallRecord(call_uuid, account.auth_id, "4930111", "4930222", state="ended")
 
 
-async def test_stop_finishes_the_batch_being_written(store: Store) -> None:
+async def held_batch(store: Store) -> tuple[Account, HeldWrites, RecordWriter]:
+    """A running writer whose batch with the record "c1" is being written (held)."""
     account, _ = await store.ensure_main_account()
     writes = HeldWrites(store)
     writer = RecordWriter(writes.write, interval=0.01)
     writer.start()
     writer.put(_record(account, "c1"))
     await writes.taken.wait()
+    return account, writes, writer
+
+
+async def test_stop_finishes_the_batch_being_written(store: Store) -> None:
+    account, writes, writer = await held_batch(store)
     stopping = asyncio.create_task(writer.stop())
     await asyncio.sleep(0.05)
     assert not stopping.done()  # it waits for the batch instead of cancelling it
@@ -54,12 +60,7 @@ async def test_stop_finishes_the_batch_being_written(store: Store) -> None:
 
 
 async def test_written_waits_for_the_batch_being_written(store: Store) -> None:
-    account, _ = await store.ensure_main_account()
-    writes = HeldWrites(store)
-    writer = RecordWriter(writes.write, interval=0.01)
-    writer.start()
-    writer.put(_record(account, "c1"))
-    await writes.taken.wait()
+    account, writes, writer = await held_batch(store)
     waiting = asyncio.create_task(writer.written("c1"))
     await asyncio.sleep(0.05)
     assert not waiting.done()

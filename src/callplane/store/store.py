@@ -175,12 +175,16 @@ class Store:
 
     # -- plumbing -------------------------------------------------------------
 
-    async def _first(self, stmt: sa.Select[Any]) -> Row[Any] | None:
-        row: Row[Any] | None = await self._reads.run(reads.first(stmt))
+    async def _first(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
+        row: Row[Any] | None = await self._reads.run(reads.first(stmt, params))
         return row
 
-    async def _all(self, stmt: sa.Executable) -> list[Row[Any]]:
-        return await self._reads.run(reads.every(stmt))
+    async def _all(
+        self, stmt: sa.Executable, params: dict[str, Any] | None = None
+    ) -> list[Row[Any]]:
+        return await self._reads.run(reads.every(stmt, params))
 
     async def _page(
         self, stmt: sa.Select[Any], limit: int, offset: int, convert: Callable[[Row[Any]], T]
@@ -212,11 +216,10 @@ class Store:
     async def reload_routes(self) -> None:
         """Read numbers, accounts, applications and rules into the routing table."""
         async with self._reload_lock, self._engine.connect() as conn:
-            accounts = await _load(conn, t.accounts, rows.account)
+            accounts, keys = await conn.run_sync(_credentials_in)
             apps = await _load(conn, t.applications, rows.application)
             numbers = await _load(conn, t.numbers, rows.number)
             rules = await _load(conn, t.block_rules, rows.block_rule)
-            keys = await _key_digests(conn)
             flows = await _number_flows(conn)
             trunks = await _load(conn, t.trunks, trunk_of)
             endpoints = await _load(conn, t.endpoints, rows.endpoint)
@@ -296,12 +299,7 @@ class Store:
         return await self._credentials.check(auth_id, token)
 
     async def _read_credentials(self) -> tuple[list[Account], list[tuple[str, str]]]:
-        def read(conn: Connection) -> tuple[list[Account], list[tuple[str, str]]]:
-            accounts = [rows.account(row) for row in conn.execute(sa.select(t.accounts))]
-            keys = [(r.auth_id, r.secret_sha256) for r in conn.execute(_KEY_DIGESTS)]
-            return accounts, keys
-
-        return await self._reads.run(read)
+        return await self._reads.run(_credentials_in)
 
     async def update_account(
         self,
@@ -924,7 +922,7 @@ class Store:
         self, auth_id: str, call_uuid: str, *, include_subaccounts: bool = False
     ) -> CallRecord | None:
         params = {"auth_id": auth_id, "call_uuid": call_uuid}
-        row = await self._reads.run(reads.first(_call_query(include_subaccounts), params))
+        row = await self._first(_call_query(include_subaccounts), params)
         return rows.call_record(row) if row else None
 
     async def list_calls(
@@ -947,8 +945,7 @@ class Store:
             (auth_id, tuple(sorted(filters.items()))),
             lambda: self._reads.run(lambda conn: int(conn.execute(count, where).scalar_one())),
         )
-        window = {**where, "limit": limit, "offset": offset}
-        found = await self._reads.run(reads.every(page, window))
+        found = await self._all(page, {**where, "limit": limit, "offset": offset})
         return Page([rows.call_record(row) for row in found], total)
 
     async def usage(
@@ -1094,11 +1091,15 @@ def _usage_period(row: Row[Any]) -> UsagePeriod:
     )
 
 
-_KEY_DIGESTS = sa.select(t.api_keys.c.auth_id, t.api_keys.c.secret_sha256)
-
-
-async def _key_digests(conn: AsyncConnection) -> list[tuple[str, str]]:
-    return [(row.auth_id, row.secret_sha256) for row in await conn.execute(_KEY_DIGESTS)]
+def _credentials_in(conn: Connection) -> tuple[list[Account], list[tuple[str, str]]]:
+    """Every account, and the (auth id, SHA-256) of every API key secret."""
+    accounts = [rows.account(row) for row in conn.execute(sa.select(t.accounts))]
+    c = t.api_keys.c
+    keys = [
+        (row.auth_id, row.secret_sha256)
+        for row in conn.execute(sa.select(c.auth_id, c.secret_sha256))
+    ]
+    return accounts, keys
 
 
 async def _load(

@@ -40,12 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer  # noqa: E402
 
+from bench.sip_reject import BLOCKED_NUMBER, SCENARIO, block_calls  # noqa: E402
 from callplane.store import Store  # noqa: E402
 from callplane.store.models import Account, CallRecord  # noqa: E402
 
 BATCH = 5000
-BLOCKED_NUMBER = "15550001111"
-REFUSED = ROOT / "bench" / "scenarios" / "uac_refused_rtd.xml"
 PACED = 4
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LUA = """
@@ -179,7 +178,7 @@ def main() -> None:
         server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
         results: list[tuple[str, dict[str, float]]] = []
         try:
-            block_calls(server)
+            block_calls(server, server.application("http://127.0.0.1:9/unused"))
             for mode, label in (("get", "GET /Call/{uuid}/"), ("list", "GET /Call/?limit=20")):
                 script = Path(tmp) / f"{mode}.lua"
                 script.write_text(_lua(tmp, account, mode))
@@ -203,14 +202,6 @@ def main() -> None:
         )
 
 
-def block_calls(server: CallplaneServer) -> None:
-    """Calls to BLOCKED_NUMBER are refused (603) by the blocklist, each leaving a record."""
-    server.number(BLOCKED_NUMBER, server.application("http://127.0.0.1:9/unused"))
-    server.api("POST", "", json={"inbound_cps": 100000})
-    rule = {"match": "prefix", "pattern": "1", "reason": "rejected", "number": BLOCKED_NUMBER}
-    server.api("POST", "Blocklist/", json=rule)
-
-
 def refused_calls(
     tmp: Path, server: CallplaneServer, rate: int, seconds: float
 ) -> subprocess.Popen[bytes] | None:
@@ -218,7 +209,7 @@ def refused_calls(
     if not rate:
         return None
     scenario = tmp / "refused.xml"
-    scenario.write_text(REFUSED.read_text().replace("FINAL_CODE", "603"))
+    scenario.write_text(SCENARIO.read_text().replace("FINAL_CODE", "603"))
     calls = str(int(rate * seconds))
     cmd = ["sipp", "-sf", str(scenario), "-s", BLOCKED_NUMBER, "-i", "127.0.0.1", "-nostdin"]
     cmd += ["-r", str(rate), "-m", calls, "-l", "1000", f"127.0.0.1:{server.sip_port}"]

@@ -193,11 +193,17 @@ def configured_server(tmp: Path, http_port: int) -> CallplaneServer:
     server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
     app = server.application(f"http://127.0.0.1:{http_port}/answer")
     server.number(WEBHOOK_NUMBER, app)
+    block_calls(server, app)
+    return server
+
+
+def block_calls(server: CallplaneServer, app: str) -> None:
+    """Calls to BLOCKED_NUMBER are refused (603) by the blocklist, each leaving a record;
+    the account takes calls as fast as they come."""
     server.number(BLOCKED_NUMBER, app)
     server.api("POST", "", json={"inbound_cps": 100000})
     rule = {"match": "prefix", "pattern": "1", "reason": "rejected", "number": BLOCKED_NUMBER}
     server.api("POST", "Blocklist/", json=rule)
-    return server
 
 
 def sweep(tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int) -> list[Run]:

@@ -23,14 +23,14 @@ import uvicorn
 from callplane.api import create_app, flow_runs
 from callplane.calls import causes
 from callplane.calls.call import utcnow
-from callplane.calls.live import LiveCallControl
-from callplane.calls.originate import Originator
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordWriter, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
-from callplane.calls.router import Router
-from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.control.live import LiveCallControl
+from callplane.control.originate import Originator
+from callplane.control.router import Router
+from callplane.control.services import Services
 from callplane.flows.outbound import OutboundCalls
 from callplane.flows.runtime import FlowRunner
 from callplane.media.fetch import AudioFetcher

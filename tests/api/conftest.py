@@ -23,11 +23,11 @@ import uvicorn
 from sqlalchemy.engine import URL
 
 from callplane.api import create_app
-from callplane.calls.live import LiveCallControl
-from callplane.calls.originate import Originator
-from callplane.calls.router import Router
-from callplane.calls.services import Services
 from callplane.config import Settings
+from callplane.control.live import LiveCallControl
+from callplane.control.originate import Originator
+from callplane.control.router import Router
+from callplane.control.services import Services
 from callplane.net.sip_transport import SipTransport
 from callplane.server import build_services
 from callplane.store import Store

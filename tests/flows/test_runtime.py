@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from callplane.calls.originate import Originator
 from callplane.config import Settings
+from callplane.control.originate import Originator
 from callplane.errors import ValidationError
 from callplane.flows import Flow, validate
 from callplane.flows.components import Operator

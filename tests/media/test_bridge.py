@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from callplane.calls.media import CallMedia
 from callplane.media.bridge import (
     Bridge,
     BridgeError,
     BridgeState,
-    FrameQueue,
     Side,
 )
+from callplane.media.call_media import CallMedia
+from callplane.media.frame_queue import FrameQueue
 from callplane.media.pcm import FRAME_SAMPLES, Pcm, frames, tone
 from callplane.net.ports import PortAllocator
 from callplane.net.rtp_session import RtpSession

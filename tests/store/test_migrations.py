@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from callplane.migrations import config, upgrade
 from callplane.store import Store
+from callplane.store.migrations import config, upgrade
 from callplane.store.tables import metadata
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from callplane.calls.screening import blocked_reason
+from callplane.control.screening import blocked_reason
 from callplane.errors import NotFound, ValidationError
 from callplane.store import Store
 from callplane.store.models import Account, Application, BlockMatch, BlockRule

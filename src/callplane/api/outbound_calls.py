@@ -30,7 +30,7 @@ from callplane.api.http import (
     required,
     text,
 )
-from callplane.calls.originate import (
+from callplane.calls.placed import (
     DEFAULT_RING_TIMEOUT,
     DEFAULT_TIME_LIMIT,
     CallRequest,

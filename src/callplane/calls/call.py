@@ -25,8 +25,8 @@ from callplane.markup.verbs import REJECT_SIP, Dialect, Document, RejectReason
 from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
-    from callplane.calls.media import CallMedia
-    from callplane.calls.services import Services
+    from callplane.calls.services import CallServices
+    from callplane.media.call_media import CallMedia
     from callplane.net.sip_transport import SipTransport
     from callplane.sip.dialog import Dialog
     from callplane.sip.message import Request
@@ -92,7 +92,7 @@ def utcnow() -> datetime:
 class Call:
     def __init__(
         self,
-        services: Services,
+        services: CallServices,
         route: Route,
         leg: CallLeg,
         record: CallRecord,
@@ -292,6 +292,14 @@ class Call:
         self.finish(cause, source)
         if not await self.leg.bye():
             log.info("call %s: BYE got no final response", self.uuid)
+
+    async def end_of_document(self) -> None:
+        """The document (or flow) ran out of verbs: hang up, or refuse if never answered."""
+        if self.answered:
+            await self.hangup(causes.END_OF_XML, causes.SOURCE_XML)
+        else:
+            self.note("the document ended before the call was answered; refused 603", "info")
+            self.refuse(603, "Decline", causes.UNANSWERED_END_OF_XML, causes.SOURCE_XML)
 
     def transfer(self, url: str, method: str) -> None:
         """Replace the running document with the one at ``url`` (REST transfer)."""

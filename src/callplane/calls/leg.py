@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from callplane.calls.media import CallMedia
 from callplane.errors import SipError, SipParseError
+from callplane.media.call_media import CallMedia
 from callplane.net.ports import PortAllocator
 from callplane.net.rtp_session import RtpSession
 from callplane.net.sip_transport import SipTransport

@@ -1,119 +1,64 @@
-"""What every call shares: transports, webhook client, record writer, limits, live calls."""
+"""What a call, its legs and the verb executors need from the process around them.
+
+``control/services.py``'s ``Services`` is the real one; ``tests/verbs`` runs the
+executors against a fake. Flows, live-call control, limits and the call index
+are not here: they belong to call control, above the call model.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from callplane.calls.causes import Cause
-from callplane.calls.params import hangup_params, rejected_event
-from callplane.calls.records import RecordWriter
-from callplane.calls.screening import Limits
-from callplane.config import Settings
-from callplane.media.conference import Conferences
-from callplane.media.fetch import AudioFetcher
-from callplane.media.tts import TtsEngine
-from callplane.net.ports import PortAllocator
-from callplane.store.models import Recording
-from callplane.store.trunks import TrunkTable
-from callplane.webhooks.client import WebhookClient
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
+    from callplane.calls.causes import Cause
     from callplane.calls.outbound import OutboundLegs
-    from callplane.flows.runtime import FlowRunner
+    from callplane.calls.records import RecordWriter
+    from callplane.config import Settings
+    from callplane.media.conference import Conferences
+    from callplane.media.fetch import AudioFetcher
+    from callplane.media.tts import TtsEngine
+    from callplane.net.ports import PortAllocator
+    from callplane.store.models import Recording
+    from callplane.store.trunks import TrunkTable
+    from callplane.webhooks.client import WebhookClient
 
-log = logging.getLogger("callplane.calls")
 
+class CallServices(Protocol):
+    @property
+    def settings(self) -> Settings: ...
 
-@dataclass
-class Services:
-    settings: Settings
-    webhooks: WebhookClient
-    records: RecordWriter
-    ports: PortAllocator
-    tts: TtsEngine
-    audio: AudioFetcher
-    save_recording: Callable[[Recording], Awaitable[object]]
-    limits: Limits = field(default_factory=Limits)
-    live: dict[str, Call] = field(default_factory=dict)  # call_uuid -> call
-    by_call_id: dict[str, Call] = field(default_factory=dict)  # SIP Call-ID -> call
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    outbound: OutboundLegs | None = None  # Dial's B legs and the registrar (set by Router)
-    flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
-    trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
-    conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
+    @property
+    def webhooks(self) -> WebhookClient: ...
 
-    def clock(self) -> float:
-        return asyncio.get_running_loop().time()
+    @property
+    def records(self) -> RecordWriter: ...
+
+    @property
+    def ports(self) -> PortAllocator: ...
+
+    @property
+    def tts(self) -> TtsEngine: ...
+
+    @property
+    def audio(self) -> AudioFetcher: ...
+
+    @property
+    def conferences(self) -> Conferences: ...
+
+    @property
+    def trunks(self) -> TrunkTable: ...
+
+    @property
+    def outbound(self) -> OutboundLegs | None:
+        """Dial's B legs and the registrar."""
+
+    def save_recording(self, recording: Recording) -> Awaitable[object]: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    async def _after_record(self, call_uuid: str, callback: Coroutine[Any, Any, Any]) -> None:
-        """Send ``callback`` once the call's final record is readable through the API."""
-        try:
-            await self.records.written(call_uuid)
-        except BaseException:  # cancelled while waiting (shutdown): the callback never runs
-            callback.close()
-            raise
-        await callback
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_coro(), exc_info=task.exception())
-
-    def call_started(self, call: Call, sip_call_id: str) -> None:
-        self.live[call.uuid] = call
-        self.by_call_id[sip_call_id] = call
-        self.limits.acquire(call.limit_keys)
-        self.records.put(call.record)
-
-    def call_placed(self, call: Call) -> None:
-        """A call placed over REST: live and recorded; its SIP is its B leg's (``outbound``)."""
-        self.live[call.uuid] = call
-        self.records.put(call.record)
+        """Run ``coro`` in the background; a failure is logged, never lost silently."""
 
     def call_ended(self, call: Call, cause: Cause) -> None:
-        self.live.pop(call.uuid, None)
-        invite = call.leg.invite
-        if invite is not None and self.by_call_id.get(invite.call_id) is call:
-            del self.by_call_id[invite.call_id]
-        self.limits.release(call.limit_keys)
-        self.records.put(call.record)
-        app = call.route.application
-        if app is None:
-            return
-        token, auth_id = call.route.account.auth_token, call.route.account.auth_id
-        if app.hangup_url:
-            params = hangup_params(call.record, call.sip_headers, cause.q850)
-            notify = self.webhooks.notify(
-                app.hangup_url, app.hangup_method, params, token, auth_id=auth_id
-            )
-            self.spawn(self._after_record(call.uuid, notify))
-        if call.reject_reason and app.status_callback_url:
-            event = rejected_event(call.record, call.reject_reason)
-            self.spawn(
-                self.webhooks.notify(
-                    app.status_callback_url,
-                    app.status_callback_method,
-                    None,
-                    token,
-                    auth_id=auth_id,
-                    json_body=event,
-                )
-            )
-
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Let callbacks in flight finish (failed ones are already in the outbox)."""
-        if self.tasks:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), timeout)
+        """The call is over: record it and tell the customer's hangup URLs."""

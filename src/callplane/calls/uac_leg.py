@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from callplane.calls import causes
-from callplane.calls.media import CallMedia
 from callplane.calls.outbound import LegState, OutboundLeg
+from callplane.media.call_media import CallMedia
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.dialog import Dialog
 from callplane.sip.message import Request

@@ -1,7 +1,7 @@
 """The calls a flow places: Initiate Call, and Call Forward in a run that has no call.
 
 An API-triggered run starts without a call. **Initiate Call** places one to
-``to`` (caller ID ``from``) through ``calls/originate.py``; the run's own task
+``to`` (caller ID ``from``) through ``control/originate.py``; the run's own task
 owns the call, so when it is answered the nodes after the ``answered`` exit act
 on it, and when the callee hangs up the run stops as an incoming call's run does.
 **Call Forward** without a call first calls ``from`` (showing the first ``to``);
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from callplane.calls.call import Call
-from callplane.calls.originate import CallRequest, Originator, Ringing
+from callplane.calls.placed import CallRequest, Ringing
+from callplane.calls.services import CallServices
 from callplane.errors import SipParseError
 from callplane.flows import call_nodes
 from callplane.flows.context import RunContext
@@ -28,6 +29,18 @@ from callplane.verbs.dial import DialResult
 
 Accounts = Callable[[str], Awaitable[Account | None]]
 
+
+class Placer(Protocol):
+    """What places calls (``control/originate.py``'s ``Originator``)."""
+
+    @property
+    def services(self) -> CallServices: ...
+
+    def new_call(self, account: Account, request: CallRequest, to: str) -> Call: ...
+
+    async def ring(self, call: Call, request: CallRequest, to: str) -> Ringing: ...
+
+
 # CallStatus of an unanswered call -> its DialStatus (design.md §4)
 UNANSWERED = {"busy": "busy", "no-answer": "no-answer", "timeout": "timeout", "cancel": "no-answer"}
 
@@ -35,7 +48,7 @@ UNANSWERED = {"busy": "busy", "no-answer": "no-answer", "timeout": "timeout", "c
 class OutboundCalls:
     """Node handlers that place calls; ``callplane serve`` gives the runner one."""
 
-    def __init__(self, originator: Originator, accounts: Accounts) -> None:
+    def __init__(self, originator: Placer, accounts: Accounts) -> None:
         self.originator = originator
         self.accounts = accounts
 

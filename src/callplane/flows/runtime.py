@@ -6,7 +6,7 @@ handler), and follows the edge of the exit the handler returns; an exit with
 no edge, or a handler returning None, ends the run. Handlers get the node's
 effective settings (defaults filled in) and render their templates themselves.
 
-A call run ends like a document does (``session.end_of_document``): an answered
+A call run ends like a document does (``Call.end_of_document``): an answered
 call is hung up, an unanswered one refused with 603, so every call still ends
 with exactly one call record. An API-triggered run may place its call
 (``flows/outbound.py``, when the runner has ``outbound``); it ends the same way.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from callplane.calls import causes, session
+from callplane.calls import causes
 from callplane.flows import call_nodes, http_node, logic_nodes
 from callplane.flows.components import COMPONENTS, check_settings
 from callplane.flows.context import RunContext, now
@@ -121,7 +121,7 @@ class FlowRunner:
             await self.save(ctx.run)
             await walk(ctx, flow, start, INCOMING_CALL, self.nodes)
             if not call.ended:
-                await session.end_of_document(call)
+                await call.end_of_document()
         except asyncio.CancelledError:
             if not call.ended:
                 raise
@@ -154,7 +154,7 @@ class FlowRunner:
         try:
             await walk(ctx, flow, start, API_REQUEST, self.nodes)
             if ctx.call is not None and not ctx.call.ended:
-                await session.end_of_document(ctx.call)
+                await ctx.call.end_of_document()
         except asyncio.CancelledError:
             if ctx.call is None or not ctx.call.ended:
                 raise

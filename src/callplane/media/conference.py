@@ -30,7 +30,7 @@ from typing import Final, TypeVar
 
 import numpy as np
 
-from callplane.media.bridge import FrameQueue
+from callplane.media.frame_queue import FrameQueue
 from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, Pcm, beep, frames
 

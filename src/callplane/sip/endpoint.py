@@ -31,15 +31,17 @@ from collections.abc import Iterable
 from callplane.errors import SipError, SipParseError
 from callplane.sip.events import (
     AckReceived,
-    Address,
     BadMessage,
     CancelReceived,
     Event,
     RequestReceived,
+    ResponseReceived,
+    TransactionTimeout,
 )
 from callplane.sip.headers import split_commas
 from callplane.sip.ids import MAGIC_COOKIE, new_branch, new_tag
 from callplane.sip.message import (
+    Address,
     Request,
     Response,
     SipMessageError,
@@ -205,6 +207,13 @@ class SipEndpoint:
 
     def _emit(self, event: Event) -> None:
         self._events.append(event)
+
+    def _response(self, txn: ClientTransaction, response: Response) -> None:
+        self._events.append(ResponseReceived(response, txn))
+
+    def _timed_out(self, txn: Transaction, response: Response | None) -> None:
+        assert isinstance(txn, ClientTransaction | ServerTransaction)
+        self._events.append(TransactionTimeout(txn, response))
 
     def _forget(self, txn: Transaction) -> None:
         if isinstance(txn, ServerTransaction):

@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from callplane.errors import SipParseError
-from callplane.sip.message import Request, Response
+from callplane.sip.message import Address, Request, Response
 
 if TYPE_CHECKING:
     from callplane.sip.transaction import ClientTransaction, ServerTransaction
-
-Address = tuple[str, int]
 
 
 @dataclass(slots=True)

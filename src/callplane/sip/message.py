@@ -30,6 +30,8 @@ from callplane.sip.uri import (
     parse_params,
 )
 
+Address = tuple[str, int]  # (host, port)
+
 SIP_VERSION = "SIP/2.0"
 MAX_CSEQ = 2**31 - 1
 MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")

@@ -26,15 +26,9 @@ from enum import Enum
 from typing import Protocol
 
 from callplane.errors import SipError
-from callplane.sip.events import (
-    Address,
-    Event,
-    ResponseReceived,
-    TransactionTimeout,
-)
 from callplane.sip.headers import Headers
 from callplane.sip.ids import new_tag
-from callplane.sip.message import Request, Response, build_response
+from callplane.sip.message import Address, Request, Response, build_response
 
 logger = logging.getLogger("callplane.sip")
 
@@ -100,7 +94,8 @@ class TransactionHost(Protocol):
 
     def _transmit(self, data: bytes, dest: Address, transport: str) -> None: ...
     def _arm(self, txn: Transaction, name: str, deadline: float) -> None: ...
-    def _emit(self, event: Event) -> None: ...
+    def _response(self, txn: ClientTransaction, response: Response) -> None: ...
+    def _timed_out(self, txn: Transaction, response: Response | None) -> None: ...
     def _forget(self, txn: Transaction) -> None: ...
 
 
@@ -293,12 +288,12 @@ class ServerTransaction(Transaction):
         self._start_timer("2xx", self._interval, now)
 
     def _timer_h(self, now: float) -> None:
-        self.host._emit(TransactionTimeout(self, None))
+        self.host._timed_out(self, None)
         self._set_state(State.TERMINATED)
 
     def _timer_l(self, now: float) -> None:
         if not self.acked:
-            self.host._emit(TransactionTimeout(self, None))
+            self.host._timed_out(self, None)
         self._set_state(State.TERMINATED)
 
 
@@ -342,7 +337,7 @@ class ClientTransaction(Transaction):
             self._stop_timers("E", "F")
             self._set_state(State.COMPLETED)
             self._wait_then_terminate("K", 0 if self.reliable else self.host.timers.t4, now)
-        self.host._emit(ResponseReceived(response, self))
+        self.host._response(self, response)
 
     def _invite_response(self, response: Response, now: float) -> None:
         if self.state is State.COMPLETED:
@@ -351,7 +346,7 @@ class ClientTransaction(Transaction):
             return
         if self.state is State.ACCEPTED and response.status < 300:
             if response.status >= 200:
-                self.host._emit(ResponseReceived(response, self))
+                self.host._response(self, response)
             return
         self.last_response = response
         self._stop_timers("A")
@@ -363,7 +358,7 @@ class ClientTransaction(Transaction):
             self._complete_invite(response, now)
         else:
             self._set_state(State.PROCEEDING)
-        self.host._emit(ResponseReceived(response, self))
+        self.host._response(self, response)
 
     def _complete_invite(self, response: Response, now: float) -> None:
         self._stop_timers("B")
@@ -399,7 +394,7 @@ class ClientTransaction(Transaction):
         """Timer B/F: report a synthetic 408 (§8.1.3.1)."""
         response = build_response(self.request, 408)
         self.last_response = response
-        self.host._emit(TransactionTimeout(self, response))
+        self.host._timed_out(self, response)
         self._set_state(State.TERMINATED)
 
 

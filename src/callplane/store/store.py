@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callplane.errors import NotFound, ValidationError
-from callplane.migrations import upgrade as migrate
 from callplane.store import reads, rows
 from callplane.store import tables as t
 from callplane.store.caches import Credentials, Refreshed
@@ -43,6 +42,7 @@ from callplane.store.ids import (
     new_key_secret,
     new_rule_id,
 )
+from callplane.store.migrations import upgrade as migrate
 from callplane.store.models import (
     Account,
     ApiKey,

@@ -1,7 +1,7 @@
 """The small interface every verb executor shares.
 
 An executor runs one verb on a call and returns an :class:`Outcome`; only the
-session loop (``calls/session.py``) decides what runs next.
+session loop (``control/session.py``) decides what runs next.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ class NewDocument:
     document: Document
 
 
-Outcome = Next | Ended | NewDocument
+@dataclass(frozen=True, slots=True)
+class EarlyMedia:
+    """Run ``document`` now, unanswered (PreAnswer's verbs); then go on after this verb,
+    unless the nested document redirected (its next document replaces the rest)."""
+
+    document: Document
+
+
+Outcome = Next | Ended | NewDocument | EarlyMedia
 Executor = Callable[["Call", Any], Awaitable[Outcome]]
 
 NEXT = Next()

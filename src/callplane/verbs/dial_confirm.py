@@ -12,9 +12,9 @@ import asyncio
 from typing import Any
 
 from callplane.calls.call import Call
-from callplane.calls.media import frames_of
 from callplane.calls.outbound import OutboundLeg
 from callplane.markup.verbs import Dial
+from callplane.media.call_media import frames_of
 from callplane.verbs.dial_sounds import NO_AUDIO, fetch_sound
 
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from callplane.calls.call import Call
 from callplane.markup.verbs import Dialect, Document, PreAnswer
-from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
+from callplane.verbs.base import ENDED, EarlyMedia, Outcome
 
 
 async def run(call: Call, verb: PreAnswer) -> Outcome:
+    """Send 183; the session loop runs the nested verbs (``EarlyMedia``)."""
     if call.answered:
         call.note("PreAnswer after the call was answered: its verbs run answered", "info")
     elif not await call.early_media():
         return ENDED
-    from callplane.calls import session  # the verb loop imports every executor
-
-    call.early = not call.answered
-    try:
-        document = Document(call.dialect or Dialect.PLIVO, verb.verbs)
-        following = await session.execute(call, document)
-    finally:
-        call.early = False
-    if call.ended:
-        return ENDED
-    return NEXT if following is None else NewDocument(following)
+    return EarlyMedia(Document(call.dialect or Dialect.PLIVO, verb.verbs))

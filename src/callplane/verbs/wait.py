@@ -13,8 +13,8 @@ import contextlib
 import numpy as np
 
 from callplane.calls.call import Call
-from callplane.calls.media import Listener
 from callplane.markup.verbs import Wait
+from callplane.media.call_media import Listener
 from callplane.media.pcm import rms
 from callplane.verbs.base import ENDED, NEXT, Outcome
 

@@ -1,4 +1,4 @@
-from callplane.calls.screening import (
+from callplane.control.screening import (
     Limits,
     TokenBucket,
     blocked_reason,

@@ -14,7 +14,7 @@ from callplane.calls import causes
 from callplane.calls.call import Call
 from callplane.markup.verbs import Document
 from callplane.verbs import EXECUTORS, PENDING
-from callplane.verbs.base import Ended, NewDocument
+from callplane.verbs.base import EarlyMedia, Ended, NewDocument
 
 log = logging.getLogger("callplane.calls")
 
@@ -32,7 +32,7 @@ async def run(call: Call) -> None:
             call.note(f"more than {MAX_DOCUMENTS} documents in a row: redirect loop?", "error")
             call.fail(causes.INVALID_ANSWER_XML)
         if not call.ended:
-            await end_of_document(call)
+            await call.end_of_document()
     except asyncio.CancelledError:
         if not call.ended:
             raise
@@ -64,16 +64,21 @@ async def execute(call: Call, document: Document) -> Document | None:
             call.fail_unsupported(type(verb).__name__, PENDING.get(type(verb), "unknown verb"))
             return None
         outcome = await executor(call, verb)
-        if isinstance(outcome, NewDocument):
+        if isinstance(outcome, EarlyMedia):
+            following = await _early(call, outcome.document)
+            if following is not None:
+                return following
+        elif isinstance(outcome, NewDocument):
             return outcome.document
         if isinstance(outcome, Ended) or call.ended:
             return None
     return None
 
 
-async def end_of_document(call: Call) -> None:
-    if call.answered:
-        await call.hangup(causes.END_OF_XML, causes.SOURCE_XML)
-    else:
-        call.note("the document ended before the call was answered; refused 603", "info")
-        call.refuse(603, "Decline", causes.UNANSWERED_END_OF_XML, causes.SOURCE_XML)
+async def _early(call: Call, document: Document) -> Document | None:
+    """PreAnswer's verbs: media verbs send early media instead of answering."""
+    call.early = not call.answered
+    try:
+        return await execute(call, document)
+    finally:
+        call.early = False

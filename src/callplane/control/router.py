@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import string
 
-from callplane.calls import causes, session
+from callplane.calls import causes
 from callplane.calls.call import Call, new_call_uuid, utcnow
-from callplane.calls.endpoint_calls import EndpointCalls, Refusal
 from callplane.calls.leg import InboundLeg
 from callplane.calls.outbound import OutboundLegs
 from callplane.calls.registrar import Registrar
 from callplane.calls.reoffer import respond_to_reoffer
-from callplane.calls.screening import blocked_reason, caller_digits, is_anonymous
-from callplane.calls.services import Services
 from callplane.calls.trunks import InboundTrunks, Verdict
+from callplane.control import session
+from callplane.control.endpoint_calls import EndpointCalls, Refusal
+from callplane.control.screening import blocked_reason, caller_digits, is_anonymous
+from callplane.control.services import Services
 from callplane.errors import SipError
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.events import AckReceived, BadMessage, CancelReceived, Event, RequestReceived

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from callplane.media.bridge import FrameQueue
+from callplane.media.frame_queue import FrameQueue
 from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, frames, loop
 from callplane.net.rtp_session import RtpSession

@@ -1,4 +1,4 @@
-"""``python -m callplane.migrations revision -m MESSAGE``: autogenerate a new revision.
+"""``python -m callplane.store.migrations revision -m MESSAGE``: autogenerate a new revision.
 
 The comparison runs against a scratch SQLite database migrated to the current
 head, so the new revision holds exactly what ``store/tables.py`` added since.
@@ -13,11 +13,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 
-from callplane.migrations import config, upgrade
+from callplane.store.migrations import config, upgrade
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m callplane.migrations")
+    parser = argparse.ArgumentParser(prog="python -m callplane.store.migrations")
     sub = parser.add_subparsers(dest="command", required=True)
     revision = sub.add_parser("revision", help="autogenerate a revision from store/tables.py")
     revision.add_argument("-m", "--message", required=True)

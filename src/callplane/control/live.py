@@ -14,8 +14,8 @@ import numpy as np
 
 from callplane.calls import causes
 from callplane.calls.call import Call
-from callplane.calls.media import frames_of
-from callplane.calls.services import Services
+from callplane.control.services import Services
+from callplane.media.call_media import frames_of
 from callplane.media.errors import MediaError
 from callplane.rtp.errors import RtpError
 from callplane.store.models import CallRecord

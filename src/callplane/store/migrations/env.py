@@ -8,7 +8,7 @@ from callplane.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("callplane migrations run through callplane.migrations.upgrade()")
+    raise RuntimeError("callplane migrations run through callplane.store.migrations.upgrade()")
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -8,7 +8,7 @@ schema of that time.
 New revision, after changing ``store/tables.py`` (autogenerate against a
 scratch SQLite database at the current head)::
 
-    python -m callplane.migrations revision -m "what changed"
+    python -m callplane.store.migrations revision -m "what changed"
 """
 
 from __future__ import annotations

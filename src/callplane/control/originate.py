@@ -23,58 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 
-from callplane.calls import causes, session
+from callplane.calls import causes
 from callplane.calls.call import Call, new_call_uuid, utcnow
-from callplane.calls.causes import Cause
 from callplane.calls.outbound import Destination, OutboundLeg, number_destination, uri_destinations
 from callplane.calls.params import call_params
-from callplane.calls.services import Services
+from callplane.calls.placed import CallRequest, Ringing, is_sip_uri
 from callplane.calls.uac_leg import UacLeg
+from callplane.control import session
+from callplane.control.services import Services
 from callplane.errors import SipParseError
 from callplane.net.sip_transport import SipTransport
 from callplane.rtp.errors import RtpError
 from callplane.store.models import Account, Application, CallRecord, Number, Route
 
 log = logging.getLogger("callplane.calls")
-
-DEFAULT_RING_TIMEOUT = 120  # seconds, Plivo's default
-DEFAULT_TIME_LIMIT = 14400  # seconds, Plivo's default
-
-
-@dataclass(frozen=True, slots=True)
-class CallRequest:
-    """What ``POST /Call/`` asks for, for every destination of the request."""
-
-    from_number: str
-    answer_url: str
-    answer_method: str = "POST"
-    ring_url: str = ""
-    ring_method: str = "POST"
-    hangup_url: str = ""  # "" = answer_url
-    hangup_method: str = "POST"
-    fallback_url: str = ""
-    fallback_method: str = "POST"
-    caller_name: str = ""
-    time_limit: int = DEFAULT_TIME_LIMIT
-    hangup_on_ring: int = 0  # 0 = let it ring
-    ring_timeout: int = DEFAULT_RING_TIMEOUT
-    send_digits: str = ""
-    sip_headers: tuple[tuple[str, str], ...] = ()  # sent on the INVITE (X-PH-*)
-
-
-@dataclass(frozen=True, slots=True)
-class Ringing:
-    """How ringing a placed call ended: answered, or not, and then why."""
-
-    answered: bool
-    rang: bool  # a 180 or 183 came
-    cause: Cause | None = None  # what ended the unanswered call
-
-
-def is_sip_uri(to: str) -> bool:
-    return to.lower().startswith(("sip:", "sips:"))
 
 
 class Originator:

@@ -1,0 +1,1 @@
+"""Call control: routing, the verb loop, placing calls, live-call control, shared services."""

@@ -1,0 +1,116 @@
+"""Per-source limits and bans, the way Kamailio's ``pike`` and ``ipban`` work.
+
+``Window`` counts events per key (a source IP, a source and user...) in a
+fixed window and says when a key went over its threshold. ``Bans`` holds the
+sources refused for a ban period; the SIP transport drops their packets before
+parsing, the REST API answers them 403. Both are pure bookkeeping over a clock
+(seconds, monotonic), so tests drive them with a fake time, and both stay
+bounded: old windows are swept as time passes and at most ``max_keys`` keys
+are tracked (a flood of spoofed sources cannot grow memory without limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("callplane.security")
+
+DEFAULT_BAN_SECONDS = 300.0
+MAX_KEYS = 100_000
+
+Clock = Callable[[], float]
+
+
+class Window:
+    """At most ``threshold`` events per key in each ``seconds`` window; 0 disables."""
+
+    def __init__(
+        self,
+        seconds: float,
+        threshold: int,
+        clock: Clock = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
+        self.seconds = seconds
+        self.threshold = threshold
+        self.clock = clock
+        self.max_keys = max_keys
+        self._counts: dict[object, int] = {}
+        self._started = clock()
+
+    def hit(self, key: object) -> bool:
+        """Count one event for ``key``; True when it is over the threshold."""
+        if self.threshold <= 0:
+            return False
+        now = self.clock()
+        if now - self._started >= self.seconds:
+            self._counts.clear()
+            self._started = now
+        count = self._counts.get(key, 0) + 1
+        if count == 1 and len(self._counts) >= self.max_keys:
+            return False  # table full: the new key is not tracked until the next window
+        self._counts[key] = count
+        return count > self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    source: str
+    reason: str
+    until: float  # on the Bans clock
+
+
+class Bans:
+    """Sources refused until their ban expires; each ban is logged once."""
+
+    def __init__(
+        self,
+        seconds: float = DEFAULT_BAN_SECONDS,
+        clock: Clock = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.max_keys = max_keys
+        self._bans: dict[str, Ban] = {}
+        self.exempt: Callable[[str], bool] = lambda source: False
+
+    def banned(self, source: str) -> bool:
+        ban = self._bans.get(source)
+        if ban is None:
+            return False
+        if ban.until <= self.clock():
+            del self._bans[source]
+            return False
+        return True
+
+    def ban(self, source: str, reason: str) -> bool:
+        """Ban ``source`` for the ban period; False if it is exempt, already banned or
+        bans are off (``seconds`` 0)."""
+        if self.seconds <= 0 or self.exempt(source) or self.banned(source):
+            return False
+        if len(self._bans) >= self.max_keys:
+            self._sweep()
+            if len(self._bans) >= self.max_keys:
+                return False
+        self._bans[source] = Ban(source, reason, self.clock() + self.seconds)
+        log.warning("banned %s for %.0f s: %s", source, self.seconds, reason)
+        return True
+
+    def lift(self, source: str) -> bool:
+        lifted = self._bans.pop(source, None) is not None
+        if lifted:
+            log.info("ban of %s lifted", source)
+        return lifted
+
+    def active(self) -> list[Ban]:
+        self._sweep()
+        return sorted(self._bans.values(), key=lambda ban: ban.until)
+
+    def _sweep(self) -> None:
+        now = self.clock()
+        for source in [s for s, ban in self._bans.items() if ban.until <= now]:
+            del self._bans[source]

@@ -1,0 +1,60 @@
+from callplane.net.bans import Bans, Window
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_window_counts_per_key_and_restarts_each_window() -> None:
+    clock = FakeClock()
+    window = Window(2.0, 3, clock)
+    assert [window.hit("a") for _ in range(4)] == [False, False, False, True]
+    assert window.hit("b") is False
+    clock.now += 2.0
+    assert window.hit("a") is False
+
+
+def test_window_threshold_zero_disables() -> None:
+    window = Window(1.0, 0)
+    assert not any(window.hit("a") for _ in range(1000))
+
+
+def test_window_tracks_at_most_max_keys() -> None:
+    window = Window(1.0, 1, FakeClock(), max_keys=2)
+    window.hit("a"), window.hit("b")
+    assert window.hit("c") is False and window.hit("c") is False  # not tracked, never over
+    assert window.hit("a") is True
+
+
+def test_ban_expires_and_can_be_lifted() -> None:
+    clock = FakeClock()
+    bans = Bans(300, clock)
+    assert bans.ban("127.0.0.2", "flood") is True
+    assert bans.ban("127.0.0.2", "flood") is False  # already banned: logged once
+    assert bans.banned("127.0.0.2")
+    assert [b.source for b in bans.active()] == ["127.0.0.2"]
+    clock.now += 300
+    assert not bans.banned("127.0.0.2")
+    bans.ban("127.0.0.3", "auth")
+    assert bans.lift("127.0.0.3") and not bans.banned("127.0.0.3")
+    assert bans.lift("127.0.0.3") is False
+
+
+def test_exempt_sources_and_zero_period_are_never_banned() -> None:
+    bans = Bans(300, FakeClock())
+    bans.exempt = lambda source: source == "10.0.0.1"
+    assert bans.ban("10.0.0.1", "flood") is False
+    assert Bans(0).ban("127.0.0.2", "flood") is False
+
+
+def test_full_table_drops_expired_bans_first() -> None:
+    clock = FakeClock()
+    bans = Bans(10, clock, max_keys=1)
+    bans.ban("a", "x")
+    assert bans.ban("b", "x") is False
+    clock.now += 10
+    assert bans.ban("b", "x") is True

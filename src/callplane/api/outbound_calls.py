@@ -1,4 +1,4 @@
-"""``POST /v1/Account/{auth_id}/Call/``: place outbound calls (``calls/originate.py``).
+"""``POST /v1/Account/{auth_id}/Call/``: place outbound calls (``control/originate.py``).
 
 ``to`` may name several destinations separated by ``<``, numbers or SIP URIs;
 each becomes its own call with its own ``request_uuid`` (a list when there are

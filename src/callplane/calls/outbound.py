@@ -6,7 +6,7 @@ reports provisional responses (180/183 = ringing), answers 401/407 once through
 ACKs non-2xx itself), and ends with CANCEL (ringing), BYE (answered) or the far
 end's refusal or BYE. It owns one call record (direction ``outbound``,
 ``parent_call_uuid`` = the A leg), written when it starts and when it ends.
-A call placed over REST (``calls/originate.py``) is one such leg with
+A call placed over REST (``control/originate.py``) is one such leg with
 ``shares_record``: its ``parent`` is that call, which keeps the only record.
 
 CANCEL follows RFC 3261 §9.1: it is sent only once a provisional response came;

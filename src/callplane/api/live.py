@@ -1,5 +1,5 @@
 """Live call control, Plivo's paths: list and read live calls, hang up, transfer,
-play, speak and send digits (``calls/live.py`` does the work, see ``LiveCalls``).
+play, speak and send digits (``control/live.py`` does the work, see ``LiveCalls``).
 
 ``GET /Call/`` and ``GET /Call/{uuid}/`` answer live calls with ``status=live``
 and call records otherwise. Without a ``LiveCalls`` (``create_app(live=None)``)

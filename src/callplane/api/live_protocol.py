@@ -1,4 +1,4 @@
-"""What the REST API needs from the running calls (implemented by ``calls/live.py``).
+"""What the REST API needs from the running calls (implemented by ``control/live.py``).
 
 Every method takes the caller's ``auth_id``: a call of another account is
 "not found" (``None``/``False``), never "forbidden", so uuids do not leak.

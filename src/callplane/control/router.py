@@ -174,7 +174,7 @@ class Router:
         self.sip.send_response(txn, self.sip.endpoint.response(txn, status, headers=headers))
 
     def _new_call(self, event: RequestReceived) -> None:
-        """An endpoint's own call (calls/endpoint_calls.py), else routed by the dialed number."""
+        """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
         found = None
         if self.endpoint_calls is not None:
             found = self.endpoint_calls.check(event.request, self.loop_time())

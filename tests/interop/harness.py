@@ -186,7 +186,7 @@ class CallplaneServer:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a busy CI machine can take long to import and migrate
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"callplane serve exited:\n{self.logs()}")
@@ -283,6 +283,19 @@ def sipp(
     return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)
 
 
+def _wait_bound_udp(port: int, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    """Wait until some socket holds UDP ``port`` (read from /proc: probing with a bind of
+    our own could take the port from SIPp)."""
+    wanted = f":{port:04X}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        table = Path("/proc/net/udp").read_text()
+        if any(line.split()[1].endswith(wanted) for line in table.splitlines()[1:]):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"sipp did not bind UDP port {port} (exit code {proc.poll()})")
+
+
 class SippUas:
     """SIPp as the callee: one call of ``scenario`` (a template, ``{name}`` filled from
     ``values``) on ``port``, or on a free port. ``stop_all`` ends what a test left running."""
@@ -304,7 +317,7 @@ class SippUas:
             cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         SippUas.running.append(self.proc)
-        time.sleep(0.3)  # let it bind before the INVITE comes
+        _wait_bound_udp(self.port, self.proc)  # bound before the INVITE comes
 
     def uri(self, user: str = "15550001111") -> str:
         return f"sip:{user}@127.0.0.1:{self.port}"

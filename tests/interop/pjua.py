@@ -125,6 +125,20 @@ class UserAgent:
             gc.collect()
         return call.log
 
+    def finish(self, calls: list[UaCall], timeout: float = 15.0) -> None:
+        """Poll until every one of ``calls`` has disconnected, then complete their WAV files.
+
+        The far side of a bridge (a Dial callee, an endpoint) hangs up a moment after the
+        caller; reading its recording before that finds a WAV file pjmedia has not finished.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not all(call.log.disconnected for call in calls):
+            self.endpoint.libHandleEvents(10)
+        assert all(call.log.disconnected for call in calls), [c.log.states for c in calls]
+        for call in calls:
+            call.recorder = call.player = None  # pjmedia completes the WAV file on destroy
+        gc.collect()
+
     def close(self) -> None:
         for call in self.calls:
             call.recorder = call.player = None

@@ -4,7 +4,6 @@ the customer's webhook server checking callbackUrl events and action URL reports
 
 from __future__ import annotations
 
-import gc
 import itertools
 import time
 from pathlib import Path
@@ -122,10 +121,8 @@ def run(phone: UserAgent, call: UaCall, callees: list[Callee], timeout: float = 
         phone.endpoint.libHandleEvents(10)
         for callee in callees:
             callee.tick()
-    phone.poll(0.3)
-    for other in phone.calls:
-        other.recorder = other.player = None  # pjmedia completes the WAV file on destroy
-    gc.collect()
+    if call.log.disconnected:
+        phone.finish(phone.calls)
 
 
 def press_after(phone: UserAgent, call: UaCall, keys: str, delay: float) -> None:

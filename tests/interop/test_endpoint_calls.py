@@ -4,7 +4,6 @@ and ``<Client>``; both sides of a bridge hear each other's tone."""
 
 from __future__ import annotations
 
-import gc
 import secrets
 import time
 from collections.abc import Iterator
@@ -79,14 +78,6 @@ def registered(
     return account
 
 
-def release_media(*phones: RegisteredPhone) -> None:
-    """pjmedia completes a WAV file when its recorder is destroyed."""
-    for phone in phones:
-        for call in phone.calls:
-            call.recorder = call.player = None
-    gc.collect()
-
-
 @pytest.fixture
 def phones() -> Iterator[list[RegisteredPhone]]:
     made: list[RegisteredPhone] = []
@@ -130,10 +121,9 @@ def test_endpoint_call_runs_its_app_which_dials_another_endpoint_with_audio(
         play=write_tone(tmp_path / "bob.wav", 440, 6),
     )
     log = phone.wait(call, timeout=20)
-    phone.poll(0.5)
-    release_media(alice_phone, bob_phone)
-
     assert log.disconnected and alice_phone.calls, log.states
+    phone.finish(alice_phone.calls + bob_phone.calls)
+
     assert f"endpoint {bob}: no credentials" in callplane.logs()  # challenged with 407 first
     answer = web.wait_for("/e2e/answer")[0].params
     assert answer["From"] == f"sip:{bob}@127.0.0.1"

@@ -60,9 +60,7 @@ def test_every_call_of_a_burst_gets_exactly_one_record(tmp_path: Path, web: Webh
             rate=150,
         )
         assert result.returncode == 0, result.output
-        time.sleep(0.3)  # the record writer flushes every 50 ms
-        listed = server.api("GET", "Call/", params={"limit": 1})
-        assert listed["meta"]["total_count"] == 300
+        assert _total_calls(server, until=300) == 300  # written behind, every 50 ms
     finally:
         assert server.stop() == 0
 
@@ -80,7 +78,7 @@ def test_a_crash_mid_call_still_leaves_one_final_record(tmp_path: Path, web: Web
     )
     caller.start()
     web.wait_for("/crash/answer")
-    time.sleep(0.3)  # the live record is flushed
+    assert _total_calls(server, until=1) == 1  # the live record is written
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait()
     server.log.close()
@@ -98,3 +96,13 @@ def test_a_crash_mid_call_still_leaves_one_final_record(tmp_path: Path, web: Web
     finally:
         restarted.stop()
         caller.join()
+
+
+def _total_calls(server: CallplaneServer, until: int, timeout: float = 10.0) -> int:
+    """The account's call count, polled until it reaches ``until`` (or the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        total = int(server.api("GET", "Call/", params={"limit": 1})["meta"]["total_count"])
+        if total >= until or time.monotonic() > deadline:
+            return total
+        time.sleep(0.05)

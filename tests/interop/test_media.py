@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import wave
 from pathlib import Path
 
@@ -71,7 +72,10 @@ def test_digits_reach_the_get_input_action_url(phone, callplane, web) -> None:
     url = web.set(f"/media/{number}", document)
     callplane.number(number, callplane.application(url, hangup_url=web.url(f"/hup/{number}")))
     call = phone.call(number, callplane.sip_port)
-    phone.poll(1.5)
+    deadline = time.monotonic() + 15
+    while not call.log.media_ready and time.monotonic() < deadline:
+        phone.poll(0.05)
+    phone.poll(0.5)  # GetInput has begun (digits before it would also be kept)
     call.dialDtmf("427")
     phone.wait(call, timeout=20)
     uuid = web.wait_for(f"/hup/{number}")[0].params["CallUUID"]

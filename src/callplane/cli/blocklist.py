@@ -5,17 +5,7 @@ from __future__ import annotations
 import click
 
 from callplane.cli.resources import delete_command, list_command, print_post
-
-REJECT_REASONS = [
-    "rejected",
-    "busy",
-    "forbidden",
-    "anonymity_disallowed",
-    "address_incomplete",
-    "no_route",
-    "service_unavailable",
-    "unwanted",
-]
+from callplane.reject_reasons import RejectReason
 
 
 @click.group()
@@ -33,7 +23,7 @@ def blocklist() -> None:
 )
 @click.option(
     "--reason",
-    type=click.Choice(REJECT_REASONS),
+    type=click.Choice([reason.value for reason in RejectReason]),
     default="rejected",
     show_default=True,
     help="How the call is refused (SIP code per reason).",

@@ -8,7 +8,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callplane.errors import MarkupError
 from callplane.markup import MAX_DOCUMENT_SIZE, detect_dialect, parse_document
-from callplane.markup.verbs import Dialect, Hangup, Play, Reject, RejectReason, Speak, Wait
+from callplane.markup.verbs import Dialect, Hangup, Play, Reject, Speak, Wait
+from callplane.reject_reasons import RejectReason
 
 DETECTION_TABLE = [
     ('{"voxml_version": "1.0", "verbs": []}', Dialect.VOXML),

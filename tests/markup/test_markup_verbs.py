@@ -6,15 +6,8 @@ import dataclasses
 
 import pytest
 
-from callplane.markup.verbs import (
-    REJECT_CALL_STATUS,
-    REJECT_SIP,
-    Hangup,
-    Reject,
-    RejectReason,
-    Speak,
-    is_terminal,
-)
+from callplane.markup.verbs import Hangup, Reject, Speak, is_terminal
+from callplane.reject_reasons import REJECT_SIP, RejectReason
 
 
 def test_reject_sip_responses_follow_design() -> None:
@@ -28,13 +21,6 @@ def test_reject_sip_responses_follow_design() -> None:
         RejectReason.SERVICE_UNAVAILABLE: (503, "Service Unavailable"),
         RejectReason.UNWANTED: (607, "Unwanted"),
     }
-
-
-def test_reject_call_status() -> None:
-    assert REJECT_CALL_STATUS[RejectReason.REJECTED] == "no-answer"
-    assert REJECT_CALL_STATUS[RejectReason.BUSY] == "busy"
-    others = set(RejectReason) - {RejectReason.REJECTED, RejectReason.BUSY}
-    assert {REJECT_CALL_STATUS[reason] for reason in others} == {"failed"}
 
 
 def test_reasons_are_strings() -> None:

@@ -23,10 +23,10 @@ from callplane.markup.verbs import (
     Record,
     Redirect,
     Reject,
-    RejectReason,
     Speak,
     Wait,
 )
+from callplane.reject_reasons import RejectReason
 
 
 def verbs_of(response: VoiceResponse) -> tuple[object, ...]:

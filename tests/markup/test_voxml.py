@@ -22,10 +22,10 @@ from callplane.markup.verbs import (
     Record,
     Redirect,
     Reject,
-    RejectReason,
     Speak,
     Wait,
 )
+from callplane.reject_reasons import RejectReason
 
 
 def compile_verbs(*verbs: dict[str, object]) -> tuple[object, ...]:

@@ -1,4 +1,4 @@
-"""Test helpers: dominant frequency, WAV bytes, and a real HTTP server on 127.0.0.1."""
+"""Test helpers: dominant frequency, level in dBFS, WAV bytes, a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ import numpy.typing as npt
 def dominant_hz(pcm: npt.NDArray[np.int16], rate: int = 8000) -> float:
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
     return float(np.argmax(spectrum) * rate / len(pcm))
+
+
+def dbfs(pcm: npt.NDArray[np.int16]) -> float:
+    """Level in dB relative to a full-scale sine's RMS; -inf for silence."""
+    level = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
+    if level == 0.0:
+        return float("-inf")
+    return float(20 * np.log10(level * np.sqrt(2) / 32767))
 
 
 def wav_bytes(samples: npt.NDArray[np.int16], rate: int, channels: int) -> bytes:

@@ -7,7 +7,7 @@ import pytest
 
 from callplane.media import pcm
 from callplane.media.mixer import interleave, mix, mix_many
-from tests.media.helpers import dominant_hz
+from tests.media.helpers import dbfs, dominant_hz
 
 
 def test_frames_pads_the_last_frame_with_zeros() -> None:
@@ -29,14 +29,14 @@ def test_silence_and_duration() -> None:
     assert len(quiet) == 12000
     assert pcm.duration_ms(quiet) == 1500
     assert pcm.rms(quiet) == 0.0
-    assert pcm.dbfs(quiet) == float("-inf")
+    assert dbfs(quiet) == float("-inf")
 
 
 def test_tone_frequency_and_level() -> None:
     sine = pcm.tone(440, 1.0, amplitude=0.5)
     assert dominant_hz(sine) == pytest.approx(440, abs=2)
     assert pcm.rms(sine) == pytest.approx(0.5 * 32767 / np.sqrt(2), rel=0.01)
-    assert pcm.dbfs(sine) == pytest.approx(-6.02, abs=0.05)
+    assert dbfs(sine) == pytest.approx(-6.02, abs=0.05)
 
 
 def test_tone_pair_holds_both_frequencies() -> None:
@@ -51,7 +51,7 @@ def test_beep_is_plivos_700hz_300ms_then_200ms_silence() -> None:
     assert pcm.duration_ms(sound) == 500
     on, off = sound[:2400], sound[2400:]
     assert dominant_hz(on) == pytest.approx(700, abs=4)
-    assert pcm.dbfs(on[200:-200]) == pytest.approx(-7.0, abs=0.2)
+    assert dbfs(on[200:-200]) == pytest.approx(-7.0, abs=0.2)
     assert not off.any()
     assert abs(int(sound[0])) < 50
 

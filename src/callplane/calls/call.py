@@ -21,7 +21,8 @@ from callplane.calls.params import answer_params
 from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
 from callplane.markup import parse_document
-from callplane.markup.verbs import REJECT_SIP, Dialect, Document, RejectReason
+from callplane.markup.verbs import Dialect, Document
+from callplane.reject_reasons import REJECT_SIP, RejectReason
 from callplane.store.models import CallRecord, Route
 
 if TYPE_CHECKING:
@@ -213,9 +214,10 @@ class Call:
     # -- ending ----------------------------------------------------------------------------
 
     def reject(self, reason: str, source: str) -> None:
-        code, phrase = REJECT_SIP[RejectReason(reason)]
+        refusal = RejectReason(reason)
+        code, phrase = REJECT_SIP[refusal]
         self.reject_reason = reason
-        self.refuse(code, phrase, causes.REJECT_CAUSES[reason], source)
+        self.refuse(code, phrase, causes.REJECT_CAUSES[refusal], source)
 
     def refuse(
         self,

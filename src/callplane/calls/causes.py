@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callplane.reject_reasons import RejectReason
+
 
 @dataclass(frozen=True, slots=True)
 class Cause:
@@ -37,15 +39,15 @@ UNSUPPORTED_VERB = Cause("Unsupported XML Element", 7021, "FACILITY_NOT_IMPLEMEN
 NO_COMMON_CODEC = Cause("Incompatible Media", 3080, "INCOMPATIBLE_DESTINATION", "failed")
 PROCESS_STOPPED = Cause("Callplane Stopped", 5090, "SYSTEM_SHUTDOWN", "failed")
 
-REJECT_CAUSES: dict[str, Cause] = {
-    "rejected": REJECTED,
-    "busy": BUSY,
-    "forbidden": FORBIDDEN,
-    "anonymity_disallowed": ANONYMITY_DISALLOWED,
-    "address_incomplete": ADDRESS_INCOMPLETE,
-    "no_route": NO_ROUTE,
-    "service_unavailable": SERVICE_UNAVAILABLE,
-    "unwanted": UNWANTED,
+REJECT_CAUSES: dict[RejectReason, Cause] = {
+    RejectReason.REJECTED: REJECTED,
+    RejectReason.BUSY: BUSY,
+    RejectReason.FORBIDDEN: FORBIDDEN,
+    RejectReason.ANONYMITY_DISALLOWED: ANONYMITY_DISALLOWED,
+    RejectReason.ADDRESS_INCOMPLETE: ADDRESS_INCOMPLETE,
+    RejectReason.NO_ROUTE: NO_ROUTE,
+    RejectReason.SERVICE_UNAVAILABLE: SERVICE_UNAVAILABLE,
+    RejectReason.UNWANTED: UNWANTED,
 }
 
 # HangupSource values, as Plivo names them ("Callplane" stands where Plivo says "Plivo").

@@ -32,9 +32,9 @@ from callplane.markup.verbs import (
     Play,
     Record,
     Reject,
-    RejectReason,
     Speak,
 )
+from callplane.reject_reasons import RejectReason
 from callplane.verbs import EXECUTORS, dial, get_input, record, speak
 from callplane.verbs import conference as conference_verb
 from callplane.verbs.dial import DialResult

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from callplane.markup.verbs import RejectReason
+from callplane.reject_reasons import RejectReason
 
 Settings = Mapping[str, Any]
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")

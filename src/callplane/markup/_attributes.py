@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from callplane.errors import MarkupError
-from callplane.markup.verbs import RejectReason
+from callplane.reject_reasons import RejectReason
 
 Converter = Callable[[object], Any]
 Spec = Mapping[str, tuple[str, Converter]]

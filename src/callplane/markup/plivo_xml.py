@@ -63,11 +63,11 @@ from callplane.markup.verbs import (
     Record,
     Redirect,
     Reject,
-    RejectReason,
     Speak,
     Verb,
     Wait,
 )
+from callplane.reject_reasons import RejectReason
 
 SSML_TAGS = frozenset(
     {"break", "cont", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as", "sub", "w"}

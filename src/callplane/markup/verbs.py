@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from callplane.reject_reasons import RejectReason
+
 
 class Dialect(StrEnum):
     PLIVO = "plivo"
@@ -28,39 +30,9 @@ class Dialect(StrEnum):
     VOXML = "voxml"
 
 
-class RejectReason(StrEnum):
-    """Why a call is refused before answer (design.md §3)."""
-
-    REJECTED = "rejected"
-    BUSY = "busy"
-    FORBIDDEN = "forbidden"
-    ANONYMITY_DISALLOWED = "anonymity_disallowed"
-    ADDRESS_INCOMPLETE = "address_incomplete"
-    NO_ROUTE = "no_route"
-    SERVICE_UNAVAILABLE = "service_unavailable"
-    UNWANTED = "unwanted"
-
-
-REJECT_SIP: dict[RejectReason, tuple[int, str]] = {
-    RejectReason.REJECTED: (603, "Decline"),
-    RejectReason.BUSY: (486, "Busy Here"),
-    RejectReason.FORBIDDEN: (403, "Forbidden"),
-    RejectReason.ANONYMITY_DISALLOWED: (433, "Anonymity Disallowed"),
-    RejectReason.ADDRESS_INCOMPLETE: (484, "Address Incomplete"),
-    RejectReason.NO_ROUTE: (404, "Not Found"),
-    RejectReason.SERVICE_UNAVAILABLE: (503, "Service Unavailable"),
-    RejectReason.UNWANTED: (607, "Unwanted"),
-}
-
-REJECT_CALL_STATUS: dict[RejectReason, str] = {reason: "failed" for reason in RejectReason} | {
-    RejectReason.REJECTED: "no-answer",
-    RejectReason.BUSY: "busy",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """Refuse the call without answering it (SIP code from ``REJECT_SIP``)."""
+    """Refuse the call without answering it (SIP code from ``reject_reasons.REJECT_SIP``)."""
 
     reason: RejectReason = RejectReason.REJECTED
 

@@ -85,12 +85,12 @@ from callplane.markup.verbs import (
     Record,
     Redirect,
     Reject,
-    RejectReason,
     Speak,
     Verb,
     Wait,
     is_terminal,
 )
+from callplane.reject_reasons import RejectReason
 
 VERSION = "1.0"
 JSONObject = dict[str, Any]

@@ -191,9 +191,6 @@ class Conferences:
     def find(self, auth_id: str, name: str) -> Room | None:
         return self.rooms.get((auth_id, name))
 
-    def of_account(self, auth_id: str) -> list[Room]:
-        return [room for (owner, _), room in self.rooms.items() if owner == auth_id]
-
     def forget_if_empty(self, room: Room) -> None:
         key = (room.auth_id, room.name)
         if not room.members and self.rooms.get(key) is room:

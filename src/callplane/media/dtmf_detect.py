@@ -36,7 +36,6 @@ HITS_TO_PRESS = 2
 MISSES_TO_RELEASE = 2
 
 _FREQS = np.array(ROWS + COLS)
-_COEFFS = 2.0 * np.cos(2.0 * np.pi * _FREQS / SAMPLE_RATE)
 _BASIS = np.exp(-2j * np.pi * np.outer(np.arange(BLOCK), _FREQS) / SAMPLE_RATE)
 
 
@@ -49,25 +48,13 @@ class DtmfThresholds:
     min_tone_energy_fraction: float = 0.7
 
 
-def goertzel_power(block: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Power at the eight DTMF frequencies, scaled so a sine of amplitude A gives about A**2.
-
-    The textbook recursion, one sample at a time: the reference that
-    ``block_power`` (the same numbers in one matrix product) is tested against.
-    """
-    s1 = np.zeros(len(_FREQS))
-    s2 = np.zeros(len(_FREQS))
-    for sample in block:
-        s1, s2 = sample + _COEFFS * s1 - s2, s1
-    power = s1 * s1 + s2 * s2 - _COEFFS * s1 * s2
-    return power * (2.0 / len(block)) ** 2
-
-
 def block_power(block: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """``goertzel_power`` for a BLOCK-sample block, as one product with a precomputed basis.
+    """Power at the eight DTMF frequencies of a BLOCK-sample block, scaled so a sine of
+    amplitude A gives about A**2: Goertzel's, as one product with a precomputed basis.
 
     Goertzel's output magnitude is |sum x[n] e^(-j w n)|; numpy evaluates that
-    for all eight frequencies at once far faster than a Python-level recursion.
+    for all eight frequencies at once far faster than a Python-level recursion
+    (the test checks it against the textbook recursion).
     """
     return np.abs(block @ _BASIS) ** 2 * (2.0 / BLOCK) ** 2
 
@@ -134,10 +121,6 @@ class DtmfDetector:
                 digits.append(digit)
         self._pending = samples[usable:]
         return digits
-
-    def reset(self) -> None:
-        self._pending = np.zeros(0)
-        self._candidate, self._hits, self._misses, self._pressed = None, 0, 0, None
 
     def _step(self, digit: str | None) -> str | None:
         """Debounce: press after HITS_TO_PRESS equal blocks, release after MISSES_TO_RELEASE."""

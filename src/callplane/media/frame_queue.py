@@ -33,10 +33,6 @@ class FrameQueue:
         self.dropped_samples = 0
 
     @property
-    def buffered(self) -> int:
-        return len(self._samples)
-
-    @property
     def capacity(self) -> int:
         return self.depth * FRAME_SAMPLES + self._largest - FRAME_SAMPLES
 

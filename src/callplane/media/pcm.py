@@ -76,14 +76,6 @@ def rms(frame: Pcm) -> float:
     return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
 
 
-def dbfs(frame: Pcm) -> float:
-    """Level of ``frame`` in dB relative to a full-scale sine's RMS; -inf for silence."""
-    level = rms(frame)
-    if level == 0.0:
-        return float("-inf")
-    return float(20 * np.log10(level * np.sqrt(2) / FULL_SCALE))
-
-
 def duration_ms(pcm: Pcm) -> int:
     """Duration of ``pcm`` in whole milliseconds."""
     return len(pcm) * 1000 // SAMPLE_RATE

@@ -33,12 +33,6 @@ def digit_to_event(digit: str) -> int:
     return event
 
 
-def event_to_digit(event: int) -> str:
-    if not 0 <= event < len(DIGITS):
-        raise RtpError(f"not a DTMF event code: {event}")
-    return DIGITS[event]
-
-
 @dataclass(frozen=True, slots=True)
 class DtmfEvent:
     """The telephone-event payload (RFC 4733 section 2.3)."""

@@ -36,10 +36,6 @@ def ntp_from_unix(seconds: float) -> int:
     return int((seconds + NTP_UNIX_OFFSET) * (1 << 32)) & 0xFFFFFFFFFFFFFFFF
 
 
-def unix_from_ntp(ntp: int) -> float:
-    return ntp / (1 << 32) - NTP_UNIX_OFFSET
-
-
 def ntp_now() -> int:
     return ntp_from_unix(time.time())
 

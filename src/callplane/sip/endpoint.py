@@ -205,9 +205,6 @@ class SipEndpoint:
     def _arm(self, txn: Transaction, name: str, deadline: float) -> None:
         heapq.heappush(self._heap, (deadline, next(self._seq), weakref.ref(txn), name))
 
-    def _emit(self, event: Event) -> None:
-        self._events.append(event)
-
     def _response(self, txn: ClientTransaction, response: Response) -> None:
         self._events.append(ResponseReceived(response, txn))
 

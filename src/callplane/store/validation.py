@@ -11,20 +11,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from callplane.errors import ValidationError
+from callplane.reject_reasons import RejectReason
 from callplane.store.models import Application, BlockMatch, BlockRule
 
 HTTP_METHODS = frozenset({"GET", "POST"})
 DIALECTS = frozenset({"", "plivo", "twiml", "voxml"})
-REJECT_REASONS = (
-    "rejected",
-    "busy",
-    "forbidden",
-    "anonymity_disallowed",
-    "address_incomplete",
-    "no_route",
-    "service_unavailable",
-    "unwanted",
-)
+REJECT_REASONS = tuple(reason.value for reason in RejectReason)
 _NUMBER_NOISE = re.compile(r"[+\s\-]")
 _E164_DIGITS = re.compile(r"\d{8,15}")
 _PATTERN_DIGITS = re.compile(r"\d{1,15}")

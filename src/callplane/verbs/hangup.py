@@ -14,7 +14,8 @@ import asyncio
 
 from callplane.calls.call import Call
 from callplane.calls.causes import NORMAL_HANGUP, SOURCE_XML
-from callplane.markup.verbs import REJECT_SIP, Hangup
+from callplane.markup.verbs import Hangup
+from callplane.reject_reasons import REJECT_SIP
 from callplane.verbs.base import ENDED, NEXT, Outcome
 
 

@@ -55,20 +55,6 @@ def normalize(params: Params | None) -> dict[str, list[str]]:
     return {k: [v] if isinstance(v, str) else list(v) for k, v in params.items()}
 
 
-def v3_message(method: str, url: str, params: Mapping[str, Sequence[str]]) -> str:
-    """The string V3 signs (before ``.nonce``): ``url`` is the URL requested."""
-    base, query = _split(url)
-    return _v3_message(method, base, query, params)
-
-
-def v3_signature(token: str, message: str, nonce: str) -> str:
-    return _hmac_b64(token, f"{message}.{nonce}")
-
-
-def v2_signature(token: str, url: str, nonce: str) -> str:
-    return _hmac_b64(token, _split(url)[0] + nonce)
-
-
 def sign(
     method: str,
     url: str,

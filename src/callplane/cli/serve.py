@@ -1,0 +1,67 @@
+"""``callplane serve``: run the server (its flags become config.Settings)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--sip-port", default=5060, show_default=True, help="SIP port (UDP and TCP).")
+@click.option("--http-port", default=8080, show_default=True, help="REST API port.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--advertised-host", default="", help="Address for Contact/SDP (default: --host).")
+@click.option("--database-url", default="", help="SQLAlchemy URL (default: SQLite in data dir).")
+@click.option(
+    "--answer-timeout", default=5.0, show_default=True, help="Seconds to wait for an answer URL."
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--rtp-ports",
+    default="20000-30000",
+    show_default=True,
+    help="UDP port range for call audio (RTP on even ports, RTCP on the next).",
+)
+@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--trunk-only",
+    is_flag=True,
+    help="Take inbound calls only from trunks (ACL or digest); others get 403.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    sip_port: int,
+    http_port: int,
+    host: str,
+    advertised_host: str,
+    database_url: str,
+    answer_timeout: float,
+    log_format: str,
+    rtp_ports: str,
+    log_level: str,
+    trunk_only: bool,
+) -> None:
+    """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
+    from callplane.config import Settings
+    from callplane.logs import setup_logging
+    from callplane.server import run_server
+
+    setup_logging(log_format, log_level)
+    settings = Settings(
+        data_dir=ctx.find_root().obj["data_dir"],
+        sip_host=host,
+        sip_port=sip_port,
+        http_host=host,
+        http_port=http_port,
+        database_url=database_url,
+        advertised_host=advertised_host,
+        answer_timeout=answer_timeout,
+        log_format=log_format,
+        rtp_ports=rtp_ports,
+        trunk_only=trunk_only,
+    )
+    sys.exit(run_server(settings))

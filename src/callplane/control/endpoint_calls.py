@@ -92,15 +92,17 @@ class EndpointCalls:
         self.auth = registrar.auth
         self.host = host
 
-    def check(self, request: Request, source_ip: str, now: float) -> EndpointCall | Refusal | None:
-        """None when the INVITE is no endpoint's call (it is routed by number)."""
+    def check(
+        self, request: Request, source_ip: str, dialed: Route | None, now: float
+    ) -> EndpointCall | Refusal | None:
+        """None when the INVITE is no endpoint's call (it is routed by number);
+        ``dialed``: the route of the number it dials, if that is one of ours."""
         username = from_user(request)
         found = self.store.endpoint(username) if username else None
         if found is None:
             return None
         endpoint, account, app = found
-        number = self.store.route(dialed_user(request))
-        if number is not None and number.account.auth_id != account.auth_id:
+        if dialed is not None and dialed.account.auth_id != account.auth_id:
             return None
         if not self.registrar.registered_from(endpoint.username, source_ip):
             return None

@@ -181,11 +181,12 @@ class Router:
         if self.failures.banned(ip):
             self._respond(event.transaction, 403)
             return
+        route = self.store.route(dialed_number(event.request))
         found = None
         if self.endpoint_calls is not None:
-            found = self.endpoint_calls.check(event.request, ip, self.loop_time())
+            found = self.endpoint_calls.check(event.request, ip, route, self.loop_time())
         if found is None:
-            self._number_call(event)
+            self._number_call(event, route)
         elif isinstance(found, Refusal):
             if found.failed_auth:
                 self.failures.failed(ip, from_user(event.request), f"INVITE: {found.why}")
@@ -197,9 +198,8 @@ class Router:
             note = f"from endpoint {endpoint.username} ({endpoint.endpoint_id})"
             self._start_call(event, found.route, note, found.missing_app_note, found.caller)
 
-    def _number_call(self, event: RequestReceived) -> None:
+    def _number_call(self, event: RequestReceived, route: Route | None) -> None:
         request, txn = event.request, event.transaction
-        route = self.store.route(dialed_number(request))
         if route is None:
             log.info("INVITE for unknown number %r from %s", request.uri, event.source)
             self._respond(txn, 404)

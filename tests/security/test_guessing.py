@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -148,20 +150,67 @@ def test_unknown_users_and_wrong_passwords_look_the_same(callplane: CallplaneSer
         )
 
 
+def subaccount(callplane: CallplaneServer, name: str) -> Callable[..., dict[str, Any]]:
+    """A new enabled sub-account; the function calls the API with its credentials."""
+    sub = callplane.api("POST", "Subaccount/", json={"name": name, "enabled": True})
+    base = f"http://127.0.0.1:{callplane.http_port}/v1/Account/{sub['auth_id']}/"
+    auth = (sub["auth_id"], sub["auth_token"])
+
+    def api(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.request(method, base + path, auth=auth, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    return api
+
+
+def invite_with_password(
+    sip: SipPeer, to: str, from_user: str, user: str, password: str
+) -> Response | None:
+    """An INVITE answering its 407 with ``user``'s digest; the final response."""
+    challenged = sip.invite(to, from_user)
+    assert challenged is not None and challenged.status == 407, challenged
+    retry = sip.build("INVITE", to, from_user=from_user)
+    proxy = sip.credentials(challenged, retry, user, password)
+    headers = (("Proxy-Authorization", proxy),)
+    return sip.send(sip.build("INVITE", to, from_user=from_user, headers=headers))
+
+
+def test_wrong_invite_passwords_of_endpoints_and_trunks_ban_too(
+    callplane: CallplaneServer, web: WebhookServer
+) -> None:
+    user = endpoint(callplane, "caller")
+    with peer("127.0.0.11", callplane.sip_port) as phone:
+        assert phone.register(user, PASSWORD).status == 200  # type: ignore[union-attr]
+        for attempt in range(10):
+            response = invite_with_password(phone, "19995550100", user, user, f"guess-{attempt}")
+            assert response is not None and response.status == 403, (attempt, response)
+        assert refused(phone.invite("19995550100", user))
+    as_c = subaccount(callplane, "tenant-c")
+    trunk = {"name": "c-in", "host": "127.0.0.99", "inbound_username": "carrier-c"}
+    as_c("POST", "Trunk/", {**trunk, "inbound_password": "carrier-pass-c"})
+    app = as_c("POST", "Application/", {"app_name": "c", "answer_url": web.set("/t/c", HANGUP)})
+    as_c("POST", "Number/", {"numbers": "15554440003", "app_id": app["app_id"]})
+    with peer("127.0.0.12", callplane.sip_port) as carrier:
+        for attempt in range(10):
+            response = invite_with_password(
+                carrier, "15554440003", "15550001111", "carrier-c", f"guess-{attempt}"
+            )
+            assert response is not None and response.status == 403, (attempt, response)
+        assert refused(carrier.invite("15554440003", "15550001111"))
+    logs = callplane.logs()
+    assert f"from 127.0.0.11 as '{user}': INVITE: endpoint {user}: wrong digest" in logs
+    assert "from 127.0.0.12 as 'carrier-c': INVITE: trunk digest refused: wrong digest" in logs
+    assert "banned 127.0.0.11" in logs and "banned 127.0.0.12" in logs
+    assert web.seen("/t/c") == []
+
+
 def test_an_endpoint_named_like_a_number_cannot_take_another_accounts_calls(
     callplane: CallplaneServer, web: WebhookServer
 ) -> None:
     """Sub-account A names an endpoint after a caller id; account B's callers with that
     caller id still reach B, while A's endpoint's own calls are still challenged."""
-    http = f"http://127.0.0.1:{callplane.http_port}/v1/Account"
-    sub = callplane.api("POST", "Subaccount/", json={"name": "tenant-a", "enabled": True})
-    a_auth = (sub["auth_id"], sub["auth_token"])
-
-    def as_a(method: str, path: str, body: dict[str, object]) -> dict[str, object]:
-        response = httpx.request(method, f"{http}/{sub['auth_id']}/{path}", auth=a_auth, json=body)
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
+    as_a = subaccount(callplane, "tenant-a")
     a_endpoint_app = as_a(
         "POST", "Application/", {"app_name": "a-ep", "answer_url": web.set("/t/a-ep", HANGUP)}
     )["app_id"]
@@ -184,16 +233,7 @@ def test_an_endpoint_named_like_a_number_cannot_take_another_accounts_calls(
         assert phone.invite("15554440002", caller).status != 407  # type: ignore[union-attr]
         assert [r.params["From"] for r in web.wait_for("/t/b", 2)] == [caller, caller]
         # A's own number from the phone: challenged, then A's endpoint application runs
-        invite = phone.build("INVITE", "15554440001", from_user=caller, new_call=True)
-        challenged = phone.send(invite)
-        assert challenged is not None and challenged.status == 407, challenged
-        retry = phone.build("INVITE", "15554440001", from_user=caller)
-        proxy = phone.credentials(challenged, retry, caller, PASSWORD)
-        phone.send(
-            phone.build(
-                "INVITE", "15554440001", from_user=caller, headers=(("Proxy-Authorization", proxy),)
-            )
-        )
+        invite_with_password(phone, "15554440001", caller, caller, PASSWORD)
         web.wait_for("/t/a-ep")
         # A's number from the carrier (not where the endpoint registered): the number's app
         assert carrier.invite("15554440001", caller).status != 407  # type: ignore[union-attr]

@@ -19,6 +19,9 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
     trunk_only: bool = False  # inbound INVITEs only from trunks (docs/trunks.md)
+    auth_failures: int = 10  # failed authentications from one IP that ban it; 0 = never
+    auth_window: float = 60.0  # ... within this many seconds (docs/registrar.md)
+    nonce_ttl: float = 30.0  # seconds a digest nonce stays usable (then stale=true)
 
     @property
     def public_http_url(self) -> str:

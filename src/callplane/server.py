@@ -37,8 +37,10 @@ from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
 from callplane.net.ports import PortAllocator
 from callplane.net.sip_transport import SipTransport
+from callplane.sip.auth import DigestServer
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord
+from callplane.store.secrets import REALM
 from callplane.webhooks.client import WebhookClient
 from callplane.webhooks.signing import SigningKeys
 from callplane.webhooks.worker import OutboxWorker
@@ -81,7 +83,11 @@ async def serve(settings: Settings) -> None:
     services = build_services(settings, store)
     webhooks, records, audio = services.webhooks, services.records, services.audio
     await recover_live_calls(store, services)
-    registrar = Registrar(endpoint_ha1(store))
+    registrar = Registrar(
+        endpoint_ha1(store),
+        auth=DigestServer(REALM, nonce_ttl=settings.nonce_ttl),
+        failures=services.auth_failures,
+    )
     router = Router(services, store, registrar=registrar)
     sip = SipTransport(router.on_event)
     router.sip = sip
@@ -90,7 +96,7 @@ async def serve(settings: Settings) -> None:
     registrar.start()
     records.start()
     worker.start()
-    app = create_app(store, live=LiveCallControl(services))
+    app = create_app(store, live=LiveCallControl(services), failures=services.auth_failures)
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
         services.flows.outbound = OutboundCalls(app.state.originator, store.get_account)

@@ -9,6 +9,8 @@ from typing import Any, cast
 import pytest
 
 from callplane.calls.registrar import Binding, Bindings, Registrar, Reply
+from callplane.net.auth_failures import AuthFailures
+from callplane.net.bans import Bans
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import Challenge, DigestServer, answer, compute_ha1
 from callplane.sip.endpoint import SipEndpoint
@@ -280,3 +282,28 @@ async def test_sweeper_runs_and_stops() -> None:
     await asyncio.sleep(0.05)
     assert registrar.bindings.count == 0
     await registrar.close()
+
+
+async def test_wrong_passwords_ban_the_source_then_even_the_right_one_is_403() -> None:
+    bans = Bans()
+    registrar = Registrar(
+        find_ha1,
+        auth=DigestServer(REALM, secret=b"s" * 32),
+        failures=AuthFailures(bans, limit=3),
+    )
+    for cseq in range(1, 4):
+        request = sign(build(CONTACT, cseq=cseq), registrar, password="guess")
+        assert (await registrar.process(request, SOURCE, "UDP", 0.0)).status == 403
+    assert bans.banned(SOURCE[0])
+    right = sign(build(CONTACT, cseq=4), registrar)
+    assert (await registrar.process(right, SOURCE, "UDP", 0.0)).status == 403
+    elsewhere = sign(build(CONTACT, cseq=5), registrar)
+    assert (await registrar.process(elsewhere, ("192.0.2.11", 5070), "UDP", 0.0)).status == 200
+
+
+async def test_unknown_user_and_wrong_password_get_the_same_reply(registrar: Registrar) -> None:
+    unknown = sign(build(CONTACT, to_user="mallory"), registrar, username="mallory")
+    wrong = sign(build(CONTACT, cseq=2), registrar, password="guess")
+    assert await registrar.process(unknown, SOURCE, "UDP", 0.0) == await registrar.process(
+        wrong, SOURCE, "UDP", 0.0
+    )

@@ -208,13 +208,39 @@ def test_endpoint_with_a_wrong_password_gets_403(
     web: WebhookServer,
     phones: list[RegisteredPhone],
 ) -> None:
+    """frank's phone is registered from 127.0.0.1; a second account of the same UA (same
+    address) calls as frank with a wrong password: challenged, then refused."""
     app_id = callplane.application(web.set("/forbidden/answer", "<Response><Hangup/></Response>"))
     frank = endpoint(callplane, "frank", app_id=app_id)
-    phones.append(registered(phone, callplane, frank, password="not-the-password"))
-    log = phone.wait(phones[0].call(f"sip:15553339999@127.0.0.1:{callplane.sip_port}"))
+    phones.append(registered(phone, callplane, frank))
+    config = pj.AccountConfig()
+    config.idUri = f"sip:{frank}@127.0.0.1"
+    config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", frank, 0, "not-it"))
+    intruder = RegisteredPhone(phone, None, None)  # no registrarUri: never registers
+    intruder.create(config)
+    phones.append(intruder)
+    log = phone.wait(intruder.call(f"sip:15553339999@127.0.0.1:{callplane.sip_port}"))
     assert log.disconnected and log.final_status == 403, log.states
-    assert f"403, endpoint {frank}: wrong digest response" in callplane.logs()
+    assert f"as '{frank}': INVITE: endpoint {frank}: wrong digest response" in callplane.logs()
     assert web.seen("/forbidden/answer") == []
+
+
+def test_endpoint_that_cannot_register_is_routed_like_any_caller(
+    phone: UserAgent,
+    callplane: CallplaneServer,
+    web: WebhookServer,
+    phones: list[RegisteredPhone],
+) -> None:
+    """A wrong password fails the REGISTER, so the phone's calls are not frank's calls
+    (endpoint calls come from where the endpoint registered): an unknown number is 404."""
+    app_id = callplane.application(
+        web.set("/unregistered/answer", "<Response><Hangup/></Response>")
+    )
+    frank = endpoint(callplane, "frank", app_id=app_id)
+    phones.append(registered(phone, callplane, frank, password="not-the-password"))
+    log = phone.wait(phones[0].call(f"sip:15553339998@127.0.0.1:{callplane.sip_port}"))
+    assert log.disconnected and log.final_status == 404, log.states
+    assert web.seen("/unregistered/answer") == []
 
 
 def test_endpoint_without_application_is_refused_480(

@@ -98,7 +98,7 @@ def test_pjsua2_wrong_password_is_refused(phone: UserAgent, callplane: Callplane
     info = wait_for_state(phone, account, 1)
     assert info.regStatus == 403 and not info.regIsActive, account.states
     assert query_register(callplane.sip_port, username, "interop-secret-2").contacts == []
-    assert f"as '{username}' refused: wrong digest response" in callplane.logs()
+    assert f"as '{username}': REGISTER: wrong digest response" in callplane.logs()
     account.shutdown()
 
 

@@ -159,9 +159,65 @@ def test_missing_credentials(server: DigestServer) -> None:
 
 
 def test_expired_nonce_is_stale(server: DigestServer) -> None:
+    assert server.verify("REGISTER", credentials_for(server, 0.0), lookup, 299.0).ok
+    result = server.verify("REGISTER", credentials_for(server, 0.0), lookup, 301.0)
+    assert result.outcome is Outcome.STALE and result.reason == "nonce expired or not issued here"
+
+
+def test_nonces_live_30_seconds_by_default() -> None:
+    server = DigestServer(REALM)
+    assert server.verify("REGISTER", credentials_for(server, 0.0), lookup, 29.0).ok
+    assert server.verify("REGISTER", credentials_for(server, 0.0), lookup, 31.0).outcome is (
+        Outcome.STALE
+    )
+
+
+def with_count(text: str, nc: int) -> str:
+    """The same credentials with nonce-count ``nc`` and a response computed for it."""
+    old = Credentials.parse(text)
+    count = f"{nc:08x}"
+    response = request_digest(
+        "MD5",
+        compute_ha1("MD5", USER, REALM, PASSWORD),
+        method="REGISTER",
+        uri=old.uri,
+        nonce=old.nonce,
+        qop="auth",
+        nc=count,
+        cnonce=old.cnonce,
+    )
+    return str(dataclasses.replace(old, nc=count, response=response))
+
+
+def test_a_replayed_nonce_count_is_stale(server: DigestServer) -> None:
     text = credentials_for(server, 0.0)
-    assert server.verify("REGISTER", text, lookup, 299.0).ok
-    assert server.verify("REGISTER", text, lookup, 301.0).outcome is Outcome.STALE
+    assert server.verify("REGISTER", text, lookup, 1.0).ok
+    replayed = server.verify("REGISTER", text, lookup, 2.0)
+    assert replayed.outcome is Outcome.STALE and "replayed" in replayed.reason
+
+
+def test_a_nonce_serves_increasing_counts_only(server: DigestServer) -> None:
+    text = credentials_for(server, 0.0)
+    assert server.verify("REGISTER", with_count(text, 3), lookup, 1.0).ok
+    assert server.verify("REGISTER", with_count(text, 2), lookup, 1.0).outcome is Outcome.STALE
+    assert server.verify("REGISTER", with_count(text, 3), lookup, 1.0).outcome is Outcome.STALE
+    assert server.verify("REGISTER", with_count(text, 4), lookup, 1.0).ok
+
+
+def test_remembered_nonces_are_bounded_oldest_forgotten_first() -> None:
+    server = DigestServer(REALM, secret=b"k" * 32, max_nonces=3)
+    texts = [credentials_for(server, 0.0) for _ in range(4)]
+    forgotten = server.verify("REGISTER", texts[0], lookup, 1.0)
+    assert forgotten.outcome is Outcome.STALE and forgotten.reason == "nonce forgotten"
+    assert all(server.verify("REGISTER", text, lookup, 1.0).ok for text in texts[1:])
+
+
+def test_a_wrong_password_does_not_use_up_the_nonce(server: DigestServer) -> None:
+    challenge = server.challenges(0.0)[0]
+    wrong = str(answer(challenge, "REGISTER", URI, USER, "wrong"))
+    assert server.verify("REGISTER", wrong, lookup, 1.0).outcome is Outcome.FORBIDDEN
+    right = str(answer(challenge, "REGISTER", URI, USER, PASSWORD))
+    assert server.verify("REGISTER", right, lookup, 1.0).ok
 
 
 def test_nonce_from_another_process_is_stale(server: DigestServer) -> None:

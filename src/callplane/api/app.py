@@ -24,6 +24,7 @@ from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
+from callplane.net.auth_failures import AuthFailures
 from callplane.store import Store
 
 log = logging.getLogger("callplane.api")
@@ -99,11 +100,17 @@ def _has_nul(scope: Scope) -> bool:
 
 
 def create_app(
-    store: Store, *, on_change: OnChange | None = None, live: LiveCalls | None = None
+    store: Store,
+    *,
+    on_change: OnChange | None = None,
+    live: LiveCalls | None = None,
+    failures: AuthFailures | None = None,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
     ``live`` controls running calls; without it the live-call operations answer 503.
+    ``failures`` counts wrong credentials per client IP and bans (403) after too
+    many (``callplane serve`` shares it with SIP); without it nothing is counted.
     """
     app = Starlette(
         routes=[*ROUTES, *console.routes()],
@@ -119,4 +126,6 @@ def create_app(
     app.state.store = store
     app.state.on_change = on_change
     app.state.live = live
+    app.state.auth_failures = failures
+    app.state.bans = failures.bans if failures is not None else None
     return app

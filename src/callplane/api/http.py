@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from callplane.errors import ValidationError
+from callplane.net.auth_failures import AuthFailures
 from callplane.store import Page, Store
 from callplane.store.models import Account
 
@@ -34,6 +35,7 @@ MAX_PAGE = 20
 MAX_TEXT = 2048
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 AUTH_FAILED = "Authentication failed"
+BANNED = "too many failed authentications from your address: try again later"
 LIST_RESOURCES = frozenset(
     {
         "Application",
@@ -109,9 +111,25 @@ async def changed(request: Request) -> None:
 
 
 async def authenticate(request: Request) -> Account:
-    """The account of the Basic credentials, which must own the ``{auth_id}`` path."""
-    auth_id, token = _basic_credentials(request.headers.get("authorization", ""))
+    """The account of the Basic credentials, which must own the ``{auth_id}`` path.
+
+    A client IP banned for too many wrong credentials gets 403 whatever it sends;
+    wrong credentials count towards that ban (``app.state.auth_failures``).
+    """
+    failures: AuthFailures | None = request.app.state.auth_failures
+    source = request.client.host if request.client else ""
+    if failures is not None and failures.banned(source):
+        raise ApiError(403, BANNED)
+    header = request.headers.get("authorization", "")
+    try:
+        auth_id, token = _basic_credentials(header)
+    except ApiError:
+        if failures is not None and header:
+            failures.failed(source, None, "REST API: malformed Basic credentials")
+        raise
     account = await store_of(request).authenticate(auth_id, token)
+    if account is None and failures is not None:
+        failures.failed(source, auth_id, "REST API: wrong auth token or API key")
     if account is None or request.path_params.get("auth_id") != account.auth_id:
         raise ApiError(401, AUTH_FAILED)
     return account

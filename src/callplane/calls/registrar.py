@@ -7,8 +7,10 @@ Two layers::
 
 The address-of-record is the To user, which must be the digest username of an
 endpoint (``POST /v1/Account/{auth_id}/Endpoint/``). No or unusable credentials get
-401 with a fresh challenge, a stale nonce 401 with ``stale=true``, an unknown user
-or a wrong password 403. Each binding keeps the source address and transport of
+401 with a fresh challenge, a stale, forgotten or replayed nonce 401 with
+``stale=true``, an unknown user or a wrong password 403 (the same 403: nothing tells
+which) counted against the source by ``AuthFailures``, and a banned source 403
+whatever it sends. Each binding keeps the source address and transport of
 its REGISTER so calls can reach a phone behind NAT (``Binding.destination``).
 """
 
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from callplane.errors import SipParseError
+from callplane.net.auth_failures import AuthFailures
+from callplane.net.bans import Bans
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import Credentials, DigestServer, Outcome
 from callplane.sip.events import Address, RequestReceived
@@ -273,9 +277,11 @@ class Registrar:
         auth: DigestServer | None = None,
         bindings: Bindings | None = None,
         sweep_interval: float = SWEEP_INTERVAL,
+        failures: AuthFailures | None = None,
     ) -> None:
         self.find_ha1 = find_ha1
         self.auth = auth or DigestServer(REALM)
+        self.failures = failures or AuthFailures(Bans(), limit=0)
         self.bindings = bindings or Bindings()
         self.sweep_interval = sweep_interval
         self._lock = asyncio.Lock()  # REGISTERs are processed in arrival order (§10.3)
@@ -302,6 +308,8 @@ class Registrar:
     async def process(self, request: Request, source: Address, transport: str, now: float) -> Reply:
         """Authenticate and apply one REGISTER; the reply to send."""
         async with self._lock:
+            if self.failures.banned(source[0]):
+                return Reply(403)
             authorization = request.headers.get("Authorization")
             username = _username(authorization)
             ha1 = await self.find_ha1(username) if username else None
@@ -324,7 +332,7 @@ class Registrar:
         self, outcome: Outcome, why: str, username: str | None, source: Address, now: float
     ) -> Reply:
         if outcome is Outcome.FORBIDDEN:
-            log.warning("REGISTER from %s:%s as %r refused: %s", *source, username, why)
+            self.failures.failed(source[0], username, f"REGISTER: {why}")
             return Reply(403)
         if why != "no credentials":
             log.info("REGISTER from %s:%s: challenging again: %s", *source, why)
@@ -337,6 +345,10 @@ class Registrar:
     def lookup(self, username: str) -> list[Binding]:
         """Where endpoint ``username`` can be reached now, the latest registration first."""
         return self.bindings.lookup(username, _now())
+
+    def registered_from(self, username: str, ip: str) -> bool:
+        """Endpoint ``username`` has a current registration sent from ``ip``."""
+        return any(binding.source[0] == ip for binding in self.lookup(username))
 
     def start(self) -> None:
         """Start the periodic sweep of expired bindings."""

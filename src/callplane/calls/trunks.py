@@ -22,7 +22,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callplane.sip.auth import DigestServer, Outcome
+from callplane.sip.auth import NONCE_TTL, DigestServer, Outcome
 from callplane.sip.message import Request
 from callplane.store.models import Trunk
 from callplane.store.secrets import REALM
@@ -94,14 +94,22 @@ class Verdict:
     status: int = 0
     headers: tuple[tuple[str, str], ...] = ()
     why: str = ""
+    failed_auth: bool = False  # a wrong digest (counted against the source)
+    username: str | None = None  # the digest username it claimed
 
 
 class InboundTrunks:
     """Which trunk an INVITE comes from; see the module docstring."""
 
-    def __init__(self, *, trunk_only: bool = False, secret: bytes | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        trunk_only: bool = False,
+        secret: bytes | None = None,
+        nonce_ttl: float = NONCE_TTL,
+    ) -> None:
         self.trunk_only = trunk_only
-        self.auth = DigestServer(REALM, secret=secret)
+        self.auth = DigestServer(REALM, secret=secret, nonce_ttl=nonce_ttl)
 
     def check(
         self, trunks: Sequence[Trunk], request: Request, source_ip: str, now: float
@@ -127,7 +135,8 @@ class InboundTrunks:
         if result.ok and result.username is not None:
             return Verdict(digest_trunk(trunks, result.username))
         if result.outcome is Outcome.FORBIDDEN:
-            return Verdict(status=403, why=f"trunk digest refused: {result.reason}")
+            why = f"trunk digest refused: {result.reason}"
+            return Verdict(status=403, why=why, failed_auth=True, username=result.username)
         challenges = self.auth.challenges(now, stale=result.outcome is Outcome.STALE)
         headers = tuple(("Proxy-Authenticate", str(c)) for c in challenges)
         return Verdict(status=407, headers=headers, why=result.reason)

@@ -31,6 +31,21 @@ import click
     is_flag=True,
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
+@click.option(
+    "--auth-failures",
+    default=10,
+    show_default=True,
+    help="Failed logins (SIP digest, REST) from one IP that ban it; 0: never.",
+)
+@click.option(
+    "--auth-window",
+    default=60.0,
+    show_default=True,
+    help="Seconds within which --auth-failures count.",
+)
+@click.option(
+    "--nonce-ttl", default=30.0, show_default=True, help="Seconds a SIP digest nonce stays usable."
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -44,6 +59,9 @@ def serve(
     rtp_ports: str,
     log_level: str,
     trunk_only: bool,
+    auth_failures: int,
+    auth_window: float,
+    nonce_ttl: float,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -63,5 +81,8 @@ def serve(
         log_format=log_format,
         rtp_ports=rtp_ports,
         trunk_only=trunk_only,
+        auth_failures=auth_failures,
+        auth_window=auth_window,
+        nonce_ttl=nonce_ttl,
     )
     sys.exit(run_server(settings))

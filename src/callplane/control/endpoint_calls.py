@@ -1,16 +1,24 @@
 """Calls placed by SIP endpoints: authenticate the INVITE, then run the endpoint's application.
 
-An INVITE whose From user is an endpoint's username (usernames are unique across
-accounts) is that endpoint's call, whatever it dials: even one of our numbers
-runs the endpoint's application, not the number's, as on Plivo (the application
-decides where an endpoint's calls go). It is checked as the registrar checks a
-REGISTER, with the registrar's digest server (same realm, HA1 and nonces), but
-by proxy authentication as for trunks (RFC 3261 §22.3):
+An INVITE is endpoint E's call when all of these hold (docs/registrar.md):
+
+- its From user is E's username (usernames are unique across accounts);
+- it comes from an IP address E is registered from: a caller anywhere else is any
+  caller, so whether E exists never changes the answer an outsider gets;
+- it does not dial a number of another account: E's name cannot capture calls
+  whose caller id happens to be E's username (a tenant boundary).
+
+Such a call runs E's application whatever it dials, even one of E's own account's
+numbers, as on Plivo (the application decides where an endpoint's calls go). Other
+INVITEs are routed by the dialed number (None here). The INVITE is checked as the
+registrar checks a REGISTER, with the registrar's digest server (same realm, HA1
+and nonces), but by proxy authentication as for trunks (RFC 3261 §22.3):
 
     no usable Proxy-Authorization       -> 407 with a fresh Proxy-Authenticate
-    stale nonce, right password         -> 407 with stale=true
+    stale or replayed nonce, right
+    password                            -> 407 with stale=true
     wrong password, or digest username
-    other than the From user            -> 403
+    other than the From user            -> 403, a failed authentication
     endpoint's account disabled         -> 403
     authenticated                       -> EndpointCall
 
@@ -22,7 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callplane.sip.auth import DigestServer, Outcome
+from callplane.calls.registrar import Registrar
+from callplane.sip.auth import Outcome
 from callplane.sip.message import Request
 from callplane.sip.uri import SipUri
 from callplane.store.models import Endpoint, Number, Route
@@ -51,11 +60,13 @@ class EndpointCall:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """An INVITE from an endpoint not taken: the status (403, 407) and why, for the log."""
+    """An INVITE from an endpoint not taken: the status (403, 407) and why, for the log;
+    ``failed_auth``: a wrong password (counted against the source)."""
 
     status: int
     why: str
     headers: tuple[tuple[str, str], ...] = ()
+    failed_auth: bool = False
 
 
 def from_user(request: Request) -> str | None:
@@ -75,18 +86,26 @@ def dialed_user(request: Request) -> str:
 class EndpointCalls:
     """See the module docstring; ``host`` names endpoints in ``sip:username@host``."""
 
-    def __init__(self, store: Store, auth: DigestServer, host: str) -> None:
+    def __init__(self, store: Store, registrar: Registrar, host: str) -> None:
         self.store = store
-        self.auth = auth
+        self.registrar = registrar
+        self.auth = registrar.auth
         self.host = host
 
-    def check(self, request: Request, now: float) -> EndpointCall | Refusal | None:
-        """None when the From user is no endpoint (the INVITE is routed by number)."""
+    def check(
+        self, request: Request, source_ip: str, dialed: Route | None, now: float
+    ) -> EndpointCall | Refusal | None:
+        """None when the INVITE is no endpoint's call (it is routed by number);
+        ``dialed``: the route of the number it dials, if that is one of ours."""
         username = from_user(request)
         found = self.store.endpoint(username) if username else None
         if found is None:
             return None
         endpoint, account, app = found
+        if dialed is not None and dialed.account.auth_id != account.auth_id:
+            return None
+        if not self.registrar.registered_from(endpoint.username, source_ip):
+            return None
         refusal = self._authenticate(endpoint, request, now)
         if refusal is not None:
             return refusal
@@ -107,8 +126,9 @@ class EndpointCalls:
         who = f"endpoint {endpoint.username}"
         if result.outcome is Outcome.FORBIDDEN:
             if result.username != endpoint.username:
-                return Refusal(403, f"{who}: digest username {result.username!r} is not it")
-            return Refusal(403, f"{who}: {result.reason}")
+                why = f"{who}: digest username {result.username!r} is not it"
+                return Refusal(403, why, failed_auth=True)
+            return Refusal(403, f"{who}: {result.reason}", failed_auth=True)
         challenges = self.auth.challenges(now, stale=result.outcome is Outcome.STALE)
         headers = tuple(("Proxy-Authenticate", str(c)) for c in challenges)
         return Refusal(407, f"{who}: {result.reason}", headers)

@@ -17,7 +17,7 @@ from callplane.calls.registrar import Registrar
 from callplane.calls.reoffer import respond_to_reoffer
 from callplane.calls.trunks import InboundTrunks, Verdict
 from callplane.control import session
-from callplane.control.endpoint_calls import EndpointCalls, Refusal
+from callplane.control.endpoint_calls import EndpointCalls, Refusal, from_user
 from callplane.control.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.control.services import Services
 from callplane.errors import SipError
@@ -89,9 +89,11 @@ class Router:
         self.loop_time = services.clock
         if services.outbound is None:
             services.outbound = OutboundLegs(registrar)
-        self.inbound = InboundTrunks(trunk_only=services.settings.trunk_only)
+        settings = services.settings
+        self.inbound = InboundTrunks(trunk_only=settings.trunk_only, nonce_ttl=settings.nonce_ttl)
+        self.failures = services.auth_failures
         self.endpoint_calls = (
-            EndpointCalls(store, registrar.auth, services.settings.public_host)
+            EndpointCalls(store, registrar, services.settings.public_host)
             if registrar is not None
             else None
         )
@@ -175,22 +177,29 @@ class Router:
 
     def _new_call(self, event: RequestReceived) -> None:
         """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
+        ip = event.source[0]
+        if self.failures.banned(ip):
+            self._respond(event.transaction, 403)
+            return
+        route = self.store.route(dialed_number(event.request))
         found = None
         if self.endpoint_calls is not None:
-            found = self.endpoint_calls.check(event.request, self.loop_time())
+            found = self.endpoint_calls.check(event.request, ip, route, self.loop_time())
         if found is None:
-            self._number_call(event)
+            self._number_call(event, route)
         elif isinstance(found, Refusal):
-            log.info("INVITE from %s:%s: %d, %s", *event.source, found.status, found.why)
+            if found.failed_auth:
+                self.failures.failed(ip, from_user(event.request), f"INVITE: {found.why}")
+            else:
+                log.info("INVITE from %s:%s: %d, %s", *event.source, found.status, found.why)
             self._respond(event.transaction, found.status, found.headers)
         else:
             endpoint = found.endpoint
             note = f"from endpoint {endpoint.username} ({endpoint.endpoint_id})"
             self._start_call(event, found.route, note, found.missing_app_note, found.caller)
 
-    def _number_call(self, event: RequestReceived) -> None:
+    def _number_call(self, event: RequestReceived, route: Route | None) -> None:
         request, txn = event.request, event.transaction
-        route = self.store.route(dialed_number(request))
         if route is None:
             log.info("INVITE for unknown number %r from %s", request.uri, event.source)
             self._respond(txn, 404)
@@ -245,7 +254,11 @@ class Router:
         trunks = self.services.trunks.of(route.account)
         verdict = self.inbound.check(trunks, event.request, event.source[0], self.loop_time())
         if verdict.status:
-            log.info("INVITE from %s:%s: %d, %s", *event.source, verdict.status, verdict.why)
+            if verdict.failed_auth:
+                user = verdict.username
+                self.failures.failed(event.source[0], user, f"INVITE: {verdict.why}")
+            else:
+                log.info("INVITE from %s:%s: %d, %s", *event.source, verdict.status, verdict.why)
             assert self.sip is not None
             txn = event.transaction
             response = self.sip.endpoint.response(txn, verdict.status, headers=verdict.headers)

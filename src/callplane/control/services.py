@@ -17,6 +17,8 @@ from callplane.control.screening import Limits
 from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
+from callplane.net.auth_failures import AuthFailures
+from callplane.net.bans import Bans
 from callplane.net.ports import PortAllocator
 from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
@@ -47,6 +49,12 @@ class Services:
     flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
+    bans: Bans = field(default_factory=Bans)  # banned sources, shared by SIP and the REST API
+    auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.auth_failures = AuthFailures(self.bans, s.auth_failures, s.auth_window)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

@@ -8,11 +8,15 @@ Server side: ``DigestServer`` issues challenges and checks credentials::
     result = server.verify("REGISTER", authorization, ha1_lookup, now, uri=request.uri)
     result.outcome  # OK | MISSING (challenge) | STALE (challenge, stale=true) | FORBIDDEN (403)
 
-Nonces are stateless: ``<issued ms>.<salt>.<HMAC>`` under a per-process secret, valid
-for ``nonce_ttl`` seconds. A correct digest on an expired nonce, or on a nonce this
-process did not issue (e.g. before a restart), is STALE: the client knows the
-password and retries without asking its user (RFC 2617 §3.2.1). Without a nonce
-store, a captured response can be replayed until its nonce expires.
+Nonces are ``<issued ms>.<salt>.<HMAC>`` under a per-process secret, valid for
+``nonce_ttl`` seconds (30 s), and counted: the server remembers, for each nonce it
+issued in the last ``nonce_ttl`` seconds (at most ``max_nonces`` of them, oldest
+forgotten first), the highest nonce-count (``nc``) accepted with it. A correct
+digest is STALE (a new challenge with ``stale=true``: the client knows the password
+and retries without asking its user, RFC 2617 §3.2.1, RFC 7616 §3.3) when its nonce
+expired, was not issued by this server (e.g. before a restart) or was forgotten, or
+when its ``nc`` is not above the last one accepted: a captured request replayed,
+or a client reusing a nonce count, gets nothing but a fresh challenge.
 
 Client side: ``digest_flow`` is an I/O-free generator, ``response = yield request``,
 that answers a 401/407 once with credentials (again only when told ``stale=true``).
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -33,7 +38,8 @@ from callplane.sip.ids import new_branch
 from callplane.sip.message import Request, Response, Via
 from callplane.sip.uri import is_token
 
-NONCE_TTL = 300.0
+NONCE_TTL = 30.0
+MAX_NONCES = 20_000  # nonces remembered at once: bounds memory under a challenge flood
 MAX_ROUNDS = 4  # challenges digest_flow answers for one request
 Ha1Lookup = Callable[[str, str], str | None]
 """(username, base algorithm "MD5" | "SHA-256") -> hex H(username:realm:password) or None."""
@@ -258,7 +264,7 @@ class Credentials:
 class Outcome(Enum):
     OK = "ok"
     MISSING = "missing"  # no usable credentials: answer with a fresh challenge
-    STALE = "stale"  # right password, nonce expired or not ours: challenge with stale=true
+    STALE = "stale"  # right password, nonce expired/not ours/replayed: stale=true challenge
     FORBIDDEN = "forbidden"  # unknown user or wrong password: 403
 
 
@@ -283,14 +289,18 @@ class DigestServer:
         secret: bytes | None = None,
         nonce_ttl: float = NONCE_TTL,
         algorithms: tuple[str, ...] = ("MD5",),
+        max_nonces: int = MAX_NONCES,
     ) -> None:
         for algorithm in algorithms:
             base_algorithm(algorithm)
         self.realm = realm
         self.nonce_ttl = nonce_ttl
         self.algorithms = algorithms
+        self.max_nonces = max_nonces
         self._secret = secret or secrets.token_bytes(32)
         self.opaque = self._mac("opaque")[:16]
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        """nonce -> (issued at, highest nc accepted); oldest first."""
 
     def challenges(self, now: float, *, stale: bool = False) -> list[Challenge]:
         """One challenge per algorithm, preferred first (RFC 8760 §2.4)."""
@@ -302,7 +312,28 @@ class DigestServer:
 
     def new_nonce(self, now: float) -> str:
         stamp, salt = str(int(now * 1000)), secrets.token_hex(6)
-        return f"{stamp}.{salt}.{self._mac(stamp, salt)}"
+        nonce = f"{stamp}.{salt}.{self._mac(stamp, salt)}"
+        self._forget_old(now)
+        self._counts[nonce] = (now, 0)
+        return nonce
+
+    def _forget_old(self, now: float) -> None:
+        counts = self._counts
+        while counts and (
+            len(counts) >= self.max_nonces or now - next(iter(counts.values()))[0] > self.nonce_ttl
+        ):
+            counts.popitem(last=False)
+
+    def _count(self, nonce: str, nc: str | None) -> str | None:
+        """Accept nonce-count ``nc`` for ``nonce``; why not, if it is refused."""
+        entry = self._counts.get(nonce)
+        if entry is None:
+            return "nonce forgotten"
+        count = int(nc or "0", 16)
+        if count <= entry[1]:
+            return f"nonce count {nc} not above {entry[1]:08x} (replayed)"
+        self._counts[nonce] = (entry[0], count)
+        return None
 
     def nonce_fresh(self, nonce: str, now: float) -> bool:
         """Issued by this process (the HMAC matches) no more than ``nonce_ttl`` ago."""
@@ -354,11 +385,9 @@ class DigestServer:
     ) -> AuthResult:
         username = credentials.username
         ha1 = ha1_lookup(username, base_algorithm(credentials.algorithm))
-        if ha1 is None:
-            return AuthResult(Outcome.FORBIDDEN, username, "unknown user")
-        expected = request_digest(
+        expected = request_digest(  # computed for unknown users too: the same work either way
             credentials.algorithm,
-            ha1,
+            ha1 or self._mac("unknown", username),
             method=method,
             uri=credentials.uri,
             nonce=credentials.nonce,
@@ -366,10 +395,14 @@ class DigestServer:
             nc=credentials.nc,
             cnonce=credentials.cnonce,
         )
-        if not hmac.compare_digest(expected, credentials.response):
-            return AuthResult(Outcome.FORBIDDEN, username, "wrong digest response")
+        if not hmac.compare_digest(expected, credentials.response) or ha1 is None:
+            why = "unknown user" if ha1 is None else "wrong digest response"
+            return AuthResult(Outcome.FORBIDDEN, username, why)
         if credentials.opaque != self.opaque or not self.nonce_fresh(credentials.nonce, now):
             return AuthResult(Outcome.STALE, username, "nonce expired or not issued here")
+        refused = self._count(credentials.nonce, credentials.nc)
+        if refused:
+            return AuthResult(Outcome.STALE, username, refused)
         return AuthResult(Outcome.OK, username)
 
 

@@ -41,6 +41,7 @@ from callplane.store import Store
 from callplane.store.models import Account, CallRecord
 from callplane.webhooks.client import WebhookClient
 from callplane.webhooks.signing import SigningKeys
+from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
 from callplane.webhooks.worker import OutboxWorker
 
 log = logging.getLogger("callplane")
@@ -133,17 +134,20 @@ async def serve(settings: Settings) -> None:
 
 
 def build_services(settings: Settings, store: Store) -> Services:
-    """What calls share, on top of ``store``: webhooks, records, RTP ports, TTS, audio."""
+    """What calls share, on top of ``store``: webhooks, records, RTP ports, TTS, audio.
+
+    Customer URLs never reach the API's own port (``webhooks/ssrf.py``)."""
+    policy = OutboundPolicy(own_ports=[settings.http_port])
     return Services(
         settings,
-        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox),
+        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox, policy=policy),
         RecordWriter(store.write_records),
         PortAllocator.parse(settings.rtp_ports),
         CachedTts(EspeakTts(), settings.cache_dir / "tts"),
-        AudioFetcher(settings.cache_dir / "audio"),
+        AudioFetcher(settings.cache_dir / "audio", policy=policy),
         store.add_recording,
         trunks=store.trunks,
-        flows=FlowRunner(store.save_flow_run),
+        flows=FlowRunner(store.save_flow_run, policy),
     )
 
 
@@ -173,9 +177,9 @@ def announce(settings: Settings, account: Account, created: bool) -> None:
         print(f"Main account: {account.auth_id} (token in {path})", file=sys.stderr)
 
 
-async def signing_keys(store: Store, auth_id: str) -> SigningKeys | None:
+async def signing_keys(store: Store, auth_id: str) -> tuple[SigningKeys, Reach] | None:
     account = await store.get_account(auth_id)
-    return SigningKeys(account.auth_token) if account else None
+    return (SigningKeys(account.auth_token), reach_of(account)) if account else None
 
 
 async def recover_live_calls(store: Store, services: Services) -> None:
@@ -205,5 +209,6 @@ async def notify_hangup(store: Store, services: Services, record: CallRecord) ->
                 params,
                 account.auth_token,
                 auth_id=account.auth_id,
+                reach=reach_of(account),
             )
         )

@@ -23,6 +23,7 @@ from callplane.errors import MarkupError, WebhookError
 from callplane.markup import parse_document
 from callplane.markup.verbs import REJECT_SIP, Dialect, Document, RejectReason
 from callplane.store.models import CallRecord, Route
+from callplane.webhooks.ssrf import Reach, reach_of
 
 if TYPE_CHECKING:
     from callplane.calls.services import CallServices
@@ -140,6 +141,11 @@ class Call:
         if level == "error":
             self.record.error = f"{self.record.error}; {message}" if self.record.error else message
 
+    @property
+    def reach(self) -> Reach:
+        """Where this call's account's URLs may go (the outbound request policy)."""
+        return reach_of(self.route.account)
+
     # -- documents -------------------------------------------------------------------------
 
     async def fetch_answer(self) -> Document | None:
@@ -184,6 +190,7 @@ class Call:
                 method,
                 self.action_params(extra),
                 self.route.account.auth_token,
+                reach=self.reach,
                 timeout=self.services.settings.answer_timeout,
             )
         except WebhookError as exc:
@@ -201,6 +208,7 @@ class Call:
             method,
             params,
             self.route.account.auth_token,
+            reach=self.reach,
             timeout=self.services.settings.answer_timeout,
         )
         app = self.route.application

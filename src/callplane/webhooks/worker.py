@@ -4,7 +4,8 @@ Each callback is re-sent exactly as stored (method, URL, body, content type)
 with a fresh signature, keyed with the tokens :data:`KeyLookup` returns for its
 account, and only where the account may reach (:class:`~callplane.webhooks.ssrf.Reach`).
 A callback is deleted once delivered, dropped with an error log once older than
-``max_age`` or when its account is gone, and otherwise rescheduled ``base_delay * 2**(attempts-1)`` seconds later (capped at ``max_delay``).
+``max_age`` or when its account is gone, and otherwise rescheduled
+``base_delay * 2**(attempts-1)`` seconds later (capped at ``max_delay``).
 
 One batch is finished before the next is fetched, so a callback is never in
 flight twice from one worker.

@@ -48,6 +48,7 @@ log = logging.getLogger("callplane")
 
 
 def run_server(settings: Settings) -> int:
+    protect_data_dir(settings)
     tune_gc()
     try:
         import uvloop
@@ -56,6 +57,24 @@ def run_server(settings: Settings) -> int:
     else:
         uvloop.run(serve(settings))
     return 0
+
+
+def protect_data_dir(settings: Settings) -> None:
+    """Only the user running Callplane can read what it keeps (auth tokens are in the
+    database, recordings are calls): files this process creates are 0600 and directories
+    0700 (umask 077; SQLite gives its -wal/-shm files the database file's mode), and
+    what an older version left readable is tightened."""
+    os.umask(0o077)
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)
+    for name in ("callplane.db", "callplane.db-wal", "callplane.db-shm", "credentials.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (data / name).chmod(0o600)
+    for folder, _, files in os.walk(settings.recordings_dir):
+        os.chmod(folder, 0o700)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
 
 
 def tune_gc() -> None:

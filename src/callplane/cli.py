@@ -666,7 +666,7 @@ def _print_call_record(ctx: click.Context, from_number: str, to_number: str) -> 
 # -- accounts, sub-accounts, keys, usage ----------------------------------------------------
 
 ACCOUNT_COLUMNS = ["auth_id", "name", "city", "address", "rate_per_minute", "billing_interval"]
-SUB_COLUMNS = ["auth_id", "name", "enabled", "rate_per_minute", "created"]
+SUB_COLUMNS = ["auth_id", "name", "enabled", "private_networks", "rate_per_minute", "created"]
 
 
 @main.group()
@@ -725,14 +725,24 @@ def subaccounts() -> None:
     """Sub-accounts: isolated accounts with their own auth id and token."""
 
 
+PRIVATE_NETWORKS = click.option(
+    "--private-networks",
+    type=click.Choice(["allow", "deny"]),
+    help="Whether its URLs may reach loopback and private networks (default deny).",
+)
+
+
 @subaccounts.command("create")
 @click.argument("name")
 @click.option("--enabled/--disabled", default=True, show_default=True)
+@PRIVATE_NETWORKS
 @click.pass_context
-def subaccounts_create(ctx: click.Context, name: str, enabled: bool) -> None:
+def subaccounts_create(
+    ctx: click.Context, name: str, enabled: bool, private_networks: str | None
+) -> None:
     """Create a sub-account; prints its auth id and token."""
     api = api_of(ctx)
-    body = {"name": name, "enabled": enabled}
+    body = {"name": name, "enabled": enabled, "private_networks": private_networks}
     show(api, api.call("POST", "Subaccount/", body), ["auth_id", "auth_token", "message"])
 
 
@@ -762,9 +772,10 @@ def subaccounts_show(ctx: click.Context, auth_id: str) -> None:
 @click.option("--enabled/--disabled", default=None)
 @click.option("--rate-per-minute")
 @click.option("--billing-interval", type=int)
+@PRIVATE_NETWORKS
 @click.pass_context
 def subaccounts_update(ctx: click.Context, auth_id: str, **fields: Any) -> None:
-    """Rename, enable/disable or re-price a sub-account."""
+    """Rename, enable/disable, re-price a sub-account, or let its URLs reach private networks."""
     api = api_of(ctx)
     show(api, api.call("POST", f"Subaccount/{auth_id}/", fields), ["message"])
 

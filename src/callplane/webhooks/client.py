@@ -30,6 +30,7 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 import uuid
 import zlib
 from collections.abc import AsyncIterable, Mapping
@@ -373,7 +374,9 @@ class WebhookClient:
 class _Pools:
     """The connection pools of one reach, and which of them takes the next request."""
 
-    def __init__(self, backend: AsyncioBackend, tls: Any, shards: int, per_shard: int) -> None:
+    def __init__(
+        self, backend: AsyncioBackend, tls: ssl.SSLContext, shards: int, per_shard: int
+    ) -> None:
         self.pool = [
             httpcore.AsyncConnectionPool(
                 ssl_context=tls,

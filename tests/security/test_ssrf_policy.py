@@ -51,6 +51,10 @@ def internal() -> Iterator[WebhookServer]:
         ("::ffff:169.254.169.254", False, False),
         ("fe80::1", False, False),
         ("fd00:ec2::254", False, False),
+        ("64:ff9b::a9fe:a9fe", False, False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::7f00:1", False, True),  # NAT64 of 127.0.0.1
+        ("2002:a00:1::1", False, True),  # 6to4 of 10.0.0.1
+        ("64:ff9b::5db8:d822", True, True),  # NAT64 of a public address
     ],
 )
 def test_address_table(address: str, public: bool, private: bool) -> None:

@@ -11,7 +11,8 @@ Redirects connect anew, so every hop is checked.
 * Callplane's own HTTP listener (its port on any address of this machine) is
   refused for everyone.
 * Loopback, private and other non-global ranges (RFC 1918, 127/8, ::1,
-  fc00::/7, 100.64/10, 0/8, multicast, reserved) are reachable only with
+  fc00::/7, 100.64/10, 0/8, multicast, reserved; also as IPv4-mapped, 6to4 or
+  NAT64 IPv6 addresses) are reachable only with
   :attr:`Reach.PRIVATE`: the main account's, and a sub-account's the operator
   allowed (``private_networks``). Everything else is public.
 
@@ -36,6 +37,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _ALWAYS_REFUSED = tuple(
     ipaddress.ip_network(net) for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 )
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv6 addresses that lead to IPv4 ones
 
 
 class Reach(StrEnum):
@@ -66,6 +68,9 @@ class OutboundPolicy:
         self.own_ports = frozenset(own_ports)
 
     def allows(self, address: IPAddress, port: int, reach: Reach) -> bool:
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and not self.allows(embedded, port, reach):
+            return False
         address = _unmapped(address)
         if any(address in net for net in _ALWAYS_REFUSED):
             return False
@@ -103,6 +108,15 @@ def _unmapped(address: IPAddress) -> IPAddress:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4 or NAT64 (64:ff9b::/96) address leads to."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
 
 
 def _is_local(address: IPAddress) -> bool:

@@ -4,17 +4,18 @@ Every URL Callplane fetches for an account (webhooks, ``<Play>`` audio, Dial
 sounds, the flow HTTP Request node) is resolved here and each address checked
 before anything connects; the connection then goes to the checked address, so
 a DNS answer that changes between check and connect (rebinding) cannot move it.
-Redirects connect anew, so every hop is checked.
+Every connection is checked, a redirect hop's too; a pooled keep-alive connection
+is reused only by requests of the reach it was checked for.
 
 * Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
   fd00:ec2::254) are refused for everyone.
 * Callplane's own HTTP listener (its port on any address of this machine) is
   refused for everyone.
 * Loopback, private and other non-global ranges (RFC 1918, 127/8, ::1,
-  fc00::/7, 100.64/10, 0/8, multicast, reserved; also as IPv4-mapped, 6to4 or
-  NAT64 IPv6 addresses) are reachable only with
-  :attr:`Reach.PRIVATE`: the main account's, and a sub-account's the operator
-  allowed (``private_networks``). Everything else is public.
+  fc00::/7, 100.64/10, 0/8, multicast, reserved; also inside IPv4-mapped, 6to4
+  or NAT64 addresses) are reachable only with :attr:`Reach.PRIVATE`: the main
+  account's, and a sub-account's the operator allowed (``private_networks``).
+  Everything else is public.
 
 A name with any refused address is refused as a whole. A refusal says only
 :data:`REFUSED`: nothing about the target (not whether a port is open).

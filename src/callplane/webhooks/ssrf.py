@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from enum import StrEnum
 
 from callplane.store.models import Account
+
+logger = logging.getLogger("callplane.webhooks")
 
 REFUSED = "URL refused by the outbound request policy"
 
@@ -94,6 +97,11 @@ class OutboundPolicy:
             )
             found = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
         if not found or not all(self.allows(address, port, reach) for address in found):
+            # The operator's log says what was refused; the account only learns REFUSED.
+            logger.info(
+                "outbound request refused",
+                extra={"host": host, "port": port, "addresses": [str(a) for a in found]},
+            )
             raise RefusedURL()
         return [str(address) for address in found]
 

@@ -137,3 +137,33 @@ async def test_audio_cached_for_the_main_account_is_not_served_to_a_sub_account(
         with pytest.raises(FetchError, match=REFUSED):
             await audio.fetch(url, reach=Reach.PUBLIC)
     assert len(internal.requests) == 1
+
+
+class PinnedNames(OutboundPolicy):
+    """A resolver that knows one name no DNS server knows: if a fetcher looked the name
+    up again after the check (as a rebinding attack relies on), it would fail."""
+
+    async def resolve(self, host: str, port: int, reach: Reach) -> list[str]:
+        if host == "rebind.invalid":
+            return ["127.0.0.1"]
+        return await super().resolve(host, port, reach)
+
+
+async def test_connections_go_to_the_checked_address(
+    internal: WebhookServer, tmp_path: Path
+) -> None:
+    port = internal.httpd.server_address[1]
+    internal.set("/answer", DOCUMENT)
+    tone = write_tone(tmp_path / "tone.wav", 440, 0.2, amplitude=4000).read_bytes()
+    internal.set("/tone.wav", tone, "audio/wav")
+    client = WebhookClient(policy=PinnedNames())
+    try:
+        url = f"http://rebind.invalid:{port}/answer"
+        assert (await client.fetch(url, "GET", {}, TOKEN, reach=Reach.PRIVATE)).status == 200
+    finally:
+        await client.aclose()
+    async with AudioFetcher(tmp_path / "cache", policy=PinnedNames()) as audio:
+        url = f"http://rebind.invalid:{port}/tone.wav"
+        assert (await audio.fetch(url, reach=Reach.PRIVATE)).size > 0
+    hosts = {seen.headers["Host"] for seen in internal.requests}
+    assert hosts == {f"rebind.invalid:{port}"}

@@ -43,12 +43,14 @@ from callplane.store.models import Account, CallRecord
 from callplane.store.secrets import REALM
 from callplane.webhooks.client import WebhookClient
 from callplane.webhooks.signing import SigningKeys
+from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
 from callplane.webhooks.worker import OutboxWorker
 
 log = logging.getLogger("callplane")
 
 
 def run_server(settings: Settings) -> int:
+    protect_data_dir(settings)
     tune_gc()
     try:
         import uvloop
@@ -57,6 +59,24 @@ def run_server(settings: Settings) -> int:
     else:
         uvloop.run(serve(settings))
     return 0
+
+
+def protect_data_dir(settings: Settings) -> None:
+    """Only the user running Callplane can read what it keeps (auth tokens are in the
+    database, recordings are calls): files this process creates are 0600 and directories
+    0700 (umask 077; SQLite gives its -wal/-shm files the database file's mode), and
+    what an older version left readable is tightened."""
+    os.umask(0o077)
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)
+    for name in ("callplane.db", "callplane.db-wal", "callplane.db-shm", "credentials.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (data / name).chmod(0o600)
+    for folder, _, files in os.walk(settings.recordings_dir):
+        os.chmod(folder, 0o700)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
 
 
 def tune_gc() -> None:
@@ -139,17 +159,20 @@ async def serve(settings: Settings) -> None:
 
 
 def build_services(settings: Settings, store: Store) -> Services:
-    """What calls share, on top of ``store``: webhooks, records, RTP ports, TTS, audio."""
+    """What calls share, on top of ``store``: webhooks, records, RTP ports, TTS, audio.
+
+    Customer URLs never reach the API's own port (``webhooks/ssrf.py``)."""
+    policy = OutboundPolicy(own_ports=[settings.http_port])
     return Services(
         settings,
-        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox),
+        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox, policy=policy),
         RecordWriter(store.write_records),
         PortAllocator.parse(settings.rtp_ports),
         CachedTts(EspeakTts(), settings.cache_dir / "tts"),
-        AudioFetcher(settings.cache_dir / "audio"),
+        AudioFetcher(settings.cache_dir / "audio", policy=policy),
         store.add_recording,
         trunks=store.trunks,
-        flows=FlowRunner(store.save_flow_run),
+        flows=FlowRunner(store.save_flow_run, policy),
     )
 
 
@@ -179,9 +202,9 @@ def announce(settings: Settings, account: Account, created: bool) -> None:
         print(f"Main account: {account.auth_id} (token in {path})", file=sys.stderr)
 
 
-async def signing_keys(store: Store, auth_id: str) -> SigningKeys | None:
+async def signing_keys(store: Store, auth_id: str) -> tuple[SigningKeys, Reach] | None:
     account = await store.get_account(auth_id)
-    return SigningKeys(account.auth_token) if account else None
+    return (SigningKeys(account.auth_token), reach_of(account)) if account else None
 
 
 async def recover_live_calls(store: Store, services: Services) -> None:
@@ -211,5 +234,6 @@ async def notify_hangup(store: Store, services: Services, record: CallRecord) ->
                 params,
                 account.auth_token,
                 auth_id=account.auth_id,
+                reach=reach_of(account),
             )
         )

@@ -49,7 +49,14 @@ def test_accounts_and_subaccounts(cli: Run, live: LiveServer) -> None:
     assert sub["auth_id"] in cli("accounts", "subaccounts", "list").stdout
     cli("accounts", "subaccounts", "update", sub["auth_id"], "--disabled")
     detail = as_json(cli("--json", "accounts", "subaccounts", "show", sub["auth_id"]))
-    assert detail["enabled"] is False
+    assert detail["enabled"] is False and detail["private_networks"] == "deny"
+    cli("accounts", "subaccounts", "update", sub["auth_id"], "--private-networks", "allow")
+    detail = as_json(cli("--json", "accounts", "subaccounts", "show", sub["auth_id"]))
+    assert detail["private_networks"] == "allow"
+    lan = as_json(
+        cli("--json", "accounts", "subaccounts", "create", "Lan", "--private-networks", "allow")
+    )
+    assert live.run(live.store.get_account(lan["auth_id"])).private_networks is True
     assert "deleted" in cli("accounts", "subaccounts", "delete", sub["auth_id"], "--cascade").stdout
     gone = cli("accounts", "subaccounts", "show", sub["auth_id"], ok=False)
     assert "no sub-account" in gone.output and "callplane accounts subaccounts list" in gone.output

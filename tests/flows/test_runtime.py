@@ -24,6 +24,7 @@ from callplane.net.sip_transport import SipTransport
 from callplane.server import build_services
 from callplane.store import Store
 from callplane.store.models import FlowRun, FlowVersion
+from callplane.webhooks.ssrf import Reach
 from tests.flows.examples import edge, node, reject_calls
 from tests.interop.harness import WebhookServer
 
@@ -120,7 +121,9 @@ async def test_api_run_renders_templates_into_a_real_request_and_branches(
 ) -> None:
     url = web.set("/orders", json.dumps({"state": "shipped", "id": 7}), "application/json")
     version = await publish(store, order_flow(url))
-    started = await runner.start_request(version, owner, {"order": "A-1", "name": "Bo"})
+    started = await runner.start_request(
+        version, owner, Reach.PRIVATE, {"order": "A-1", "name": "Bo"}
+    )
     assert started.status == "running" and started.trigger == "api_request"
     run = await finished(store, started)
 
@@ -143,12 +146,14 @@ async def test_non_2xx_and_unreachable_leave_through_failed(
 ) -> None:
     url = web.set("/orders", "down for maintenance", "text/plain", status=503)
     version = await publish(store, order_flow(url))
-    run = await finished(store, await runner.start_request(version, owner, {"name": "x"}))
+    run = await finished(
+        store, await runner.start_request(version, owner, Reach.PRIVATE, {"name": "x"})
+    )
     assert run.variables["Failed"] == {"why": "503"}
     assert web.wait_for("/orders")[0].params["order"] == "none"  # the api_params default
 
     unreachable = await publish(store, order_flow("http://127.0.0.1:9/orders"))
-    run = await finished(store, await runner.start_request(unreachable, owner, {}))
+    run = await finished(store, await runner.start_request(unreachable, owner, Reach.PRIVATE, {}))
     assert run.variables["Failed"] == {"why": "0"} and events(run, "http_error")
 
 
@@ -157,8 +162,8 @@ async def test_counter_limit_and_call_nodes_without_a_call(
 ) -> None:
     url = web.set("/orders", json.dumps({"state": "shipped"}), "application/json")
     version = await publish(store, order_flow(url))
-    first = await finished(store, await runner.start_request(version, owner, {}))
-    second = await finished(store, await runner.start_request(version, owner, {}))
+    first = await finished(store, await runner.start_request(version, owner, Reach.PRIVATE, {}))
+    second = await finished(store, await runner.start_request(version, owner, Reach.PRIVATE, {}))
     assert first.variables["Shipped"] == {"count": 1}
     assert second.variables["Shipped"] == {"count": 2}
     assert events(second, "exit")[-1]["exit"] == "limit_reached"
@@ -176,7 +181,9 @@ async def test_counter_limit_and_call_nodes_without_a_call(
             *(edge("Forward", e, "Report") for e in ("no_answer", "busy", "failed")),
         ],
     }
-    run = await finished(store, await runner.start_request(await publish(store, doc), owner, {}))
+    run = await finished(
+        store, await runner.start_request(await publish(store, doc), owner, Reach.PRIVATE, {})
+    )
     assert run.status == "failed"
     assert "outbound calls from flows are not available yet" in events(run, "error")[0]["message"]
 
@@ -186,7 +193,10 @@ async def test_runs_are_listed_newest_first(
 ) -> None:
     url = web.set("/orders", "{}", "application/json")
     version = await publish(store, order_flow(url))
-    runs = [await finished(store, await runner.start_request(version, owner, {})) for _ in "ab"]
+    runs = [
+        await finished(store, await runner.start_request(version, owner, Reach.PRIVATE, {}))
+        for _ in "ab"
+    ]
     page = await store.list_flow_runs(owner, version.flow_id)
     assert page.total == 2 and [r.run_id for r in page.items] == [r.run_id for r in runs[::-1]]
 
@@ -268,9 +278,13 @@ async def test_initiate_call_without_a_route_fails_with_one_call_record(
     runner.outbound = OutboundCalls(Originator(services, sip), store.get_account)
     version = await publish(store, initiate_flow())
     try:
-        unroutable = await runner.start_request(version, owner, {"to": "15559990000"})
+        unroutable = await runner.start_request(
+            version, owner, Reach.PRIVATE, {"to": "15559990000"}
+        )
         run = await finished(store, unroutable)
-        several = await runner.start_request(version, owner, {"to": "15559990000,15559990001"})
+        several = await runner.start_request(
+            version, owner, Reach.PRIVATE, {"to": "15559990000,15559990001"}
+        )
         refused = await finished(store, several)
         await services.records.written(run.call_uuid or "")
     finally:

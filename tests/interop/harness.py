@@ -40,6 +40,7 @@ class Page:
     content_type: str = "application/xml"
     status: int = 200
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. a redirect's Location
 
 
 @dataclass
@@ -117,6 +118,8 @@ class WebhookServer:
         h.send_response(page.status)
         h.send_header("Content-Type", page.content_type)
         h.send_header("Content-Length", str(len(page.body)))
+        for name, value in page.headers.items():
+            h.send_header(name, value)
         h.end_headers()
         h.wfile.write(page.body)
 

@@ -14,6 +14,7 @@ import multiprocessing
 import time
 
 from callplane.webhooks import WebhookClient
+from callplane.webhooks.ssrf import Reach
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 41\r\n\r\n"
@@ -69,10 +70,10 @@ async def _bench(
     async def worker() -> None:
         nonlocal count
         while time.perf_counter() < stop_at:
-            await client.fetch(url, method, PARAMS, "token-123")
+            await client.fetch(url, method, PARAMS, "token-123", reach=Reach.PRIVATE)
             count += 1
 
-    await client.fetch(url, method, PARAMS, "token-123")  # warm up
+    await client.fetch(url, method, PARAMS, "token-123", reach=Reach.PRIVATE)  # warm up
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -21,6 +21,7 @@ from recording_server import DOCUMENT, Recorder, Reply
 
 from callplane.errors import WebhookError
 from callplane.webhooks import WebhookClient, WebhookResponse
+from callplane.webhooks.ssrf import Reach
 
 TOKEN = "MzQ5ZjVlYjQ0ZmU2N2YwOTg1NmNmYjQ2ZWY0ZmUz"
 PARAMS = {"CallUUID": "c0ffee", "From": "14155550100"}
@@ -37,14 +38,16 @@ async def test_sequential_fetches_reuse_one_connection(
     server: Recorder, client: WebhookClient
 ) -> None:
     for _ in range(5):
-        await client.fetch(server.url("/answer"), "POST", PARAMS, TOKEN)
+        await client.fetch(server.url("/answer"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
     assert len({seen.peer for seen in server.seen("/answer")}) == 1
 
 
 async def test_server_closing_after_each_response(server: Recorder, client: WebhookClient) -> None:
     server.default = Reply(close=True)  # no "Connection: close": the client finds out itself
     for _ in range(5):
-        response = await client.fetch(server.url("/answer"), "POST", PARAMS, TOKEN)
+        response = await client.fetch(
+            server.url("/answer"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE
+        )
         assert response.body == DOCUMENT
     assert len({seen.peer for seen in server.seen("/answer")}) == 5
 
@@ -121,7 +124,9 @@ async def test_stale_keepalive_connection_retried_once(
 
     async with raw_server(script) as raw:
         for _ in range(3):
-            response = await client.fetch(raw.url("/answer"), "POST", PARAMS, TOKEN)
+            response = await client.fetch(
+                raw.url("/answer"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE
+            )
             assert response.body == DOCUMENT
     # 1st: new connection; 2nd and 3rd: stale connection dropped, retried on a new one.
     assert raw.connections == 3
@@ -134,7 +139,9 @@ async def test_stale_notify_retried_once(client: WebhookClient) -> None:
 
     async with raw_server(script) as raw:
         for _ in range(2):
-            assert await client.notify(raw.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1")
+            assert await client.notify(
+                raw.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1", reach=Reach.PRIVATE
+            )
     assert len(client.outbox.all()) == 0  # type: ignore[attr-defined]
     assert raw.connections == 2
 
@@ -145,7 +152,7 @@ async def test_fresh_connection_dropped_is_a_failure(
 ) -> None:
     async with raw_server(lambda connection, request: how) as raw:
         with pytest.raises(WebhookError) as caught:
-            await client.fetch(raw.url("/answer"), "POST", PARAMS, TOKEN)
+            await client.fetch(raw.url("/answer"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
     assert caught.value.status is None
     assert raw.connections == 1  # not retried: the server is broken, not the pool
 
@@ -155,7 +162,7 @@ async def test_fresh_connection_dropped_is_a_failure(
 
 async def test_302_redirect_turns_post_into_get(server: Recorder, client: WebhookClient) -> None:
     server.plan("/old", Reply(status=302, headers=(("Location", "/answer?moved=1"),)))
-    response = await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN)
+    response = await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
     assert (response.status, response.body) == (200, DOCUMENT)
     assert response.url == server.url("/answer?moved=1")
     [seen] = server.seen("/answer")
@@ -169,7 +176,7 @@ async def test_302_redirect_turns_post_into_get(server: Recorder, client: Webhoo
 
 async def test_307_redirect_keeps_post_and_body(server: Recorder, client: WebhookClient) -> None:
     server.plan("/old", Reply(status=307, headers=(("Location", server.url("/answer")),)))
-    response = await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN)
+    response = await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
     assert response.url == server.url("/answer")
     [seen] = server.seen("/answer")
     assert seen.method == "POST"
@@ -180,7 +187,7 @@ async def test_307_redirect_keeps_post_and_body(server: Recorder, client: Webhoo
 async def test_redirect_loop_is_cut_short(server: Recorder, client: WebhookClient) -> None:
     server.default = Reply(status=302, headers=(("Location", "/loop"),))
     with pytest.raises(WebhookError, match="redirects") as caught:
-        await client.fetch(server.url("/loop"), "GET", {}, TOKEN)
+        await client.fetch(server.url("/loop"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     assert caught.value.status is None
     assert len(server.seen("/loop")) == 6  # the request and 5 redirects
 
@@ -190,7 +197,7 @@ async def test_redirect_limit_is_configurable(server: Recorder) -> None:
     small = WebhookClient(max_redirects=1)
     try:
         with pytest.raises(WebhookError, match="redirects"):
-            await small.fetch(server.url("/loop"), "GET", {}, TOKEN)
+            await small.fetch(server.url("/loop"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     finally:
         await small.aclose()
     assert len(server.seen("/loop")) == 2
@@ -201,14 +208,14 @@ async def test_redirect_without_location_is_a_failure(
 ) -> None:
     server.plan("/answer", Reply(status=302))
     with pytest.raises(WebhookError) as caught:
-        await client.fetch(server.url("/answer"), "GET", {}, TOKEN)
+        await client.fetch(server.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     assert caught.value.status == 302
 
 
 async def test_redirect_to_unsupported_scheme(server: Recorder, client: WebhookClient) -> None:
     server.plan("/answer", Reply(status=302, headers=(("Location", "ftp://127.0.0.1/x"),)))
     with pytest.raises(WebhookError, match="invalid URL") as caught:
-        await client.fetch(server.url("/answer"), "GET", {}, TOKEN)
+        await client.fetch(server.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     assert caught.value.status is None
 
 
@@ -238,7 +245,9 @@ async def test_connect_timeout_from_fragment(client: WebhookClient) -> None:
     with _full_backlog() as port:
         started = time.monotonic()
         with pytest.raises(WebhookError, match="connect timeout") as caught:
-            await client.fetch(f"http://127.0.0.1:{port}/answer#ct=200", "GET", {}, TOKEN)
+            await client.fetch(
+                f"http://127.0.0.1:{port}/answer#ct=200", "GET", {}, TOKEN, reach=Reach.PRIVATE
+            )
         assert time.monotonic() - started < 0.8
     assert caught.value.status is None
 
@@ -248,7 +257,7 @@ async def test_read_timeout_in_the_middle_of_a_body(client: WebhookClient) -> No
     async with raw_server(lambda connection, request: head) as raw:
         started = time.monotonic()
         with pytest.raises(WebhookError, match="no response") as caught:
-            await client.fetch(raw.url("/answer#rt=200"), "GET", {}, TOKEN)
+            await client.fetch(raw.url("/answer#rt=200"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
         assert time.monotonic() - started < 0.8
     assert caught.value.status is None
 
@@ -267,9 +276,9 @@ async def test_chunked_body_over_cap(server: Recorder) -> None:
     try:
         async with raw_server(lambda connection, request: reply) as raw:
             with pytest.raises(WebhookError, match="body over"):
-                await small.fetch(raw.url("/answer"), "GET", {}, TOKEN)
+                await small.fetch(raw.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
             small._max_body = 2048
-            response = await small.fetch(raw.url("/answer"), "GET", {}, TOKEN)
+            response = await small.fetch(raw.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     finally:
         await small.aclose()
     assert response.body == chunk * 2
@@ -279,7 +288,7 @@ async def test_gzip_body_is_decoded(server: Recorder, client: WebhookClient) -> 
     server.plan(
         "/answer", Reply(body=gzip.compress(DOCUMENT), headers=(("Content-Encoding", "gzip"),))
     )
-    response = await client.fetch(server.url("/answer"), "GET", {}, TOKEN)
+    response = await client.fetch(server.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     assert response.body == DOCUMENT
     assert server.seen("/answer")[0].headers["accept-encoding"] == "gzip"
 
@@ -290,7 +299,7 @@ async def test_gzip_bomb_stops_at_the_cap(server: Recorder) -> None:
     small = WebhookClient(max_body=1 << 20)
     try:
         with pytest.raises(WebhookError, match="body over"):
-            await small.fetch(server.url("/answer"), "GET", {}, TOKEN)
+            await small.fetch(server.url("/answer"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     finally:
         await small.aclose()
 
@@ -298,7 +307,7 @@ async def test_gzip_bomb_stops_at_the_cap(server: Recorder) -> None:
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http:///no-host", "127.0.0.1/x"])
 async def test_invalid_url(client: WebhookClient, url: str) -> None:
     with pytest.raises(WebhookError, match="invalid URL") as caught:
-        await client.fetch(url, "GET", {}, TOKEN)
+        await client.fetch(url, "GET", {}, TOKEN, reach=Reach.PRIVATE)
     assert caught.value.status is None
 
 
@@ -306,14 +315,14 @@ async def test_credentials_in_url_sent_as_basic_auth(
     server: Recorder, client: WebhookClient
 ) -> None:
     url = server.url("/answer").replace("://", "://ops:p%40ss@")
-    await client.fetch(url, "POST", PARAMS, TOKEN)
+    await client.fetch(url, "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
     [seen] = server.seen("/answer")
     assert seen.headers["authorization"] == "Basic " + base64.b64encode(b"ops:p@ss").decode()
     assert seen.headers["host"] == f"127.0.0.1:{server.port}"
 
 
 async def test_path_is_percent_encoded(server: Recorder, client: WebhookClient) -> None:
-    await client.fetch(server.url("/an swer/é?x=a b"), "GET", {}, TOKEN)
+    await client.fetch(server.url("/an swer/é?x=a b"), "GET", {}, TOKEN, reach=Reach.PRIVATE)
     [seen] = server.seen("/an%20swer/%C3%A9")
     assert seen.path == "/an%20swer/%C3%A9?x=a%20b"
 
@@ -353,9 +362,12 @@ def test_https_with_keepalive(self_signed: tuple[str, str], use_uvloop: bool) ->
         insecure = WebhookClient(verify=False)
         checked = WebhookClient()  # verifies: a self-signed certificate is refused
         try:
-            responses = [await insecure.fetch(url, "POST", PARAMS, TOKEN) for _ in range(3)]
+            responses = [
+                await insecure.fetch(url, "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
+                for _ in range(3)
+            ]
             with pytest.raises(WebhookError, match="cannot connect") as caught:
-                await checked.fetch(url, "POST", PARAMS, TOKEN)
+                await checked.fetch(url, "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
         finally:
             await insecure.aclose()
             await checked.aclose()

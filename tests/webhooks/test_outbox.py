@@ -11,13 +11,14 @@ from recording_server import Recorder, Reply
 from callplane.store.models import PendingCallback
 from callplane.webhooks import MemoryOutbox, OutboxWorker, SigningKeys, WebhookClient
 from callplane.webhooks.outbox import backoff_delay, utcnow
+from callplane.webhooks.ssrf import Reach
 
 TOKEN = "MzQ5ZjVlYjQ0ZmU2N2YwOTg1NmNmYjQ2ZWY0ZmUz"
 PARAMS = {"CallUUID": "c0ffee", "CallStatus": "completed"}
 
 
-async def _keys(auth_id: str) -> SigningKeys | None:
-    return SigningKeys(TOKEN) if auth_id == "MA1" else None
+async def _keys(auth_id: str) -> tuple[SigningKeys, Reach] | None:
+    return (SigningKeys(TOKEN), Reach.PRIVATE) if auth_id == "MA1" else None
 
 
 def _worker(client: WebhookClient, **kwargs: float) -> OutboxWorker:
@@ -28,7 +29,13 @@ def _worker(client: WebhookClient, **kwargs: float) -> OutboxWorker:
 async def _fail_then_park(server: Recorder, client: WebhookClient, **kw: object) -> None:
     server.default = Reply(status=500)
     delivered = await client.notify(
-        server.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1", **kw
+        server.url("/hangup"),
+        "POST",
+        PARAMS,
+        TOKEN,
+        auth_id="MA1",
+        reach=Reach.PRIVATE,
+        **kw,
     )  # type: ignore[arg-type]
     assert not delivered
 
@@ -125,7 +132,9 @@ async def test_unknown_account_is_dropped(server: Recorder, outbox: MemoryOutbox
     client = WebhookClient(outbox=outbox, outbox_delay=0.0)
     try:
         server.default = Reply(status=500)
-        await client.notify(server.url("/h"), "POST", PARAMS, TOKEN, auth_id="MA-gone")
+        await client.notify(
+            server.url("/h"), "POST", PARAMS, TOKEN, auth_id="MA-gone", reach=Reach.PRIVATE
+        )
         await _worker(client).run_once()
     finally:
         await client.aclose()

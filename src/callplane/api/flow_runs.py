@@ -38,6 +38,7 @@ from callplane.errors import NotFound, ValidationError
 from callplane.flows.model import Flow
 from callplane.flows.runtime import API_REQUEST, FlowRunner
 from callplane.store.models import FlowRun
+from callplane.webhooks.ssrf import reach_of
 
 
 def install(app: Starlette, runner: FlowRunner | None) -> None:
@@ -90,7 +91,10 @@ async def run(request: Request) -> Response:
     if not _starts_on_request(Flow.parse(version.document)):
         message = f"version {version.version}: the Start node's api_request exit is not connected"
         raise ValidationError("flow_id", message)
-    started = await runner.start_request(version, flow.auth_id, payload)
+    owner = await store.get_account(flow.auth_id)
+    if owner is None:  # deleted meanwhile
+        raise NotFound(f"flow {flow.flow_id}")
+    started = await runner.start_request(version, flow.auth_id, reach_of(owner), payload)
     return reply(
         201,
         **summary(started),

@@ -187,6 +187,7 @@ def subaccount(acct: Account) -> dict[str, Any]:
         "rate_per_minute": acct.rate_per_minute,
         "billing_interval": acct.billing_interval,
         "inbound_cps": acct.inbound_cps,
+        "private_networks": "allow" if acct.private_networks else "deny",
     }
 
 

@@ -1,9 +1,13 @@
 """``/v1/Account/{auth_id}/Subaccount/``: Plivo's sub-accounts, managed by a main account.
 
 A sub-account id that is not one of the caller's sub-accounts is 404, exists or not.
+``private_networks`` (``allow`` | ``deny``, default ``deny``) is Callplane's: whether
+the sub-account's URLs may reach loopback and private networks (``webhooks/ssrf.py``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,10 +28,20 @@ from callplane.api.http import (
     store_of,
     text,
 )
-from callplane.errors import NotFound
+from callplane.errors import NotFound, ValidationError
 from callplane.store.models import Account
 
-CREATE_FIELDS = {"name": text, "enabled": flag}
+
+def private_networks(name: str, value: Any) -> bool:
+    """``allow`` | ``deny``, as stored."""
+    found = str(value).strip().lower()
+    if found not in _ALLOW:
+        raise ValidationError(name, "must be allow or deny")
+    return _ALLOW[found]
+
+
+_ALLOW = {"allow": True, "deny": False}
+CREATE_FIELDS = {"name": text, "enabled": flag, "private_networks": private_networks}
 UPDATE_FIELDS = {
     **CREATE_FIELDS,
     "inbound_cps": number,
@@ -49,7 +63,10 @@ async def create(request: Request) -> Response:
     account = await _main(request)
     values = parse_fields(await read_body(request), CREATE_FIELDS)
     sub = await store_of(request).create_subaccount(
-        account.auth_id, values.get("name", ""), enabled=values.get("enabled", False)
+        account.auth_id,
+        values.get("name", ""),
+        enabled=values.get("enabled", False),
+        private_networks=values.get("private_networks", False),
     )
     await changed(request)
     return reply(201, auth_id=sub.auth_id, auth_token=sub.auth_token, message="created")

@@ -24,6 +24,7 @@ from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
 from callplane.reject_reasons import REJECT_SIP, RejectReason
 from callplane.store.models import CallRecord, Route
+from callplane.webhooks.ssrf import Reach, reach_of
 
 if TYPE_CHECKING:
     from callplane.calls.services import CallServices
@@ -141,6 +142,11 @@ class Call:
         if level == "error":
             self.record.error = f"{self.record.error}; {message}" if self.record.error else message
 
+    @property
+    def reach(self) -> Reach:
+        """Where this call's account's URLs may go (the outbound request policy)."""
+        return reach_of(self.route.account)
+
     # -- documents -------------------------------------------------------------------------
 
     async def fetch_answer(self) -> Document | None:
@@ -185,6 +191,7 @@ class Call:
                 method,
                 self.action_params(extra),
                 self.route.account.auth_token,
+                reach=self.reach,
                 timeout=self.services.settings.answer_timeout,
             )
         except WebhookError as exc:
@@ -202,6 +209,7 @@ class Call:
             method,
             params,
             self.route.account.auth_token,
+            reach=self.reach,
             timeout=self.services.settings.answer_timeout,
         )
         app = self.route.application

@@ -12,7 +12,13 @@ from callplane.cli.resources import (
     update_command,
 )
 
-SUB_COLUMNS = ["auth_id", "name", "enabled", "rate_per_minute", "created"]
+SUB_COLUMNS = ["auth_id", "name", "enabled", "private_networks", "rate_per_minute", "created"]
+
+PRIVATE_NETWORKS = click.option(
+    "--private-networks",
+    type=click.Choice(["allow", "deny"]),
+    help="Whether its URLs may reach loopback and private networks (default deny).",
+)
 
 
 @click.group()
@@ -23,10 +29,13 @@ def subaccounts() -> None:
 @subaccounts.command("create")
 @click.argument("name")
 @click.option("--enabled/--disabled", default=True, show_default=True)
+@PRIVATE_NETWORKS
 @click.pass_context
-def subaccounts_create(ctx: click.Context, name: str, enabled: bool) -> None:
+def subaccounts_create(
+    ctx: click.Context, name: str, enabled: bool, private_networks: str | None
+) -> None:
     """Create a sub-account; prints its auth id and token."""
-    body = {"name": name, "enabled": enabled}
+    body = {"name": name, "enabled": enabled, "private_networks": private_networks}
     print_post(ctx, "Subaccount/", body, ["auth_id", "auth_token", "message"])
 
 
@@ -49,11 +58,12 @@ update_command(
     subaccounts,
     "Subaccount",
     "auth_id",
-    "Rename, enable/disable or re-price a sub-account.",
+    "Rename, enable/disable, re-price a sub-account, or let its URLs reach private networks.",
     click.option("--name"),
     click.option("--enabled/--disabled", default=None),
     click.option("--rate-per-minute"),
     click.option("--billing-interval", type=int),
+    PRIVATE_NETWORKS,
 )
 delete_command(
     subaccounts,

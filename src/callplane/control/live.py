@@ -77,7 +77,7 @@ class LiveCallControl:
         clips = []
         for url in urls:
             try:
-                clips.append(await self.services.audio.fetch(url))
+                clips.append(await self.services.audio.fetch(url, reach=call.reach))
             except MediaError as exc:
                 call.note(f"API play skipped {url}: {exc}", "error")
         if not clips:

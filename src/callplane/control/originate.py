@@ -174,6 +174,7 @@ class Originator:
                 params,
                 account.auth_token,
                 auth_id=account.auth_id,
+                reach=call.reach,
             )
         )
 

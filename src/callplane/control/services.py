@@ -104,7 +104,7 @@ class Services:
         if app.hangup_url:
             params = hangup_params(call.record, call.sip_headers, cause.q850)
             notify = self.webhooks.notify(
-                app.hangup_url, app.hangup_method, params, token, auth_id=auth_id
+                app.hangup_url, app.hangup_method, params, token, auth_id=auth_id, reach=call.reach
             )
             self.spawn(self._after_record(call.uuid, notify))
         if call.reject_reason and app.status_callback_url:
@@ -116,6 +116,7 @@ class Services:
                     None,
                     token,
                     auth_id=auth_id,
+                    reach=call.reach,
                     json_body=event,
                 )
             )

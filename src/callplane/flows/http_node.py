@@ -18,6 +18,8 @@ import httpx
 
 from callplane.flows.context import RunContext
 from callplane.flows.model import Node
+from callplane.webhooks.checked_httpx import RefusedRequest
+from callplane.webhooks.ssrf import REFUSED
 
 MAX_RESPONSE = 256 * 1024  # bytes of the answer kept; the rest is not read
 LOGGED_TEXT = 2000  # characters of bodies shown in the run log
@@ -40,7 +42,8 @@ async def run(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -> str |
             ctx.http, method, url, headers, query, content, settings["timeout"]
         )
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        ctx.log(node.id, "http_error", error=f"{type(exc).__name__}: {exc}")
+        refused = isinstance(exc, RefusedRequest)  # says nothing more about the target
+        ctx.log(node.id, "http_error", error=REFUSED if refused else f"{type(exc).__name__}: {exc}")
         ctx.set(node.id, {"response": {"status_code": 0, "text": "", "body": {}}})
         return "failed"
     ctx.log(node.id, "http_response", status_code=status, body=text[:LOGGED_TEXT])

@@ -31,6 +31,8 @@ from callplane.flows.components import COMPONENTS, check_settings
 from callplane.flows.context import RunContext, now
 from callplane.flows.model import Flow, Node
 from callplane.store.models import FlowRun, FlowVersion
+from callplane.webhooks.checked_httpx import checked_client
+from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
@@ -63,13 +65,15 @@ MAX_STEPS = 1000  # a flow whose edges loop (IVR retries by hand) stops here
 
 
 class FlowRunner:
-    """Starts runs and keeps what they share: the HTTP client, counters, the store writer."""
+    """Starts runs and keeps what they share: the HTTP clients (one per
+    :class:`Reach`, each passing the outbound request policy), counters, the store writer."""
 
-    def __init__(self, save: Save) -> None:
+    def __init__(self, save: Save, policy: OutboundPolicy | None = None) -> None:
         self.save = save
         self.counters: dict[tuple[str, str], int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        self._http: httpx.AsyncClient | None = None
+        self._policy = policy or OutboundPolicy()
+        self._http: dict[Reach, httpx.AsyncClient] = {}
         self.outbound: OutboundCalls | None = None  # places calls; set by ``callplane serve``
 
     @property
@@ -83,21 +87,21 @@ class FlowRunner:
         }
         return {**NODES, **placing}
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:  # made on first use: tests and CLI runs never open one
-            self._http = httpx.AsyncClient(follow_redirects=True)
-        return self._http
+    def http(self, reach: Reach) -> httpx.AsyncClient:
+        client = self._http.get(reach)
+        if client is None:  # made on first use: tests and CLI runs never open one
+            client = self._http[reach] = checked_client(self._policy, reach, follow_redirects=True)
+        return client
 
     async def aclose(self) -> None:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
+        for client in self._http.values():
+            await client.aclose()
 
     def _context(
-        self, version: FlowVersion, auth_id: str, trigger: str, call: Call | None
+        self, version: FlowVersion, auth_id: str, reach: Reach, trigger: str, call: Call | None
     ) -> RunContext:
         run = FlowRun(
             run_id=str(uuid.uuid4()),
@@ -108,12 +112,13 @@ class FlowRunner:
             call_uuid=call.uuid if call else None,
             started=now(),
         )
-        return RunContext(run, call, self.http, self.counters)
+        return RunContext(run, call, self.http(reach), self.counters)
 
     async def run_call(self, call: Call, version: FlowVersion) -> None:
         """The number's flow drives ``call`` from ringing to its end."""
         flow = Flow.parse(version.document)
-        ctx = self._context(version, call.route.account.auth_id, INCOMING_CALL, call)
+        account = call.route.account
+        ctx = self._context(version, account.auth_id, reach_of(account), INCOMING_CALL, call)
         call.note(f"flow {version.flow_id} version {version.version}: run {ctx.run.run_id}")
         start = _start(flow)
         ctx.set(start.id, {"call": _call_variables(call)})
@@ -135,11 +140,12 @@ class FlowRunner:
             await asyncio.shield(self._finish(ctx))
 
     async def start_request(
-        self, version: FlowVersion, auth_id: str, payload: Mapping[str, Any]
+        self, version: FlowVersion, auth_id: str, reach: Reach, payload: Mapping[str, Any]
     ) -> FlowRun:
-        """Start an API-triggered run in the background; the run as saved at its start."""
+        """Start an API-triggered run of ``auth_id``'s flow in the background; the run as
+        saved at its start. ``reach``: where the account's requests may go."""
         flow = Flow.parse(version.document)
-        ctx = self._context(version, auth_id, API_REQUEST, None)
+        ctx = self._context(version, auth_id, reach, API_REQUEST, None)
         start = _start(flow)
         params = {**(start.settings.get("api_params") or {}), **payload}
         ctx.set(start.id, {"http": {"params": params}})

@@ -12,6 +12,11 @@ when fetched, Cache-Control max-age), ``.body`` (the bytes as served) and
 
 ``Expires`` and ``Vary`` are not interpreted. Concurrent fetches of one URL
 share a single request.
+
+Requests pass the outbound request policy for the account's
+:class:`~callplane.webhooks.ssrf.Reach`; audio fetched with the private reach is
+cached apart (``private/``), so an account without it never gets that audio
+from the cache.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from callplane.media.decode import decode_audio, read_only
 from callplane.media.errors import AudioDecodeError, FetchError
 from callplane.media.pcm import Pcm
 from callplane.media.singleflight import SingleFlight
+from callplane.webhooks.checked_httpx import RefusedRequest, checked_client
+from callplane.webhooks.ssrf import REFUSED, OutboundPolicy, Reach
 
 MiB = 1024 * 1024
 NOT_AUDIO_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -85,32 +92,34 @@ class CacheControl:
 
 
 class AudioFetcher:
-    """``await fetcher.fetch(url)`` -> 8 kHz mono int16 (read-only), or ``FetchError``."""
+    """``await fetcher.fetch(url, reach=...)`` -> 8 kHz mono int16 (read-only), or
+    ``FetchError``."""
 
     def __init__(
         self,
         cache_dir: Path | str,
-        client: httpx.AsyncClient | None = None,
         max_bytes: int = 20 * MiB,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        policy: OutboundPolicy | None = None,
     ) -> None:
-        self.store = _DiskStore(Path(cache_dir))
+        root = Path(cache_dir)
+        self.stores = {Reach.PUBLIC: _DiskStore(root), Reach.PRIVATE: _DiskStore(root / "private")}
         self.max_bytes = max_bytes
         self.timeout = timeout
         self._clock = clock
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient()
-        self._flight: SingleFlight[str, Pcm] = SingleFlight()
+        checks = policy or OutboundPolicy()
+        self._clients = {reach: checked_client(checks, reach) for reach in Reach}
+        self._flight: SingleFlight[tuple[Reach, str], Pcm] = SingleFlight()
 
-    async def fetch(self, url: str) -> Pcm:
+    async def fetch(self, url: str, *, reach: Reach) -> Pcm:
         if not url.lower().startswith(("http://", "https://")):
             raise FetchError(url, "only http:// and https:// URLs can be played")
-        return await self._flight.run(url, lambda: self._fetch(url))
+        return await self._flight.run((reach, url), lambda: self._fetch(url, reach))
 
     async def aclose(self) -> None:
-        if self._own_client:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
     async def __aenter__(self) -> AudioFetcher:
         return self
@@ -123,30 +132,33 @@ class AudioFetcher:
     ) -> None:
         await self.aclose()
 
-    async def _fetch(self, url: str) -> Pcm:
-        entry = await asyncio.to_thread(self.store.load, url)
+    async def _fetch(self, url: str, reach: Reach) -> Pcm:
+        store = self.stores[reach]
+        entry = await asyncio.to_thread(store.load, url)
         if entry is not None and entry.is_fresh(self._clock()):
-            cached = await asyncio.to_thread(self.store.load_pcm, url)
+            cached = await asyncio.to_thread(store.load_pcm, url)
             if cached is not None:
                 return read_only(cached)
             entry = None
         headers = entry.validators() if entry else {}
-        response = await self._get(url, headers)
+        response = await self._get(url, headers, self._clients[reach])
         if response.status_code == 304:
-            return await self._revalidated(url, entry, response)
-        return await self._fresh(url, response)
+            return await self._revalidated(url, entry, response, store)
+        return await self._fresh(url, response, store)
 
-    async def _revalidated(self, url: str, entry: CacheEntry | None, response: _Response) -> Pcm:
-        pcm = await asyncio.to_thread(self.store.load_pcm, url)
+    async def _revalidated(
+        self, url: str, entry: CacheEntry | None, response: _Response, store: _DiskStore
+    ) -> Pcm:
+        pcm = await asyncio.to_thread(store.load_pcm, url)
         if entry is None or pcm is None:
             raise FetchError(url, "got 304 Not Modified for a request that was not conditional")
         control = CacheControl.parse(response.headers.get("cache-control", ""))
         entry.fetched_at = self._fetched_at(response.headers)
         entry.max_age = control.max_age if control.max_age is not None else entry.max_age
-        await asyncio.to_thread(self.store.save_meta, entry)
+        await asyncio.to_thread(store.save_meta, entry)
         return read_only(pcm)
 
-    async def _fresh(self, url: str, response: _Response) -> Pcm:
+    async def _fresh(self, url: str, response: _Response, store: _DiskStore) -> Pcm:
         content_type = _content_type(response.headers)
         pcm = _decode(url, content_type, response.body)
         control = CacheControl.parse(response.headers.get("cache-control", ""))
@@ -160,19 +172,21 @@ class AudioFetcher:
                 max_age=control.max_age,
                 no_cache=control.no_cache,
             )
-            await asyncio.to_thread(self.store.save, entry, response.body, pcm)
+            await asyncio.to_thread(store.save, entry, response.body, pcm)
         return read_only(pcm)
 
     def _fetched_at(self, headers: httpx.Headers) -> float:
         """Now, less the ``Age`` a shared cache on the way says the response already has."""
         return self._clock() - (_seconds(headers.get("age")) or 0.0)
 
-    async def _get(self, url: str, headers: dict[str, str]) -> _Response:
+    async def _get(self, url: str, headers: dict[str, str], client: httpx.AsyncClient) -> _Response:
         try:
-            async with self._client.stream(
+            async with client.stream(
                 "GET", url, headers=headers, timeout=self.timeout, follow_redirects=True
             ) as resp:
                 return await self._read_response(url, resp)
+        except RefusedRequest:
+            raise FetchError(url, REFUSED) from None
         except httpx.HTTPError as exc:
             raise FetchError(url, f"request failed: {type(exc).__name__}: {exc}") from exc
 

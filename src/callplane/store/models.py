@@ -26,6 +26,9 @@ class Account:
     created: datetime | None = None
     city: str = ""  # Plivo's profile fields
     address: str = ""
+    # A sub-account's URLs may reach loopback and private networks (webhooks/ssrf.py);
+    # set by the operator. The main account always may.
+    private_networks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,6 +312,7 @@ class Store:
         billing_interval: int | None = None,
         city: str | None = None,
         address: str | None = None,
+        private_networks: bool | None = None,
     ) -> Account:
         current = await self.get_account(auth_id)
         if current is None:
@@ -324,6 +325,7 @@ class Store:
             "billing_interval": billing_interval,
             "city": city,
             "address": address,
+            "private_networks": private_networks,
         }
         account = replace(current, **{k: v for k, v in changes.items() if v is not None})
         account = _check_account(account)
@@ -344,7 +346,12 @@ class Store:
     # -- sub-accounts ---------------------------------------------------------
 
     async def create_subaccount(
-        self, parent_auth_id: str, name: str, *, enabled: bool = False
+        self,
+        parent_auth_id: str,
+        name: str,
+        *,
+        enabled: bool = False,
+        private_networks: bool = False,
     ) -> Account:
         """A sub-account (``SA...``, own token) inheriting the parent's limits and pricing."""
         parent = await self.get_account(parent_auth_id)
@@ -362,6 +369,7 @@ class Store:
             rate_per_minute=parent.rate_per_minute,
             billing_interval=parent.billing_interval,
             created=_now(),
+            private_networks=private_networks,
         )
         await self._change(sa.insert(t.accounts).values(**rows.to_row(account)))
         return account

@@ -52,6 +52,7 @@ accounts = sa.Table(
     sa.Column("created", UTCDateTime, nullable=True),
     sa.Column("city", sa.String(200), nullable=False, server_default=""),
     sa.Column("address", sa.String(400), nullable=False, server_default=""),
+    sa.Column("private_networks", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 applications = sa.Table(

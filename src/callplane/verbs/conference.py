@@ -157,6 +157,7 @@ def _notifier(call: Call, verb: Conference, params: Params) -> Notify:
                 sent,
                 call.route.account.auth_token,
                 auth_id=call.route.account.auth_id,
+                reach=call.reach,
             )
         )
 

@@ -86,5 +86,10 @@ class DialEvents:
             await asyncio.gather(after, return_exceptions=True)
         account = self.call.route.account
         await self.call.services.webhooks.notify(
-            self.url, self.method, params, account.auth_token, auth_id=account.auth_id
+            self.url,
+            self.method,
+            params,
+            account.auth_token,
+            auth_id=account.auth_id,
+            reach=self.call.reach,
         )

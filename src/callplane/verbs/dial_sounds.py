@@ -29,6 +29,7 @@ async def fetch_sound(call: Call, url: str, what: str) -> Pcm:
             "POST",
             call.action_params({}),
             call.route.account.auth_token,
+            reach=call.reach,
             timeout=call.services.settings.answer_timeout,
         )
         document = parse_document(response.body, response.content_type)
@@ -42,7 +43,9 @@ async def fetch_sound(call: Call, url: str, what: str) -> Pcm:
 
 async def _render(call: Call, verb: Verb) -> Pcm:
     if isinstance(verb, Play):
-        return np.tile(await call.services.audio.fetch(verb.url), max(verb.loop, 1))
+        return np.tile(
+            await call.services.audio.fetch(verb.url, reach=call.reach), max(verb.loop, 1)
+        )
     if isinstance(verb, Speak):
         pcm = await call.services.tts.synthesize(verb.text, verb.voice, verb.language)
         return np.tile(pcm, max(verb.loop, 1))

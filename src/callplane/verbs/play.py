@@ -12,7 +12,7 @@ async def run(call: Call, verb: Play, *, until_digit: bool = False) -> Outcome:
     if not await call.media_ready():
         return ENDED
     try:
-        pcm = await call.services.audio.fetch(verb.url)
+        pcm = await call.services.audio.fetch(verb.url, reach=call.reach)
     except MediaError as exc:
         call.note(f"Play skipped: {exc}", "error")
         return NEXT

@@ -55,6 +55,7 @@ async def run(call: Call, verb: Record) -> Outcome:
                     call.action_params(params),
                     call.route.account.auth_token,
                     auth_id=call.route.account.auth_id,
+                    reach=call.reach,
                 )
             )
     if call.ended or not verb.action:
@@ -100,6 +101,7 @@ def start_session_recording(call: Call, verb: Record) -> None:
                 call.action_params(recording_params(call, recording)),
                 call.route.account.auth_token,
                 auth_id=call.route.account.auth_id,
+                reach=call.reach,
             )
 
     call.end_hooks.append(finish)

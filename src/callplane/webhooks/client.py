@@ -17,6 +17,10 @@ few things it did for us are done here - URL and form encoding, the ``Host``
 header, redirects, gzip, a capped body read, and one transparent retry when a
 pooled keep-alive connection turns out to have been closed by the server.
 Sockets are plain asyncio protocols (:mod:`callplane.webhooks.transport`).
+Every request names the account's :class:`~callplane.webhooks.ssrf.Reach`; each
+reach has its own pools, whose backend resolves and checks every connection
+(every redirect hop included) against the outbound request policy, so a
+connection opened for one reach is never reused for another.
 httpcore exceptions are translated into :class:`WebhookError` here and nowhere else.
 """
 
@@ -26,6 +30,7 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 import uuid
 import zlib
 from collections.abc import AsyncIterable, Mapping
@@ -53,7 +58,8 @@ from callplane.webhooks.policy import (
     split_url,
 )
 from callplane.webhooks.signing import Params, SigningKeys
-from callplane.webhooks.transport import AsyncioBackend, connections_opened
+from callplane.webhooks.ssrf import REFUSED, OutboundPolicy, Reach
+from callplane.webhooks.transport import AsyncioBackend, RefusedConnect, connections_opened
 
 logger = logging.getLogger("callplane.webhooks")
 
@@ -61,6 +67,7 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 _OTHER = "other"
 _TOTAL = "tt"
+_REFUSED = "refused"  # never retried, never queued
 _METHODS = frozenset({"GET", "POST"})
 # httpcore's pool does O(connections) work per request; beyond ~10 connections
 # a pool costs more than it saves, so requests go round-robin over small pools.
@@ -106,7 +113,9 @@ class WebhookClient:
     The connections live in ``pool_shards`` httpcore pools (default: one per 8
     connections), because httpcore's pool does O(connections) work per request.
     A request goes to the current pool while it is nearly idle, then to the next
-    one (:meth:`_pick`); see ``bench_fetch.py``.
+    one (:meth:`_Pools.pick`); see ``bench_fetch.py``. Each :class:`Reach` has
+    its own pools, so a connection is only reused by requests of the reach it
+    was checked for.
     """
 
     def __init__(
@@ -122,6 +131,7 @@ class WebhookClient:
         max_redirects: int = 5,
         verify: bool = True,
         pool_shards: int | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.outbox: OutboxSink = outbox if outbox is not None else MemoryOutbox()
         self._action_defaults = action_policy(default_timeout)
@@ -133,26 +143,14 @@ class WebhookClient:
         shards = max(1, min(pool_shards or max_connections // _PER_SHARD, max_connections))
         per_shard = max(1, max_connections // shards)
         tls = httpx.create_ssl_context(verify=verify)  # one context: building one costs ~20 ms
-        backend = AsyncioBackend()
-        self._pool = [
-            httpcore.AsyncConnectionPool(
-                ssl_context=tls,
-                max_connections=per_shard,
-                max_keepalive_connections=per_shard,
-                keepalive_expiry=30.0,
-                http1=True,
-                http2=False,
-                network_backend=backend,
-            )
-            for _ in range(shards)
-        ]
-        self._spread = min(per_shard, _SPREAD_AT)
-        self._busy = [0] * shards  # requests in flight per pool
-        self._shard = 0
+        checks = policy or OutboundPolicy()
+        self._pools = {
+            reach: _Pools(AsyncioBackend(checks, reach), tls, shards, per_shard) for reach in Reach
+        }
 
     async def aclose(self) -> None:
-        for http in self._pool:
-            await http.aclose()
+        for pools in self._pools.values():
+            await pools.aclose()
 
     async def fetch(
         self,
@@ -161,6 +159,7 @@ class WebhookClient:
         params: Params,
         auth_token: str,
         *,
+        reach: Reach,
         timeout: float | None = None,
         main_auth_token: str | None = None,
     ) -> WebhookResponse:
@@ -169,7 +168,7 @@ class WebhookClient:
         target, policy = split_url(url, defaults)
         request = _form_request(_method(method), target, params)
         keys = SigningKeys(auth_token, main_auth_token)
-        result = await self._send(request, policy, keys)
+        result = await self._send(request, policy, keys, reach)
         if isinstance(result, _Failure):
             raise result.error
         return result
@@ -182,36 +181,40 @@ class WebhookClient:
         auth_token: str,
         *,
         auth_id: str,
+        reach: Reach,
         json_body: Mapping[str, Any] | None = None,
         main_auth_token: str | None = None,
     ) -> bool:
-        """Deliver a callback; True if delivered now, else it is left in the outbox."""
+        """Deliver a callback; True if delivered now, else it is left in the outbox
+        (unless the outbound request policy refused it: that would not change)."""
         target, policy = split_url(url, CALLBACK_POLICY)
         if json_body is not None:
             request = _json_request(_method(method), target, json_body)
         else:
             request = _form_request(_method(method), target, params or {})
-        result = await self._send(request, policy, SigningKeys(auth_token, main_auth_token))
+        keys = SigningKeys(auth_token, main_auth_token)
+        result = await self._send(request, policy, keys, reach)
         if isinstance(result, _Failure):
-            await self._park(request, url, auth_id, result)
+            if result.kind != _REFUSED:
+                await self._park(request, url, auth_id, result)
             return False
         return True
 
-    async def resend(self, cb: PendingCallback, keys: SigningKeys) -> bool:
+    async def resend(self, cb: PendingCallback, keys: SigningKeys, reach: Reach) -> bool:
         """One attempt at a stored callback, same body, fresh signature."""
         target, policy = split_url(cb.url, CALLBACK_POLICY)
         request = _stored_request(cb, target)
-        result = await self._send(request, replace(policy, retry_count=0), keys)
+        result = await self._send(request, replace(policy, retry_count=0), keys, reach)
         return not isinstance(result, _Failure)
 
     async def _send(
-        self, request: _Request, policy: Policy, keys: SigningKeys
+        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach
     ) -> WebhookResponse | _Failure:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + policy.total_timeout
         attempt = 1
         while True:
-            result = await self._attempt_until(request, policy, keys, deadline)
+            result = await self._attempt_until(request, policy, keys, reach, deadline)
             if not isinstance(result, _Failure):
                 return result
             _log_failure(result, attempt)
@@ -224,27 +227,31 @@ class WebhookClient:
             attempt += 1
 
     async def _attempt_until(
-        self, request: _Request, policy: Policy, keys: SigningKeys, deadline: float
+        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach, deadline: float
     ) -> WebhookResponse | _Failure:
         try:
             async with asyncio.timeout_at(deadline):
-                return await self._attempt(request, policy, keys)
+                return await self._attempt(request, policy, keys, reach)
         except TimeoutError as exc:
             message = f"total timeout {policy.total_timeout:g}s"
             return _Failure(_TOTAL, _error(message, request.url, None, exc))
 
     async def _attempt(
-        self, request: _Request, policy: Policy, keys: SigningKeys
+        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach
     ) -> WebhookResponse | _Failure:
         signed = signing.sign(request.method, request.url, request.form, keys)
         try:
-            response = await self._exchange(request, signed, _extensions(policy))
+            response = await self._exchange(request, signed, _extensions(policy), reach)
         except _ERRORS as exc:
             return _translate(exc, request.url)
         return _check_status(response)
 
     async def _exchange(
-        self, request: _Request, signed: dict[str, str], extensions: dict[str, Any]
+        self,
+        request: _Request,
+        signed: dict[str, str],
+        extensions: dict[str, Any],
+        reach: Reach,
     ) -> WebhookResponse:
         """One request and the redirects it leads to (at most ``max_redirects``)."""
         method, url = request.method, request.url
@@ -266,7 +273,7 @@ class WebhookClient:
             if body is not None:
                 hop.append((b"Content-Length", b"%d" % len(body)))
             status, found, content = await self._round_trip(
-                method, target, hop, body or b"", extensions
+                method, target, hop, body or b"", extensions, self._pools[reach]
             )
             location = _header(found, b"location") if status in _REDIRECTS else None
             if location is None:
@@ -288,6 +295,7 @@ class WebhookClient:
         headers: list[tuple[bytes | str, bytes | str]],
         body: bytes,
         extensions: dict[str, Any],
+        pools: _Pools,
     ) -> tuple[int, _Headers, bytes]:
         """One exchange; retried once if a reused keep-alive connection was found closed."""
         origin = target.origin
@@ -300,9 +308,9 @@ class WebhookClient:
             content=body,
             extensions=extensions,
         )
-        shard = self._pick()
-        pool = self._pool[shard]
-        self._busy[shard] += 1
+        shard = pools.pick()
+        pool = pools.pool[shard]
+        pools.busy[shard] += 1
         try:
             opened = connections_opened()
             try:
@@ -317,25 +325,8 @@ class WebhookClient:
             finally:
                 await response.aclose()
         finally:
-            self._busy[shard] -= 1
+            pools.busy[shard] -= 1
         return response.status, found, content
-
-    def _pick(self) -> int:
-        """The pool to use: the current one while it has fewer than ``_SPREAD_AT`` requests
-        in flight, else the next one that has (round-robin). Light traffic keeps to one
-        connection; under load each pool serves a few requests at a time, cheaply."""
-        shard, busy = self._shard, self._busy
-        if busy[shard] < self._spread:
-            return shard
-        count = len(busy)
-        for step in range(1, count + 1):
-            candidate = (shard + step) % count
-            if busy[candidate] < self._spread:
-                break
-        else:  # all busy: in turn (each pool queues beyond its own limit)
-            candidate = (shard + 1) % count
-        self._shard = candidate
-        return candidate
 
     async def _read(self, response: httpcore.Response, headers: _Headers) -> bytes:
         limit = self._max_body
@@ -378,6 +369,50 @@ class WebhookClient:
             failure.error,
             extra={"url": request.url, "status": failure.error.status, "attempt": cb.attempts},
         )
+
+
+class _Pools:
+    """The connection pools of one reach, and which of them takes the next request."""
+
+    def __init__(
+        self, backend: AsyncioBackend, tls: ssl.SSLContext, shards: int, per_shard: int
+    ) -> None:
+        self.pool = [
+            httpcore.AsyncConnectionPool(
+                ssl_context=tls,
+                max_connections=per_shard,
+                max_keepalive_connections=per_shard,
+                keepalive_expiry=30.0,
+                http1=True,
+                http2=False,
+                network_backend=backend,
+            )
+            for _ in range(shards)
+        ]
+        self.spread = min(per_shard, _SPREAD_AT)
+        self.busy = [0] * shards  # requests in flight per pool
+        self.shard = 0
+
+    def pick(self) -> int:
+        """The pool to use: the current one while it has fewer than ``_SPREAD_AT`` requests
+        in flight, else the next one that has (round-robin). Light traffic keeps to one
+        connection; under load each pool serves a few requests at a time, cheaply."""
+        shard, busy = self.shard, self.busy
+        if busy[shard] < self.spread:
+            return shard
+        count = len(busy)
+        for step in range(1, count + 1):
+            candidate = (shard + step) % count
+            if busy[candidate] < self.spread:
+                break
+        else:  # all busy: in turn (each pool queues beyond its own limit)
+            candidate = (shard + 1) % count
+        self.shard = candidate
+        return candidate
+
+    async def aclose(self) -> None:
+        for http in self.pool:
+            await http.aclose()
 
 
 class _ClientError(Exception):
@@ -547,6 +582,8 @@ def _check_status(response: WebhookResponse) -> WebhookResponse | _Failure:
 
 
 def _translate(exc: Exception, url: str) -> _Failure:
+    if isinstance(exc, RefusedConnect):
+        return _Failure(_REFUSED, WebhookError(REFUSED, url, None))
     if isinstance(exc, httpcore.ConnectTimeout):
         return _Failure(CONNECT_TIMEOUT, _error("connect timeout", url, None, exc))
     if isinstance(exc, httpcore.ConnectError):

@@ -9,6 +9,10 @@ connection per request. This backend implements httpcore's public
 write is ``transport.write``, and "is the idle connection readable" is answered
 from the protocol's own state.
 
+Each backend connects for one :class:`~callplane.webhooks.ssrf.Reach`: the host
+is resolved and checked by the outbound request policy, and the connection goes
+to a checked address (:class:`RefusedConnect` when the policy refuses it).
+
 It also counts the TCP connections it opens in the current task
 (:func:`connections_opened`), so that the client can tell a request that failed
 on a reused keep-alive connection (retried once) from one that failed on a
@@ -26,6 +30,8 @@ from contextvars import ContextVar
 from typing import Any, cast
 
 import httpcore
+
+from callplane.webhooks.ssrf import OutboundPolicy, Reach, RefusedURL
 
 # Reading pauses when this much unread data is buffered, resumes at a quarter of it.
 _HIGH_WATER = 256 * 1024
@@ -164,8 +170,16 @@ _EXTRA = {
 }
 
 
+class RefusedConnect(httpcore.ConnectError):
+    """The outbound request policy refused every address of the host."""
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """httpcore network backend on the running asyncio (or uvloop) event loop."""
+
+    def __init__(self, policy: OutboundPolicy, reach: Reach) -> None:
+        self._policy = policy
+        self._reach = reach
 
     async def connect_tcp(
         self,
@@ -181,7 +195,10 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local = (local_address, 0) if local_address else None
         try:
             async with asyncio.timeout(timeout):
-                await loop.create_connection(lambda: stream, host, port, local_addr=local)
+                addresses = await self._policy.resolve(host, port, self._reach)
+                await _connect_first(loop, stream, addresses, port, local)
+        except RefusedURL as exc:
+            raise RefusedConnect(str(exc)) from None  # nothing about the target
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout("connect timed out") from exc
         except OSError as exc:
@@ -210,6 +227,23 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def _connect_first(
+    loop: asyncio.AbstractEventLoop,
+    stream: AsyncioStream,
+    addresses: list[str],
+    port: int,
+    local: tuple[str, int] | None,
+) -> None:
+    """Connect to the first of ``addresses`` that accepts (the resolver's order)."""
+    for address in addresses[:-1]:
+        try:
+            await loop.create_connection(lambda: stream, address, port, local_addr=local)
+            return
+        except OSError:
+            continue
+    await loop.create_connection(lambda: stream, addresses[-1], port, local_addr=local)
 
 
 def _apply(stream: AsyncioStream, options: Iterable[httpcore.SOCKET_OPTION] | None) -> None:

@@ -2,8 +2,9 @@
 
 Each callback is re-sent exactly as stored (method, URL, body, content type)
 with a fresh signature, keyed with the tokens :data:`KeyLookup` returns for its
-account. A callback is deleted once delivered, dropped with an error log once
-older than ``max_age`` or when its account is gone, and otherwise rescheduled
+account, and only where the account may reach (:class:`~callplane.webhooks.ssrf.Reach`).
+A callback is deleted once delivered, dropped with an error log once older than
+``max_age`` or when its account is gone, and otherwise rescheduled
 ``base_delay * 2**(attempts-1)`` seconds later (capped at ``max_delay``).
 
 One batch is finished before the next is fetched, so a callback is never in
@@ -22,10 +23,12 @@ from callplane.store.models import PendingCallback
 from callplane.webhooks.client import WebhookClient
 from callplane.webhooks.outbox import OutboxSink, backoff_delay, utcnow
 from callplane.webhooks.signing import SigningKeys
+from callplane.webhooks.ssrf import Reach
 
 logger = logging.getLogger("callplane.webhooks")
 
-KeyLookup = Callable[[str], Awaitable[SigningKeys | None]]
+# An account's signing keys and reach, by auth id (None: no such account).
+KeyLookup = Callable[[str], Awaitable[tuple[SigningKeys, Reach] | None]]
 
 
 class OutboxWorker:
@@ -84,10 +87,10 @@ class OutboxWorker:
     async def _retry(self, cb: PendingCallback, now: datetime) -> bool:
         if cb.created is not None and now - cb.created > self._max_age:
             return await self._drop(cb, "too old")
-        keys = await self._keys(cb.auth_id)
-        if keys is None:
+        found = await self._keys(cb.auth_id)
+        if found is None:
             return await self._drop(cb, "account not found")
-        if await self._client.resend(cb, keys):
+        if await self._client.resend(cb, *found):
             await self._outbox.delete(cb.callback_id)
             logger.info(
                 "callback delivered from outbox",

@@ -151,8 +151,10 @@ def test_unknown_users_and_wrong_passwords_look_the_same(callplane: CallplaneSer
 
 
 def subaccount(callplane: CallplaneServer, name: str) -> Callable[..., dict[str, Any]]:
-    """A new enabled sub-account; the function calls the API with its credentials."""
-    sub = callplane.api("POST", "Subaccount/", json={"name": name, "enabled": True})
+    """A new enabled sub-account whose URLs may reach the loopback webhook server
+    (``private_networks``); the function calls the API with its credentials."""
+    body = {"name": name, "enabled": True, "private_networks": "allow"}
+    sub = callplane.api("POST", "Subaccount/", json=body)
     base = f"http://127.0.0.1:{callplane.http_port}/v1/Account/{sub['auth_id']}/"
     auth = (sub["auth_id"], sub["auth_token"])
 

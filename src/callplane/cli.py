@@ -90,12 +90,15 @@ RESOURCES = {
     "Subaccount": ("sub-account", "accounts subaccounts"),
     "ApiKey": ("API key", "keys"),
     "Trunk": ("trunk", "trunks"),
+    "Security/Ban": ("ban of", "security bans"),
 }
 
 
 def not_found_text(path: str) -> str:
     """``no application 'abc' — see `callplane apps list```."""
     parts = path.strip("/").split("/")
+    if "/".join(parts[:2]) in RESOURCES:
+        parts[:2] = ["/".join(parts[:2])]
     noun, command = RESOURCES.get(parts[0], (parts[0].lower() or "account", ""))
     ident = f" '{parts[1]}'" if len(parts) > 1 else ""
     hint = f" — see `callplane {command} list`" if command else ""
@@ -195,6 +198,15 @@ def api_of(ctx: click.Context) -> Api:
     is_flag=True,
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
+@click.option("--pike-window", default=2.0, show_default=True, help="Seconds per source window.")
+@click.option(
+    "--pike-threshold",
+    default=200,
+    show_default=True,
+    help="SIP requests per source per window before the source is dropped and banned; "
+    "trunks and registered endpoints are exempt; 0 disables (lab benchmarks).",
+)
+@click.option("--ban-seconds", default=300.0, show_default=True, help="How long a ban lasts.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -208,6 +220,9 @@ def serve(
     rtp_ports: str,
     log_level: str,
     trunk_only: bool,
+    pike_window: float,
+    pike_threshold: int,
+    ban_seconds: float,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -227,6 +242,9 @@ def serve(
         log_format=log_format,
         rtp_ports=rtp_ports,
         trunk_only=trunk_only,
+        pike_window=pike_window,
+        pike_threshold=pike_threshold,
+        ban_seconds=ban_seconds,
     )
     sys.exit(run_server(settings))
 
@@ -1198,3 +1216,41 @@ def flows_assign(ctx: click.Context, number: str, flow_id: str) -> None:
     """Answer NUMBER with FLOW_ID's newest published version (\"\" unassigns)."""
     api = api_of(ctx)
     show(api, api.call("POST", f"Number/{number.lstrip('+')}/", {"flow_id": flow_id}), ["message"])
+
+
+# -- security -------------------------------------------------------------------------------
+
+
+@main.group()
+def security() -> None:
+    """Flood protection of the SIP port (main account only)."""
+
+
+@security.group("bans", invoke_without_command=True)
+@click.pass_context
+def security_bans(ctx: click.Context) -> None:
+    """Sources dropped for going over the per-source limit; `lift IP` ends a ban."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(security_bans_list)
+
+
+@security_bans.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@click.pass_context
+def security_bans_list(ctx: click.Context, limit: int, offset: int) -> None:
+    """List banned sources, then the largest refusal counters."""
+    api = api_of(ctx)
+    payload = api.call("GET", "Security/Ban/", params={"limit": limit, "offset": offset})
+    show(api, payload, ["source", "reason", "seconds_left", "dropped"])
+    if not api.as_json:
+        show(api, {"objects": payload["refused"]}, ["kind", "key", "count"])
+
+
+@security_bans.command("lift")
+@click.argument("source")
+@click.pass_context
+def security_bans_lift(ctx: click.Context, source: str) -> None:
+    """End the ban of SOURCE (an IP address) at once."""
+    api_of(ctx).call("DELETE", f"Security/Ban/{source}/")
+    click.echo(f"lifted the ban of {source}")

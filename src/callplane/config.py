@@ -19,6 +19,10 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
     trunk_only: bool = False  # inbound INVITEs only from trunks (docs/trunks.md)
+    # Per-source request limit and bans (docs/security.md); threshold 0 disables the limit.
+    pike_window: float = 2.0  # seconds
+    pike_threshold: int = 200  # requests per source per window
+    ban_seconds: float = 300.0
 
     @property
     def public_http_url(self) -> str:

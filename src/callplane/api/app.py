@@ -24,6 +24,7 @@ from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
+from callplane.net.guard import SourceGuard
 from callplane.store import Store
 
 log = logging.getLogger("callplane.api")
@@ -99,11 +100,16 @@ def _has_nul(scope: Scope) -> bool:
 
 
 def create_app(
-    store: Store, *, on_change: OnChange | None = None, live: LiveCalls | None = None
+    store: Store,
+    *,
+    on_change: OnChange | None = None,
+    live: LiveCalls | None = None,
+    guard: SourceGuard | None = None,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
-    ``live`` controls running calls; without it the live-call operations answer 503.
+    ``live`` controls running calls, ``guard`` holds the SIP transport's bans; without
+    them the live-call and ban operations answer 503.
     """
     app = Starlette(
         routes=[*ROUTES, *console.routes()],
@@ -119,4 +125,5 @@ def create_app(
     app.state.store = store
     app.state.on_change = on_change
     app.state.live = live
+    app.state.guard = guard
     return app

@@ -45,6 +45,7 @@ LIST_RESOURCES = frozenset(
         "ApiKey",
         "Recording",
         "Flow",
+        "Ban",
     }
 )
 

@@ -17,6 +17,7 @@ from callplane.control.screening import Limits
 from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
+from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
 from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
@@ -47,6 +48,7 @@ class Services:
     flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
+    guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, 0.0))  # serve's
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

@@ -3,10 +3,12 @@
 ``Window`` counts events per key (a source IP, a source and user...) in a
 fixed window and says when a key went over its threshold. ``Bans`` holds the
 sources refused for a ban period; the SIP transport drops their packets before
-parsing, the REST API answers them 403. Both are pure bookkeeping over a clock
-(seconds, monotonic), so tests drive them with a fake time, and both stay
-bounded: old windows are swept as time passes and at most ``max_keys`` keys
-are tracked (a flood of spoofed sources cannot grow memory without limit).
+parsing, the REST API answers them 403. ``Tally`` counts what was refused
+(per kind and source or account), so a flood leaves counters, not records.
+All are pure bookkeeping over a clock (seconds, monotonic), so tests drive them
+with a fake time, and all stay bounded: old windows are swept as time passes
+and at most ``max_keys`` keys are tracked (a flood of spoofed sources cannot
+grow memory without limit).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class Window:
             return False  # table full: the new key is not tracked until the next window
         self._counts[key] = count
         return count > self.threshold
+
+    def forget(self, key: object) -> None:
+        """Start ``key``'s count again (its ban was lifted)."""
+        self._counts.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +120,40 @@ class Bans:
         now = self.clock()
         for source in [s for s, ban in self._bans.items() if ban.until <= now]:
             del self._bans[source]
+
+
+OVERFLOW_KEY = "other"
+
+
+class Tally:
+    """Refusals counted instead of recorded: ``(kind, key) -> count``, e.g.
+    ``("banned", "192.0.2.7")`` or ``("inbound_cps", auth_id)``. Past ``max_keys``
+    keys, new ones are counted under ``(kind, "other")``."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.max_keys = max_keys
+        self.counts: dict[tuple[str, str], int] = {}
+        self._reported: dict[tuple[str, str], int] = {}
+
+    def add(self, kind: str, key: str) -> None:
+        entry = (kind, key)
+        count = self.counts.get(entry)
+        if count is None and len(self.counts) >= self.max_keys:
+            entry = (kind, OVERFLOW_KEY)
+            count = self.counts.get(entry)
+        self.counts[entry] = (count or 0) + 1
+
+    def largest(self, limit: int) -> list[tuple[str, str, int]]:
+        """The ``limit`` largest counts since start, largest first."""
+        ranked = sorted(self.counts.items(), key=lambda item: item[1], reverse=True)
+        return [(kind, key, count) for (kind, key), count in ranked[:limit]]
+
+    def since_report(self) -> dict[tuple[str, str], int]:
+        """What was counted since the previous call (for a periodic log line)."""
+        fresh = {
+            entry: count - self._reported.get(entry, 0)
+            for entry, count in self.counts.items()
+            if count != self._reported.get(entry, 0)
+        }
+        self._reported = dict(self.counts)
+        return fresh

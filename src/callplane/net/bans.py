@@ -1,10 +1,11 @@
 """Per-source limits and bans, the way Kamailio's ``pike`` and ``ipban`` work.
 
 ``Window`` counts events per key (a source IP, a source and user...) in a
-fixed window and says when a key went over its threshold. ``Bans`` holds the
-sources refused for a ban period; the SIP transport drops their packets before
-parsing, the REST API answers them 403. ``Tally`` counts what was refused
-(per kind and source or account), so a flood leaves counters, not records.
+window that starts at the key's first event and says when a key went over its
+threshold. ``Bans`` holds the sources refused for a ban period; the SIP
+transport drops their packets before parsing, the REST API answers them 403.
+``Tally`` counts what was refused (per kind and source or account), so a flood
+leaves counters, not records.
 All are pure bookkeeping over a clock (seconds, monotonic), so tests drive them
 with a fake time, and all stay bounded: old windows are swept as time passes
 and at most ``max_keys`` keys are tracked (a flood of spoofed sources cannot
@@ -27,7 +28,11 @@ Clock = Callable[[], float]
 
 
 class Window:
-    """At most ``threshold`` events per key in each ``seconds`` window; 0 disables."""
+    """At most ``threshold`` events per key in each ``seconds`` window; 0 disables.
+
+    Each key's window starts at its first event (not on a shared clock tick), so a
+    burst from a quiet source gets ``threshold`` events through, not up to twice that
+    across a window boundary."""
 
     def __init__(
         self,
@@ -40,22 +45,29 @@ class Window:
         self.threshold = threshold
         self.clock = clock
         self.max_keys = max_keys
-        self._counts: dict[object, int] = {}
-        self._started = clock()
+        self._counts: dict[object, list[float]] = {}  # key -> [count, window start]
+        self._swept = clock()
 
     def hit(self, key: object) -> bool:
         """Count one event for ``key``; True when it is over the threshold."""
         if self.threshold <= 0:
             return False
         now = self.clock()
-        if now - self._started >= self.seconds:
-            self._counts.clear()
-            self._started = now
-        count = self._counts.get(key, 0) + 1
-        if count == 1 and len(self._counts) >= self.max_keys:
-            return False  # table full: the new key is not tracked until the next window
-        self._counts[key] = count
-        return count > self.threshold
+        if now - self._swept >= self.seconds:
+            self._sweep(now)
+        entry = self._counts.get(key)
+        if entry is None or now - entry[1] >= self.seconds:
+            if entry is None and len(self._counts) >= self.max_keys:
+                return False  # table full: the new key is not tracked until the next sweep
+            self._counts[key] = [1, now]
+            return False
+        entry[0] += 1
+        return entry[0] > self.threshold
+
+    def _sweep(self, now: float) -> None:
+        self._swept = now
+        for key in [k for k, (_, start) in self._counts.items() if now - start >= self.seconds]:
+            del self._counts[key]
 
     def forget(self, key: object) -> None:
         """Start ``key``'s count again (its ban was lifted)."""

@@ -1,3 +1,7 @@
+import logging
+
+import pytest
+
 from callplane.net.bans import Bans, Tally, Window
 from callplane.net.guard import SourceGuard
 from tests.net.test_bans import FakeClock
@@ -72,3 +76,17 @@ def test_tally_is_bounded_and_reports_what_is_new() -> None:
     assert tally.since_report() == {("banned", "a"): 1}
     assert tally.since_report() == {}
     assert tally.largest(1) == [("banned", "a", 2)]
+
+
+def test_the_report_logs_what_was_refused_since_the_last_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    guard, _ = guard_of(threshold=1)
+    for _ in range(3):
+        guard.admits(INVITE % b"x", "192.0.2.7")
+    guard.refused("inbound_cps", "MA0001")
+    with caplog.at_level(logging.WARNING, "callplane.security"):
+        guard.report()
+        guard.report()  # nothing new: no line
+    [line] = [r.getMessage() for r in caplog.records if "since the last report" in r.message]
+    assert "banned 192.0.2.7: 1" in line and "inbound_cps MA0001: 1" in line

@@ -284,6 +284,9 @@ class _TcpConnection(asyncio.Protocol):
             if isinstance(frame, bytes):
                 if guard is None or guard.admits(frame, self.peer[0]):
                     self.owner._receive(frame, self.peer, "TCP")
+                elif guard.bans.banned(self.peer[0]):
+                    self.close()  # banned by this frame: the rest is not read
+                    return
             elif isinstance(frame, Ping):
                 self.write(b"\r\n")
             else:

@@ -198,15 +198,28 @@ def api_of(ctx: click.Context) -> Api:
     is_flag=True,
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
-@click.option("--pike-window", default=2.0, show_default=True, help="Seconds per source window.")
+@click.option(
+    "--pike-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Seconds per source window.",
+)
 @click.option(
     "--pike-threshold",
+    type=click.IntRange(min=0),
     default=200,
     show_default=True,
     help="SIP requests per source per window before the source is dropped and banned; "
     "trunks and registered endpoints are exempt; 0 disables (lab benchmarks).",
 )
-@click.option("--ban-seconds", default=300.0, show_default=True, help="How long a ban lasts.")
+@click.option(
+    "--ban-seconds",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="How long a source over the limit is dropped; 0: only its requests over it.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,

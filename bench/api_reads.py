@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer  # noqa: E402
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, LAB, CallplaneServer  # noqa: E402
 
 from bench.sip_reject import BLOCKED_NUMBER, SCENARIO, block_calls  # noqa: E402
 from callplane.store import Store  # noqa: E402
@@ -175,7 +175,7 @@ def main() -> None:
         account, ids = asyncio.run(fill(db, args.records))
         print(f"list query plan: {explain(db, account.auth_id)}")
         (Path(tmp) / "ids.txt").write_text("\n".join(ids) + "\n")
-        server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+        server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
         results: list[tuple[str, dict[str, float]]] = []
         try:
             block_calls(server, server.application("http://127.0.0.1:9/unused"))

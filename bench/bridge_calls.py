@@ -47,7 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.interop.harness import CallplaneServer, WebhookServer, free_port  # noqa: E402
+from tests.interop.harness import LAB, CallplaneServer, WebhookServer, free_port  # noqa: E402
 
 from bench import api_reads  # noqa: E402
 from bench.rtp_load import REALTIME_PRIORITY, load_main  # noqa: E402
@@ -273,7 +273,7 @@ def start_server(workdir: Path, args: argparse.Namespace, cpu: set[int] | None) 
     before = os.sched_getaffinity(0)
     if cpu is not None:
         os.sched_setaffinity(0, cpu)
-    extra = ("--log-level", "WARNING", "--rtp-ports", args.rtp_ports)
+    extra = ("--log-level", "WARNING", "--rtp-ports", args.rtp_ports, *LAB)
     try:
         return CallplaneServer(workdir / "server", extra=extra).start()
     finally:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.interop.harness import CallplaneServer, free_port  # noqa: E402
+from tests.interop.harness import LAB, CallplaneServer, free_port  # noqa: E402
 
 from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 
@@ -190,7 +190,7 @@ def configured_server(tmp: Path, http_port: int) -> CallplaneServer:
     """A fresh `callplane serve` (each mode starts clean), with both numbers set up."""
     data = tmp / f"server-{time.monotonic_ns()}"
     data.mkdir()
-    server = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+    server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
     app = server.application(f"http://127.0.0.1:{http_port}/answer")
     server.number(WEBHOOK_NUMBER, app)
     block_calls(server, app)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.interop.harness import CallplaneServer, WebhookServer  # noqa: E402
+from tests.interop.harness import LAB, CallplaneServer, WebhookServer  # noqa: E402
 
 from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 
@@ -79,7 +79,7 @@ def main() -> None:
     web = WebhookServer().start()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        server = CallplaneServer(tmp, extra=("--log-level", "WARNING")).start()
+        server = CallplaneServer(tmp, extra=("--log-level", "WARNING", *LAB)).start()
         try:
             document = f"<Response><Speak>{PROMPT}</Speak></Response>"
             server.number("15550004000", server.application(web.set("/speak", document)))

@@ -22,6 +22,10 @@ class Settings:
     auth_failures: int = 10  # failed authentications from one IP that ban it; 0 = never
     auth_window: float = 60.0  # ... within this many seconds (docs/registrar.md)
     nonce_ttl: float = 30.0  # seconds a digest nonce stays usable (then stale=true)
+    # Per-source request limit and bans (docs/security.md); threshold 0 disables the limit.
+    pike_window: float = 2.0  # seconds
+    pike_threshold: int = 200  # requests per source per window
+    ban_seconds: float = 300.0
 
     @property
     def public_http_url(self) -> str:

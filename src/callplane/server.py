@@ -35,6 +35,7 @@ from callplane.flows.outbound import OutboundCalls
 from callplane.flows.runtime import FlowRunner
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
+from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import DigestServer
@@ -109,14 +110,19 @@ async def serve(settings: Settings) -> None:
         failures=services.auth_failures,
     )
     router = Router(services, store, registrar=registrar)
-    sip = SipTransport(router.on_event)
+    guard = services.guard
+    guard.trust_check = router.trusted_source
+    sip = SipTransport(router.on_event, guard=guard)
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port)
     registrar.start()
     records.start()
     worker.start()
-    app = create_app(store, live=LiveCallControl(services), failures=services.auth_failures)
+    reporter = asyncio.get_running_loop().create_task(guard.report_forever())
+    app = create_app(
+        store, live=LiveCallControl(services), failures=services.auth_failures, guard=guard
+    )
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
         services.flows.outbound = OutboundCalls(app.state.originator, store.get_account)
@@ -145,6 +151,7 @@ async def serve(settings: Settings) -> None:
         await http.serve()
     finally:
         router.stop_all()
+        reporter.cancel()
         await services.drain()
         if services.flows is not None:
             await services.flows.aclose()
@@ -173,6 +180,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         store.add_recording,
         trunks=store.trunks,
         flows=FlowRunner(store.save_flow_run, policy),
+        guard=SourceGuard.of(settings.pike_window, settings.pike_threshold, settings.ban_seconds),
     )
 
 

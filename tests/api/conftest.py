@@ -46,7 +46,7 @@ _BASE_URL_CONSTANTS = (
 
 class LiveServer:
     """The API on uvicorn. With ``data_dir`` it has the real live-call control (with
-    no calls running); without, the live-call routes answer 503."""
+    no calls running) and bans; without, the live-call and ban routes answer 503."""
 
     def __init__(self, db_url: str, data_dir: Path | None = None) -> None:
         self.changes = 0
@@ -55,12 +55,12 @@ class LiveServer:
         self.thread.start()
         self.store = self.run(Store.open(db_url))
         self.account, _ = self.run(self.store.ensure_main_account())
-        live = None
+        live = guard = None
         self.sip: SipTransport | None = None
         if data_dir is not None:
             services = build_services(Settings(data_dir=data_dir), self.store)
-            live = LiveCallControl(services)
-        app = create_app(self.store, on_change=self._on_change, live=live)
+            live, guard = LiveCallControl(services), services.guard
+        app = create_app(self.store, on_change=self._on_change, live=live, guard=guard)
         if data_dir is not None:  # POST /Call/ places real calls over a real SIP socket
             app.state.originator = self.run(self._originator(services))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

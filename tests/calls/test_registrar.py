@@ -105,6 +105,13 @@ async def test_register_binds_the_contact_with_the_default_expiry(registrar: Reg
     assert binding.call_id == "reg-1@192.0.2.10" and binding.cseq == 1
 
 
+async def test_a_binding_trusts_its_source_address_until_it_expires(registrar: Registrar) -> None:
+    await register(registrar, CONTACT, expires="600", now=100.0)
+    assert registrar.bindings.registered_from(SOURCE[0], 100.0)
+    assert not registrar.bindings.registered_from("192.0.2.99", 100.0)
+    assert not registrar.bindings.registered_from(SOURCE[0], 700.0)
+
+
 async def test_refresh_updates_the_binding(registrar: Registrar) -> None:
     await register(registrar, CONTACT, expires="600")
     reply = await register(registrar, CONTACT, now=300.0, cseq=2, expires="1800")

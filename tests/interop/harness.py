@@ -22,6 +22,8 @@ import httpx
 SCENARIOS = Path(__file__).parent / "scenarios"
 AUTH_ID = "MATESTACCOUNT0000000"
 AUTH_TOKEN = "test-token-0123456789abcdefghijklmnopqrstuv"
+# `callplane serve` flags for load from one address (benchmarks, bursts): no per-source limit.
+LAB = ("--pike-threshold", "0")
 
 
 @dataclass

@@ -294,25 +294,3 @@ def test_max_concurrent_calls_refuses_the_excess_busy(callplane, web, workdir) -
     web.wait_for(line.answer_path)
     call(workdir, callplane, line, 486)
     first.join()
-
-
-def test_inbound_cps_limit_refuses_486(tmp_path: Path, web: WebhookServer) -> None:
-    server = CallplaneServer(tmp_path).start()
-    try:
-        server.api("POST", "", json={"inbound_cps": 2})
-        line = Line(server, web, plivo_reject("rejected"))
-        result = sipp(
-            tmp_path, "uac_either.xml", server.sip_port, to=line.number, code=603, other=486
-        )
-        assert result.returncode == 0, result.output
-        for _ in range(5):
-            result = sipp(
-                tmp_path, "uac_either.xml", server.sip_port, to=line.number, code=603, other=486
-            )
-            assert result.returncode == 0, result.output
-        calls = server.api("GET", "Call/", params={"limit": 20})["objects"]
-        codes = sorted(c["sip_response_code"] for c in calls)
-        assert 486 in codes and 603 in codes
-        assert all(c["hangup_cause_name"] in ("Busy Line", "Rejected") for c in calls)
-    finally:
-        assert server.stop() == 0

@@ -12,7 +12,7 @@ import plivo
 import plivo.rest.client
 from plivo import plivoxml
 
-from tests.interop.harness import CallplaneServer, WebhookServer, sipp
+from tests.interop.harness import LAB, CallplaneServer, WebhookServer, sipp
 
 
 def test_the_plivo_sdk_sets_up_a_number_and_a_call_follows(
@@ -45,7 +45,7 @@ def test_the_plivo_sdk_sets_up_a_number_and_a_call_follows(
 
 
 def test_every_call_of_a_burst_gets_exactly_one_record(tmp_path: Path, web: WebhookServer) -> None:
-    server = CallplaneServer(tmp_path).start()
+    server = CallplaneServer(tmp_path, extra=LAB).start()  # 150 calls/s from one address
     try:
         server.api("POST", "", json={"inbound_cps": 1000})
         answer = web.set("/burst/answer", "<Response><Hangup reason='busy'/></Response>")

@@ -18,6 +18,27 @@ def test_window_counts_per_key_and_restarts_each_window() -> None:
     assert window.hit("a") is False
 
 
+def test_a_burst_gets_the_threshold_through_whatever_the_phase() -> None:
+    clock = FakeClock()
+    window = Window(2.0, 3, clock)
+    window.hit("quiet")  # the window's clock has been running
+    clock.now += 1.9
+    burst = [window.hit("a") for _ in range(3)]
+    clock.now += 0.2  # a fixed window would start again here
+    burst += [window.hit("a") for _ in range(3)]
+    assert burst == [False] * 3 + [True] * 3
+
+
+def test_stale_keys_are_swept() -> None:
+    clock = FakeClock()
+    window = Window(1.0, 5, clock, max_keys=1)
+    window.hit("a")
+    assert window.hit("b") is False and window.hit("b") is False  # not tracked
+    clock.now += 1.0
+    window.hit("b")  # the sweep dropped "a"
+    assert [window.hit("b") for _ in range(5)] == [False] * 4 + [True]
+
+
 def test_window_threshold_zero_disables() -> None:
     window = Window(1.0, 0)
     assert not any(window.hit("a") for _ in range(1000))

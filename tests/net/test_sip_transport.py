@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from callplane.net.guard import SourceGuard
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.endpoint import SipEndpoint
 from callplane.sip.events import AckReceived, BadMessage, Event, RequestReceived
@@ -188,3 +189,24 @@ async def test_send_request_and_2xx_ack() -> None:
     finally:
         await client.close()
         await server.close()
+
+
+async def test_guard_drops_over_the_limit_then_refuses_the_banned_source_over_tcp() -> None:
+    handler = Uas()
+    guard = SourceGuard.of(window=60, threshold=2, ban_seconds=300)
+    transport = SipTransport(handler, endpoint=SipEndpoint(t1=0.05), guard=guard)
+    handler.transport = transport
+    await transport.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection(*transport.local_address)
+        options = [request("OPTIONS", host="127.0.0.1", branch=f"z9hG4bK-o{i}") for i in range(3)]
+        writer.write(b"".join(o.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP") for o in options))
+        assert [(await _tcp_read(reader)).status for _ in range(2)] == [200, 200]
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # the third: banned, closed
+        assert guard.bans.banned("127.0.0.1")
+        again_reader, again = await asyncio.open_connection(*transport.local_address)
+        assert await asyncio.wait_for(again_reader.read(), 2) == b""  # refused at connect
+        again.close()
+        writer.close()
+    finally:
+        await transport.close()

@@ -25,6 +25,7 @@ from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
 from callplane.net.auth_failures import AuthFailures
+from callplane.net.guard import SourceGuard
 from callplane.store import Store
 
 log = logging.getLogger("callplane.api")
@@ -105,12 +106,14 @@ def create_app(
     on_change: OnChange | None = None,
     live: LiveCalls | None = None,
     failures: AuthFailures | None = None,
+    guard: SourceGuard | None = None,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
-    ``live`` controls running calls; without it the live-call operations answer 503.
-    ``failures`` counts wrong credentials per client IP and bans (403) after too
-    many (``callplane serve`` shares it with SIP); without it nothing is counted.
+    ``live`` controls running calls, ``guard`` holds the SIP transport's bans; without
+    them the live-call and ban operations answer 503. ``failures`` counts wrong
+    credentials per client IP and bans (403) after too many (``callplane serve``
+    shares it with SIP); without it nothing is counted.
     """
     app = Starlette(
         routes=[*ROUTES, *console.routes()],
@@ -127,5 +130,5 @@ def create_app(
     app.state.on_change = on_change
     app.state.live = live
     app.state.auth_failures = failures
-    app.state.bans = failures.bans if failures is not None else None
+    app.state.guard = guard
     return app

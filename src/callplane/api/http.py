@@ -47,6 +47,7 @@ LIST_RESOURCES = frozenset(
         "ApiKey",
         "Recording",
         "Flow",
+        "Ban",
     }
 )
 

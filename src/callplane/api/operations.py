@@ -28,6 +28,7 @@ from callplane.api import (
     numbers,
     outbound_calls,
     recordings,
+    security,
     subaccounts,
     trunks,
     usage,
@@ -441,6 +442,22 @@ OPERATIONS: tuple[Operation, ...] = (
         flows.version,
         "Get a published version with its document",
         "Flow",
+    ),
+    Operation(
+        "GET",
+        "/Security/Ban",
+        security.list_,
+        "List banned SIP sources, refusal counters and limits (main account only)",
+        "Security",
+        listing=True,
+    ),
+    Operation(
+        "DELETE",
+        "/Security/Ban/{source}",
+        security.lift,
+        "Lift the ban of a SIP source (main account only)",
+        "Security",
+        204,
     ),
     # -- flow runs (api/flow_runs.py; also POST /v1/account/{auth_id}/phlo/{id}/) --
     Operation(

@@ -150,6 +150,15 @@ class Bindings:
     def count(self) -> int:
         return sum(len(contacts) for contacts in self._by_aor.values())
 
+    def registered_from(self, source_ip: str, now: float) -> bool:
+        """Whether a current binding's REGISTER came from ``source_ip`` (a scan: callers
+        cache the answer)."""
+        return any(
+            binding.source[0] == source_ip and binding.expires_at > now
+            for contacts in self._by_aor.values()
+            for binding in contacts.values()
+        )
+
     def _current(self, aor: str, now: float) -> dict[str, Binding]:
         contacts = self._by_aor.get(aor, {})
         for key in [k for k, b in contacts.items() if b.expires_at <= now]:
@@ -341,6 +350,10 @@ class Registrar:
     def _challenge(self, now: float, *, stale: bool) -> Reply:
         challenges = self.auth.challenges(now, stale=stale)
         return Reply(401, tuple(("WWW-Authenticate", str(c)) for c in challenges))
+
+    def any_registered_from(self, source_ip: str) -> bool:
+        """Some endpoint has a current registration sent from ``source_ip``."""
+        return self.bindings.registered_from(source_ip, _now())
 
     def lookup(self, username: str) -> list[Binding]:
         """Where endpoint ``username`` can be reached now, the latest registration first."""

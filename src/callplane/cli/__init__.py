@@ -25,6 +25,7 @@ from callplane.cli.flows import flows
 from callplane.cli.keys import keys
 from callplane.cli.numbers import numbers
 from callplane.cli.recordings import recordings
+from callplane.cli.security import security
 from callplane.cli.serve import serve
 from callplane.cli.simulate import call_group
 from callplane.cli.trunks import trunks
@@ -78,6 +79,7 @@ for command in (
     usage,
     endpoints,
     trunks,
+    security,
     flows,
 ):
     main.add_command(command)

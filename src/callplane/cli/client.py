@@ -69,12 +69,15 @@ RESOURCES = {
     "Subaccount": ("sub-account", "accounts subaccounts"),
     "ApiKey": ("API key", "keys"),
     "Trunk": ("trunk", "trunks"),
+    "Security/Ban": ("ban of", "security bans"),
 }
 
 
 def not_found_text(path: str) -> str:
     """``no application 'abc' — see `callplane apps list```."""
     parts = path.strip("/").split("/")
+    if "/".join(parts[:2]) in RESOURCES:
+        parts[:2] = ["/".join(parts[:2])]
     noun, command = RESOURCES.get(parts[0], (parts[0].lower() or "account", ""))
     ident = f" '{parts[1]}'" if len(parts) > 1 else ""
     hint = f" — see `callplane {command} list`" if command else ""

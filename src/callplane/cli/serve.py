@@ -32,6 +32,29 @@ import click
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
 @click.option(
+    "--pike-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Seconds per source window.",
+)
+@click.option(
+    "--pike-threshold",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="SIP requests per source per window before the source is dropped and banned; "
+    "trunks and registered endpoints are exempt; 0 disables (lab benchmarks).",
+)
+@click.option(
+    "--ban-seconds",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="How long a source over the limit (or failing to log in) is dropped; "
+    "0: only its requests over it.",
+)
+@click.option(
     "--auth-failures",
     default=10,
     show_default=True,
@@ -59,6 +82,9 @@ def serve(
     rtp_ports: str,
     log_level: str,
     trunk_only: bool,
+    pike_window: float,
+    pike_threshold: int,
+    ban_seconds: float,
     auth_failures: int,
     auth_window: float,
     nonce_ttl: float,
@@ -81,6 +107,9 @@ def serve(
         log_format=log_format,
         rtp_ports=rtp_ports,
         trunk_only=trunk_only,
+        pike_window=pike_window,
+        pike_threshold=pike_threshold,
+        ban_seconds=ban_seconds,
         auth_failures=auth_failures,
         auth_window=auth_window,
         nonce_ttl=nonce_ttl,

@@ -1,5 +1,9 @@
 """Turns SIP events into calls: which account, number and application; screening first.
 
+Order for a new INVITE: endpoint or number, trunk check, the account's inbound
+calls/s (refused without a record), then the call with its record, screening
+(blocklist, concurrency caps) and its document or flow.
+
 ``on_event`` is called by the SIP transport for every event, synchronously; it
 answers what it can at once and spawns one task per accepted call.
 """
@@ -225,6 +229,9 @@ class Router:
     ) -> None:
         assert self.sip is not None
         request, txn = event.request, event.transaction
+        if not self._within_cps(route):
+            self._respond(txn, 486)
+            return
         settings = self.services.settings
         leg = InboundLeg(
             self.sip, txn, settings.public_host, self.services.ports, settings.sip_host
@@ -301,11 +308,24 @@ class Router:
             caps.append((f"app:{route.application.app_id}", route.application.max_concurrent_calls))
         if self.services.limits.over_cap(caps):
             return "busy", "maximum concurrent calls reached"
-        if not self.services.limits.cps_allows(
-            route.account.auth_id, route.account.inbound_cps, self.loop_time()
-        ):
-            return "busy", f"inbound calls per second above {route.account.inbound_cps}"
         return None
+
+    def _within_cps(self, route: Route) -> bool:
+        """The account's inbound calls/s, checked before any per-call work: a call over
+        it is answered 486 and only counted (``services.guard``), without a record or a
+        callback, so a flood cannot turn into as many records and webhooks."""
+        account = route.account
+        if self.services.limits.cps_allows(account.auth_id, account.inbound_cps, self.loop_time()):
+            return True
+        self.services.guard.refused("inbound_cps", account.auth_id)
+        return False
+
+    def trusted_source(self, source_ip: str) -> bool:
+        """A trunk's ACL address or a registered endpoint's source: exempt from the
+        per-source request limit and bans (net/guard.py)."""
+        if self.services.trunks.in_any_acl(source_ip):
+            return True
+        return self.registrar is not None and self.registrar.any_registered_from(source_ip)
 
     def stop_all(self) -> None:
         """End every live call because the process stops (503 or BYE)."""

@@ -18,7 +18,8 @@ from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
 from callplane.net.auth_failures import AuthFailures
-from callplane.net.bans import Bans
+from callplane.net.bans import DEFAULT_BAN_SECONDS
+from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
 from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
@@ -49,12 +50,13 @@ class Services:
     flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
-    bans: Bans = field(default_factory=Bans)  # banned sources, shared by SIP and the REST API
+    # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
+    guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.auth_failures = AuthFailures(self.bans, s.auth_failures, s.auth_window)
+        self.auth_failures = AuthFailures(self.guard.bans, s.auth_failures, s.auth_window)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

@@ -4,7 +4,9 @@ Every input follows the same path: feed the endpoint (with ``loop.time()``),
 send what it produced, hand its events to ``on_event`` (a plain callable; the
 call layer spawns tasks), and re-arm the single timer to ``next_timer()``.
 TCP connections are keyed by the peer address, which is also the address the
-endpoint uses for responses on them.
+endpoint uses for responses on them. With a ``guard`` (net/guard.py), every
+datagram and TCP frame is first checked against bans, the per-source limit and
+scanner User-Agents, before it is parsed; a banned source's connection is closed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callplane.errors import SipError
+from callplane.net.guard import SourceGuard
 from callplane.sip.endpoint import SipEndpoint
 from callplane.sip.events import (
     Address,
@@ -48,9 +51,11 @@ class SipTransport:
         *,
         endpoint: SipEndpoint | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
+        guard: SourceGuard | None = None,
     ) -> None:
         self.on_event = on_event
         self.endpoint = endpoint or SipEndpoint()
+        self.guard = guard
         self.max_message_size = max_message_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -241,9 +246,13 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        source = str(addr[0])
+        guard = self.owner.guard
+        if guard is not None and not guard.admits(data, source):
+            return
         if not data.strip(b"\r\n"):
             return  # CRLF keep-alive
-        self.owner._receive(data, (str(addr[0]), int(addr[1])), "UDP")
+        self.owner._receive(data, (source, int(addr[1])), "UDP")
 
     def error_received(self, exc: Exception) -> None:
         logger.info("UDP error: %s", exc)
@@ -260,12 +269,24 @@ class _TcpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1]))
+        guard = self.owner.guard
+        if guard is not None and guard.bans.banned(self.peer[0]):
+            transport.close()
+            return
         self.owner._connections[self.peer] = self
 
     def data_received(self, data: bytes) -> None:
+        guard = self.owner.guard
+        if guard is not None and guard.bans.banned(self.peer[0]):
+            self.close()  # banned while connected
+            return
         for frame in self.framer.feed(data):
             if isinstance(frame, bytes):
-                self.owner._receive(frame, self.peer, "TCP")
+                if guard is None or guard.admits(frame, self.peer[0]):
+                    self.owner._receive(frame, self.peer, "TCP")
+                elif guard.bans.banned(self.peer[0]):
+                    self.close()  # banned by this frame: the rest is not read
+                    return
             elif isinstance(frame, Ping):
                 self.write(b"\r\n")
             else:

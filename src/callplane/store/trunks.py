@@ -164,6 +164,7 @@ class TrunkTable:
 
     def __init__(self) -> None:
         self._by_account: dict[str, tuple[Trunk, ...]] = {}
+        self._acl: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     def replace(self, trunks: Iterable[Trunk]) -> None:
         grouped: dict[str, list[Trunk]] = defaultdict(list)
@@ -173,6 +174,20 @@ class TrunkTable:
         self._by_account = {
             auth_id: tuple(sorted(found, key=_order)) for auth_id, found in grouped.items()
         }
+        self._acl = tuple(
+            ipaddress.ip_network(entry, strict=False)
+            for found in grouped.values()
+            for trunk in found
+            for entry in trunk.inbound_acl
+        )
+
+    def in_any_acl(self, source_ip: str) -> bool:
+        """Whether ``source_ip`` is in the inbound ACL of any enabled trunk (of any account)."""
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._acl)
 
     def of(self, account: Account) -> tuple[Trunk, ...]:
         """The account's trunks, then its parent's (a main account's trunks serve its

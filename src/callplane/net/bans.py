@@ -94,7 +94,6 @@ class Bans:
         self.clock = clock
         self.max_keys = max_keys
         self._bans: dict[str, Ban] = {}
-        self.exempt: Callable[[str], bool] = lambda source: False
 
     def banned(self, source: str) -> bool:
         ban = self._bans.get(source)
@@ -106,9 +105,10 @@ class Bans:
         return True
 
     def ban(self, source: str, reason: str) -> bool:
-        """Ban ``source`` for the ban period; False if it is exempt, already banned or
-        bans are off (``seconds`` 0)."""
-        if self.seconds <= 0 or self.exempt(source) or self.banned(source):
+        """Ban ``source`` for the ban period; False if it is already banned or bans are
+        off (``seconds`` 0). Who is exempt is the caller's decision (the guard exempts
+        trusted sources from the request limit, not from failed-login bans)."""
+        if self.seconds <= 0 or self.banned(source):
             return False
         if len(self._bans) >= self.max_keys:
             self._sweep()

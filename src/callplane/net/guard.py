@@ -53,7 +53,6 @@ class SourceGuard:
         self.tally = Tally(max_keys)
         self.trust_check: TrustCheck = lambda source: False  # set by the server
         self._trust: dict[str, tuple[bool, float]] = {}  # source -> (trusted, decided at)
-        bans.exempt = self.trusted
 
     @classmethod
     def of(cls, window: float, threshold: int, ban_seconds: float) -> SourceGuard:

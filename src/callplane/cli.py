@@ -195,6 +195,26 @@ def api_of(ctx: click.Context) -> Api:
     is_flag=True,
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    help="Largest REST request body; larger ones get 413.  [default: 1048576]",
+)
+@click.option(
+    "--http-max-connections",
+    type=click.IntRange(min=1),
+    help="Open HTTP connections at most; more are refused with 503.  [default: 512]",
+)
+@click.option(
+    "--http-header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's headers.  [default: 10]",
+)
+@click.option(
+    "--http-body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's body.  [default: 60]",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -208,6 +228,10 @@ def serve(
     rtp_ports: str,
     log_level: str,
     trunk_only: bool,
+    max_body_bytes: int | None,
+    http_max_connections: int | None,
+    http_header_timeout: float | None,
+    http_body_timeout: float | None,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -215,6 +239,12 @@ def serve(
     from callplane.server import run_server
 
     setup_logging(log_format, log_level)
+    http_bounds: dict[str, Any] = {  # not given: Settings' defaults
+        "max_body_bytes": max_body_bytes,
+        "http_max_connections": http_max_connections,
+        "http_header_timeout": http_header_timeout,
+        "http_body_timeout": http_body_timeout,
+    }
     settings = Settings(
         data_dir=ctx.find_root().obj["data_dir"],
         sip_host=host,
@@ -227,6 +257,7 @@ def serve(
         log_format=log_format,
         rtp_ports=rtp_ports,
         trunk_only=trunk_only,
+        **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))
 

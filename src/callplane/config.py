@@ -19,6 +19,11 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
     trunk_only: bool = False  # inbound INVITEs only from trunks (docs/trunks.md)
+    # HTTP bounds (README "serve flags"): request bodies, connections, slow clients.
+    max_body_bytes: int = 1 << 20  # larger REST bodies get 413 before they are read
+    http_max_connections: int = 512  # more open at once are refused with 503
+    http_header_timeout: float = 10.0  # seconds from a request's first byte to its last header
+    http_body_timeout: float = 60.0  # seconds from the last header to the end of the body
 
     @property
     def public_http_url(self) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from callplane.api import create_app, flow_runs
+from callplane.api.connections import HttpLimits, bounded_protocol
 from callplane.calls import causes
 from callplane.calls.call import utcnow
 from callplane.calls.params import hangup_params
@@ -90,7 +91,7 @@ async def serve(settings: Settings) -> None:
     registrar.start()
     records.start()
     worker.start()
-    app = create_app(store, live=LiveCallControl(services))
+    app = create_app(store, live=LiveCallControl(services), max_body_bytes=settings.max_body_bytes)
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
         services.flows.outbound = OutboundCalls(app.state.originator, store.get_account)
@@ -100,6 +101,7 @@ async def serve(settings: Settings) -> None:
             app,
             host=settings.http_host,
             port=settings.http_port,
+            http=bounded_protocol(http_limits(settings)),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -144,6 +146,14 @@ def build_services(settings: Settings, store: Store) -> Services:
         store.add_recording,
         trunks=store.trunks,
         flows=FlowRunner(store.save_flow_run),
+    )
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(
+        max_connections=settings.http_max_connections,
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
     )
 
 

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callplane.api import console, openapi
+from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
@@ -99,15 +100,20 @@ def _has_nul(scope: Scope) -> bool:
 
 
 def create_app(
-    store: Store, *, on_change: OnChange | None = None, live: LiveCalls | None = None
+    store: Store,
+    *,
+    on_change: OnChange | None = None,
+    live: LiveCalls | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
     ``live`` controls running calls; without it the live-call operations answer 503.
+    Request bodies over ``max_body_bytes`` get 413.
     """
     app = Starlette(
         routes=[*ROUTES, *console.routes()],
-        middleware=[Middleware(RejectNul)],
+        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,
             NotFound: _not_found,

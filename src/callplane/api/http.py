@@ -7,6 +7,7 @@ field ``{"<field>": "<what is wrong>"}``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import inspect
@@ -19,10 +20,11 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from callplane.errors import ValidationError
+from callplane.json_shape import may_nest_deeper, shape_problem
 from callplane.store import Page, Store
 from callplane.store.models import Account
 
@@ -32,6 +34,9 @@ Parser = Callable[[str, Any], Any]
 
 MAX_PAGE = 20
 MAX_TEXT = 2048
+MAX_FORM_FIELDS = 256
+MAX_JSON_DEPTH = 32
+PARSE_IN_THREAD = 64 << 10  # bodies larger than this are parsed off the event loop
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 AUTH_FAILED = "Authentication failed"
 LIST_RESOURCES = frozenset(
@@ -141,13 +146,28 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``)."""
+    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``).
+
+    The body's size is bounded by :class:`~callplane.api.body_limit.BodyLimit`; its
+    shape here: at most ``MAX_FORM_FIELDS`` form fields, JSON nested at most
+    ``MAX_JSON_DEPTH`` deep. Large bodies are parsed in a worker thread, so the
+    event loop carrying calls is not held by one request.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    if content_type == "application/x-www-form-urlencoded":
-        return _form(raw)
     if content_type == "multipart/form-data":
         raise ApiError(400, "send JSON or application/x-www-form-urlencoded, not multipart")
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise ApiError(400, "the client went away before the body was complete") from None
+    if len(raw) > PARSE_IN_THREAD:
+        return await asyncio.to_thread(_parse_body, content_type, raw)
+    return _parse_body(content_type, raw)
+
+
+def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    if content_type == "application/x-www-form-urlencoded":
+        return _form(raw)
     if not raw.strip():
         return {}
     return _json_object(raw)
@@ -155,18 +175,27 @@ async def read_body(request: Request) -> dict[str, Any]:
 
 def _form(raw: bytes) -> dict[str, Any]:
     try:
-        return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        decoded = raw.decode()
     except UnicodeDecodeError:
         raise ApiError(400, "form body is not UTF-8") from None
+    try:
+        return dict(parse_qsl(decoded, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:
+        raise ApiError(400, f"form body has more than {MAX_FORM_FIELDS} fields") from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
+    too_deep = f"request body: arrays and objects nested more than {MAX_JSON_DEPTH} deep"
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, too_deep) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
+    if may_nest_deeper(raw, MAX_JSON_DEPTH) and shape_problem(data, MAX_JSON_DEPTH):
+        raise ApiError(400, too_deep)
     return data
 
 

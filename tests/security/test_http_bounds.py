@@ -12,7 +12,7 @@ import json
 import select
 import socket
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -103,26 +103,74 @@ def test_idle_and_slow_header_connections_are_closed(callplane: CallplaneServer)
         sock.close()
 
 
-def test_connections_over_the_cap_get_503(tmp_path: Path) -> None:
-    server = CallplaneServer(tmp_path, extra=("--http-max-connections", "20")).start()
-    try:
-        held = {socket.create_connection(("127.0.0.1", server.http_port)) for _ in range(25)}
-        refused: set[socket.socket] = set()
-        deadline = time.monotonic() + 10
-        while len(refused) < 5 and time.monotonic() < deadline:
-            refused |= _closed_by_peer(held - refused, wait=1.0)
-        assert len(refused) == 5, f"{len(refused)} of 25 refused, cap 20"
-        assert not _closed_by_peer(held - refused, wait=0.2)
-        for sock in held:
-            sock.close()
-        assert httpx.get(server.api_base, auth=(AUTH_ID, AUTH_TOKEN)).status_code == 200
-    finally:
-        assert server.stop() == 0, server.logs()
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+    """A server with small HTTP bounds, set by the serve flags."""
+    flags = ("--http-max-connections", "20", "--http-body-timeout", "2")
+    server = CallplaneServer(tmp_path_factory.mktemp("tight"), extra=flags).start()
+    yield server
+    assert server.stop() == 0, server.logs()
+
+
+def test_connections_over_the_cap_get_503(tight: CallplaneServer) -> None:
+    held = {socket.create_connection(("127.0.0.1", tight.http_port)) for _ in range(20)}
+    assert not _closed_by_peer(held, wait=0.2)
+    extra = socket.create_connection(("127.0.0.1", tight.http_port))
+    response = _read_all(extra)
+    assert response.startswith(b"HTTP/1.1 503 "), response[:200]
+    assert b'"error":"too many connections"' in response
+    assert not _closed_by_peer(held, wait=0.2)
+    for sock in [*held, extra]:
+        sock.close()
+    deadline = time.monotonic() + 10  # until the server has seen the closes
+    while (status := _get_status(tight)) != 200 and time.monotonic() < deadline:
+        pass
+    assert status == 200
+
+
+def test_slow_body_is_closed_after_the_body_timeout(tight: CallplaneServer) -> None:
+    sock = socket.create_connection(("127.0.0.1", tight.http_port))
+    sock.sendall(
+        f"POST /v1/Account/{AUTH_ID}/Application/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode()
+    )
+    started = time.monotonic()
+    assert _closed_by_peer({sock}, wait=20) == {sock}
+    assert time.monotonic() - started >= 1.5  # the body timeout (2 s), not something sooner
+    sock.close()
+
+
+def test_oversized_headers_get_431(tight: CallplaneServer) -> None:
+    sock = socket.create_connection(("127.0.0.1", tight.http_port))
+    sock.sendall(b"GET /v1/Account/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    with contextlib.suppress(OSError):  # the server may close while this is sent
+        for _ in range(100):
+            sock.sendall(b"X-Filler: " + b"y" * 1000 + b"\r\n")
+    response = _read_all(sock)
+    sock.close()
+    assert response.startswith(b"HTTP/1.1 431 "), response[:200]
+    assert b'"error":"request headers larger than 65536 bytes"' in response
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:
     with contextlib.suppress(OSError):  # closed by the server meanwhile
         sock.sendall(data)
+
+
+def _get_status(server: CallplaneServer) -> int:
+    try:
+        return httpx.get(server.api_base, auth=(AUTH_ID, AUTH_TOKEN)).status_code
+    except httpx.TransportError:  # refused while the cap was still full
+        return 0
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    sock.settimeout(10)
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while data := sock.recv(65536):
+            received += data
+    return received
 
 
 def _closed_by_peer(socks: set[socket.socket], wait: float) -> set[socket.socket]:

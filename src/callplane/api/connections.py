@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 log = logging.getLogger("callplane.api")
+WARN_EVERY = 60.0  # seconds between warnings about refused connections (a flood would spam)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ def bounded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
 
 class BoundedHttpProtocol(HttpToolsProtocol):
     LIMITS = HttpLimits()
+    warned_at = -WARN_EVERY
 
     def __init__(
         self,
@@ -64,7 +67,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.LIMITS.max_connections:
-            log.warning("HTTP: more than %d connections open", self.LIMITS.max_connections)
+            self._warn_full()
             self._refuse(503, "too many connections")
             return
         self._arm_header_timer()
@@ -112,8 +115,17 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _timed_out(self, what: str) -> None:
         self._header_timer = self._body_timer = None
         if not self.transport.is_closing():
-            log.info("HTTP %s:%s: request %s too slow, closing", *(self.client or ("?", 0)), what)
+            log.debug("HTTP %s:%s: request %s too slow, closing", *(self.client or ("?", 0)), what)
             self.transport.close()
+
+    def _warn_full(self) -> None:
+        now = time.monotonic()
+        if now - BoundedHttpProtocol.warned_at >= WARN_EVERY:
+            BoundedHttpProtocol.warned_at = now
+            log.warning(
+                "HTTP: %d connections open, refusing more (--http-max-connections)",
+                self.LIMITS.max_connections,
+            )
 
     def _refuse(self, status: int, error: str) -> None:
         self._cancel_timers()

@@ -51,7 +51,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from callplane.errors import MarkupError
-from callplane.json_shape import may_nest_deeper, shape_problem
+from callplane.json_shape import shape_problem
 from callplane.markup._attributes import (
     SEND_DIGIT_KEYS,
     Spec,
@@ -375,17 +375,13 @@ def compile_data(data: object) -> Document:
 
 def load_json(document: bytes | str) -> object:
     """The decoded document, its arrays and objects bounded as XML elements are."""
+    problem = shape_problem(document, MAX_DEPTH, MAX_ELEMENTS)
+    if problem:
+        raise MarkupError(f"invalid JSON: {problem}")
     try:
-        data = json.loads(document)
-    except RecursionError:
-        raise MarkupError(f"invalid JSON: nested more than {MAX_DEPTH} deep") from None
-    except ValueError as exc:
+        return json.loads(document)
+    except (ValueError, RecursionError) as exc:
         raise MarkupError(f"invalid JSON: {exc}") from exc
-    if may_nest_deeper(document, MAX_DEPTH):
-        problem = shape_problem(data, MAX_DEPTH, MAX_ELEMENTS)
-        if problem:
-            raise MarkupError(f"invalid JSON: {problem}")
-    return data
 
 
 def compile(document: bytes | str) -> Document:

@@ -149,8 +149,8 @@ async def read_body(request: Request) -> dict[str, Any]:
     The body's size is bounded by :class:`~callplane.api.body_limit.BodyLimit`; its
     shape here: at most ``MAX_FORM_FIELDS`` form fields, JSON nested at most
     ``MAX_JSON_DEPTH`` deep (checked before decoding, which would recurse).
-    Parsing stays on the event loop: a 1 MiB body takes about 10 ms, and a worker
-    thread would not help, as ``json.loads`` holds the GIL throughout.
+    Parsing stays on the event loop: ``json.loads`` holds the GIL throughout, so a
+    worker thread would not shorten the loop's wait for a large body.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":

@@ -102,6 +102,7 @@ async def serve(settings: Settings) -> None:
             host=settings.http_host,
             port=settings.http_port,
             http=bounded_protocol(http_limits(settings)),
+            ws="none",  # the API has no WebSocket routes (and the bounds above assume HTTP)
             log_level="warning",
             lifespan="off",
             access_log=False,

@@ -46,7 +46,9 @@ def test_60mb_body_gets_413_while_sip_answers_within_50ms(
     assert max(during) < SIP_BOUND, f"SIP OPTIONS round trips during the upload: {during}"
 
 
-def test_body_under_the_limit_reaches_the_handler(callplane: CallplaneServer, sub_account: SubAccount) -> None:
+def test_body_under_the_limit_reaches_the_handler(
+    callplane: CallplaneServer, sub_account: SubAccount
+) -> None:
     """A body under the limit reaches the handler (which names the bad field)."""
     form = "app_name=" + "x" * (LIMIT - 20)
     response = httpx.post(

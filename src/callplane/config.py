@@ -26,6 +26,11 @@ class Settings:
     pike_window: float = 2.0  # seconds
     pike_threshold: int = 200  # requests per source per window
     ban_seconds: float = 300.0
+    # HTTP bounds (README "serve flags"): request bodies, connections, slow clients.
+    max_body_bytes: int = 1 << 20  # larger REST bodies get 413 before they are read
+    http_max_connections: int = 512  # more open at once are refused with 503
+    http_header_timeout: float = 10.0  # seconds from a request's first byte to its last header
+    http_body_timeout: float = 60.0  # seconds from the last header to the end of the body
 
     @property
     def public_http_url(self) -> str:

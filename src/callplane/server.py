@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from callplane.api import create_app, flow_runs
+from callplane.api.connections import HttpLimits, bounded_protocol
 from callplane.calls import causes
 from callplane.calls.call import utcnow
 from callplane.calls.params import hangup_params
@@ -121,7 +122,11 @@ async def serve(settings: Settings) -> None:
     worker.start()
     reporter = asyncio.get_running_loop().create_task(guard.report_forever())
     app = create_app(
-        store, live=LiveCallControl(services), failures=services.auth_failures, guard=guard
+        store,
+        live=LiveCallControl(services),
+        failures=services.auth_failures,
+        guard=guard,
+        max_body_bytes=settings.max_body_bytes,
     )
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
@@ -132,6 +137,8 @@ async def serve(settings: Settings) -> None:
             app,
             host=settings.http_host,
             port=settings.http_port,
+            http=bounded_protocol(http_limits(settings)),
+            ws="none",  # the API has no WebSocket routes (and the bounds above assume HTTP)
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -181,6 +188,14 @@ def build_services(settings: Settings, store: Store) -> Services:
         trunks=store.trunks,
         flows=FlowRunner(store.save_flow_run, policy),
         guard=SourceGuard.of(settings.pike_window, settings.pike_threshold, settings.ban_seconds),
+    )
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(
+        max_connections=settings.http_max_connections,
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,3 +136,36 @@ def test_structured_voxml_compiles_or_raises_markup_error(verbs: list[object]) -
     import json
 
     check(json.dumps({"voxml_version": "1.0", "verbs": verbs}))
+
+
+def test_documents_hold_at_most_1000_elements() -> None:
+    """Response and 999 verbs compile; one more element is refused as the parser meets it."""
+    assert len(parse_document("<Response>" + "<Wait/>" * 999 + "</Response>").verbs) == 999
+    with pytest.raises(MarkupError, match="Wait: more than 1000 elements"):
+        parse_document("<Response>" + "<Wait/>" * 1000 + "</Response>")
+
+
+def test_documents_hold_at_most_64_kib() -> None:
+    speak = "<Speak>" + "word " * 2000 + "</Speak>"  # 10 KiB, a few elements
+    body = "<Response>" + speak * 7 + "</Response>"
+    with pytest.raises(MarkupError, match="document larger than 65536 bytes"):
+        parse_document(body)
+    assert len(parse_document("<Response>" + speak * 6 + "</Response>").verbs) == 6
+
+
+def voxml(verbs: object) -> str:
+    return json.dumps({"voxml_version": "1.0", "verbs": verbs})
+
+
+@pytest.mark.parametrize("depth", [40, 10_000])
+def test_voxml_nesting_is_bounded(depth: int) -> None:
+    body = voxml([{"verb": "Say", "text": "hi", "x": "[" * depth + "]" * depth}])
+    body = body.replace('"' + "[" * depth + "]" * depth + '"', "[" * depth + "]" * depth)
+    with pytest.raises(MarkupError, match="nested more than 32 deep"):
+        parse_document(body)
+
+
+def test_voxml_holds_at_most_1000_arrays_and_objects() -> None:
+    with pytest.raises(MarkupError, match="more than 1000 arrays and objects"):
+        parse_document(voxml([{"verb": "Pause", "length": 1}] * 1000))
+    assert len(parse_document(voxml([{"verb": "Pause", "length": 1}] * 990)).verbs) == 990

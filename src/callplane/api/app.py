@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callplane.api import console, openapi
+from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.operations import OPERATIONS
@@ -107,17 +108,19 @@ def create_app(
     live: LiveCalls | None = None,
     failures: AuthFailures | None = None,
     guard: SourceGuard | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
     ``live`` controls running calls, ``guard`` holds the SIP transport's bans; without
     them the live-call and ban operations answer 503. ``failures`` counts wrong
     credentials per client IP and bans (403) after too many (``callplane serve``
-    shares it with SIP); without it nothing is counted.
+    shares it with SIP); without it nothing is counted. Request bodies over
+    ``max_body_bytes`` get 413.
     """
     app = Starlette(
         routes=[*ROUTES, *console.routes()],
-        middleware=[Middleware(RejectNul)],
+        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,
             NotFound: _not_found,

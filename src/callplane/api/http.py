@@ -19,10 +19,11 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from callplane.errors import ValidationError
+from callplane.json_shape import shape_problem
 from callplane.net.auth_failures import AuthFailures
 from callplane.store import Page, Store
 from callplane.store.models import Account
@@ -33,6 +34,8 @@ Parser = Callable[[str, Any], Any]
 
 MAX_PAGE = 20
 MAX_TEXT = 2048
+MAX_FORM_FIELDS = 256
+MAX_JSON_DEPTH = 32
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 AUTH_FAILED = "Authentication failed"
 BANNED = "too many failed authentications from your address: try again later"
@@ -160,13 +163,27 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``)."""
+    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``).
+
+    The body's size is bounded by :class:`~callplane.api.body_limit.BodyLimit`; its
+    shape here: at most ``MAX_FORM_FIELDS`` form fields, JSON nested at most
+    ``MAX_JSON_DEPTH`` deep (checked before decoding, which would recurse).
+    Parsing stays on the event loop: ``json.loads`` holds the GIL throughout, so a
+    worker thread would not shorten the loop's wait for a large body.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    if content_type == "application/x-www-form-urlencoded":
-        return _form(raw)
     if content_type == "multipart/form-data":
         raise ApiError(400, "send JSON or application/x-www-form-urlencoded, not multipart")
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise ApiError(400, "the client went away before the body was complete") from None
+    return _parse_body(content_type, raw)
+
+
+def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    if content_type == "application/x-www-form-urlencoded":
+        return _form(raw)
     if not raw.strip():
         return {}
     return _json_object(raw)
@@ -174,12 +191,19 @@ async def read_body(request: Request) -> dict[str, Any]:
 
 def _form(raw: bytes) -> dict[str, Any]:
     try:
-        return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        decoded = raw.decode()
     except UnicodeDecodeError:
         raise ApiError(400, "form body is not UTF-8") from None
+    try:
+        return dict(parse_qsl(decoded, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:
+        raise ApiError(400, f"form body has more than {MAX_FORM_FIELDS} fields") from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
+    problem = shape_problem(raw, MAX_JSON_DEPTH)
+    if problem:
+        raise ApiError(400, f"request body: {problem}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

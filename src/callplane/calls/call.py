@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from callplane.calls import causes
 from callplane.calls.causes import Cause
+from callplane.calls.documents import parse_fetched
 from callplane.calls.params import answer_params
 from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
-from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
 from callplane.reject_reasons import REJECT_SIP, RejectReason
 from callplane.store.models import CallRecord, Route
@@ -214,7 +214,7 @@ class Call:
         )
         app = self.route.application
         pinned = Dialect(app.dialect) if app and app.dialect else None
-        document = parse_document(response.body, response.content_type, pinned)
+        document = await parse_fetched(response.body, response.content_type, pinned)
         self.dialect = document.dialect
         self.note(f"{method} {response.url} -> {response.status}, {document.dialect} document")
         return document

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -69,6 +70,26 @@ import click
 @click.option(
     "--nonce-ttl", default=30.0, show_default=True, help="Seconds a SIP digest nonce stays usable."
 )
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    help="Largest REST request body; larger ones get 413.  [default: 1048576]",
+)
+@click.option(
+    "--http-max-connections",
+    type=click.IntRange(min=1),
+    help="Open HTTP connections at most; more are refused with 503.  [default: 512]",
+)
+@click.option(
+    "--http-header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's headers.  [default: 10]",
+)
+@click.option(
+    "--http-body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's body.  [default: 60]",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -88,6 +109,10 @@ def serve(
     auth_failures: int,
     auth_window: float,
     nonce_ttl: float,
+    max_body_bytes: int | None,
+    http_max_connections: int | None,
+    http_header_timeout: float | None,
+    http_body_timeout: float | None,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -95,6 +120,12 @@ def serve(
     from callplane.server import run_server
 
     setup_logging(log_format, log_level)
+    http_bounds: dict[str, Any] = {  # not given: Settings' defaults
+        "max_body_bytes": max_body_bytes,
+        "http_max_connections": http_max_connections,
+        "http_header_timeout": http_header_timeout,
+        "http_body_timeout": http_body_timeout,
+    }
     settings = Settings(
         data_dir=ctx.find_root().obj["data_dir"],
         sip_host=host,
@@ -113,5 +144,6 @@ def serve(
         auth_failures=auth_failures,
         auth_window=auth_window,
         nonce_ttl=nonce_ttl,
+        **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

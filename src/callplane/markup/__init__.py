@@ -21,6 +21,11 @@ Dialect detection (skipped when the application pins its dialect):
 3. A document with only shared elements (``Play``, ``Redirect``, ``Hangup``,
    ``Dial``/``Number``, ``Record``, ``Message``) is ambiguous and compiles as
    Plivo XML -- our native dialect, and the two agree on those elements.
+
+Bounds: a document is at most ``MAX_DOCUMENT_SIZE`` bytes (64 KiB, Twilio's
+limit too; the webhook client reads at most 1 MiB) and holds at most 1,000
+elements nested at most 32 deep (``_xml.MAX_ELEMENTS``/``MAX_DEPTH``; for VoXML,
+arrays and objects). Anything over is a MarkupError, i.e. an invalid document.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from callplane.markup.verbs import Dialect, Document
 
 __all__ = ["MAX_DOCUMENT_SIZE", "detect_dialect", "parse_document"]
 
-MAX_DOCUMENT_SIZE = 1 << 20
+MAX_DOCUMENT_SIZE = 64 << 10  # bytes; Twilio's limit for TwiML too
 
 PLIVO_ELEMENTS = frozenset({"Speak", "GetInput", "GetDigits", "Wait", "PreAnswer", "DTMF", "User"})
 TWIML_ELEMENTS = frozenset({"Say", "Gather", "Pause", "Reject", "Client", "Sip", "Sms"})

@@ -3,7 +3,9 @@
 Documents come from customer servers, so parsing refuses every DTD: a
 ``<!DOCTYPE`` or ``<!ENTITY`` declaration is a :class:`MarkupError`, which
 rules out external entities (XXE) and entity expansion (billion laughs).
-Elements may nest at most ``MAX_DEPTH`` deep. Expat feeds ElementTree's
+A document holds at most ``MAX_ELEMENTS`` elements, nested at most
+``MAX_DEPTH`` deep; parsing stops at the first element over either bound, so a
+hostile document costs little to refuse. Expat feeds ElementTree's
 ``TreeBuilder`` directly, so no other parser ever sees the bytes.
 """
 
@@ -18,6 +20,7 @@ from callplane.errors import MarkupError
 from callplane.markup.verbs import Verb, is_terminal
 
 MAX_DEPTH = 32
+MAX_ELEMENTS = 1000  # Response included; Plivo and TwiML documents hold a few dozen
 T = TypeVar("T")
 Compiler = Callable[[ET.Element], T]
 
@@ -26,11 +29,15 @@ class _SafeBuilder:
     def __init__(self) -> None:
         self.tree = ET.TreeBuilder()
         self.depth = 0
+        self.elements = 0
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         self.depth += 1
+        self.elements += 1
         if self.depth > MAX_DEPTH:
             raise MarkupError(f"elements nested more than {MAX_DEPTH} deep", tag)
+        if self.elements > MAX_ELEMENTS:
+            raise MarkupError(f"more than {MAX_ELEMENTS} elements", tag)
         self.tree.start(tag, attrs)
 
     def end(self, tag: str) -> None:

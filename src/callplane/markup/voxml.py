@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from callplane.errors import MarkupError
+from callplane.json_shape import shape_problem
 from callplane.markup._attributes import (
     SEND_DIGIT_KEYS,
     Spec,
@@ -67,6 +68,7 @@ from callplane.markup._attributes import (
     text,
     url,
 )
+from callplane.markup._xml import MAX_DEPTH, MAX_ELEMENTS
 from callplane.markup.twiml import gather_fields
 from callplane.markup.verbs import (
     Conference,
@@ -372,6 +374,10 @@ def compile_data(data: object) -> Document:
 
 
 def load_json(document: bytes | str) -> object:
+    """The decoded document, its arrays and objects bounded as XML elements are."""
+    problem = shape_problem(document, MAX_DEPTH, MAX_ELEMENTS)
+    if problem:
+        raise MarkupError(f"invalid JSON: {problem}")
     try:
         return json.loads(document)
     except (ValueError, RecursionError) as exc:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from callplane.calls.call import Call
+from callplane.calls.documents import parse_fetched
 from callplane.errors import MarkupError, WebhookError
-from callplane.markup import parse_document
 from callplane.markup.verbs import Play, Speak, Verb, Wait
 from callplane.media.errors import MediaError
 from callplane.media.pcm import SAMPLE_RATE, Pcm
@@ -32,7 +32,7 @@ async def fetch_sound(call: Call, url: str, what: str) -> Pcm:
             reach=call.reach,
             timeout=call.services.settings.answer_timeout,
         )
-        document = parse_document(response.body, response.content_type)
+        document = await parse_fetched(response.body, response.content_type)
         parts = [await _render(call, verb) for verb in document.verbs]
     except (WebhookError, MarkupError, MediaError) as exc:
         call.note(f"Dial {what}: {exc}", "error")

@@ -144,9 +144,10 @@ class FakeMediaSession:
     """What ``CallMedia`` drives in place of an ``RtpSession``.
 
     ``play`` takes one frame per 20 ms of (virtual) time and keeps it in
-    ``played``. The caller's side is a script (``caller_sends``): on each frame
-    tick one item is delivered, a frame of audio or a string of keys (``None``
-    is a tick with nothing). ``press`` delivers keys at once.
+    ``played``. The caller's side is a script (``caller_sends``), played from
+    the moment the call's media opens, on its own 20 ms ticks as a phone would:
+    one item per tick, a frame of audio or a string of keys (``None`` is a tick
+    with nothing). ``press`` delivers keys at once.
     """
 
     def __init__(self) -> None:
@@ -157,14 +158,21 @@ class FakeMediaSession:
         self.telephone_event = True  # False: the caller's SDP offered no RFC 4733
         self.closed = False
         self.playing = False
+        self.opened = False
         self._caller: deque[Pcm | str | None] = deque()
+        self._caller_task: asyncio.Task[None] | None = None
+
+    def open(self) -> None:
+        self.opened = True
+        self._start_caller()
 
     def caller_sends(self, *items: Pcm | str | None) -> None:
         self._caller.extend(items)
+        self._start_caller()
 
     def caller_says(self, pcm: Pcm) -> None:
         """Queue ``pcm`` as the caller's audio, one frame per tick."""
-        self._caller.extend(pcm[i : i + FRAME_SAMPLES] for i in range(0, len(pcm), FRAME_SAMPLES))
+        self.caller_sends(*(pcm[i : i + FRAME_SAMPLES] for i in range(0, len(pcm), FRAME_SAMPLES)))
 
     def press(self, keys: str) -> None:
         for key in keys:
@@ -180,19 +188,23 @@ class FakeMediaSession:
         try:
             for frame in frames:
                 self.played.append(frame)
-                self._caller_tick()
                 await asyncio.sleep(FRAME_SECONDS)
         finally:
             self.playing = False
 
-    def _caller_tick(self) -> None:
-        if not self._caller:
-            return
-        item = self._caller.popleft()
-        if isinstance(item, str):
-            self.press(item)
-        elif item is not None and self.on_audio is not None:
-            self.on_audio(item)
+    def _start_caller(self) -> None:
+        running = self._caller_task is not None and not self._caller_task.done()
+        if self.opened and self._caller and not running:
+            self._caller_task = asyncio.ensure_future(self._caller_speaks())
+
+    async def _caller_speaks(self) -> None:
+        while self._caller:
+            await asyncio.sleep(FRAME_SECONDS)
+            item = self._caller.popleft()
+            if isinstance(item, str):
+                self.press(item)
+            elif item is not None and self.on_audio is not None:
+                self.on_audio(item)
 
     async def send_dtmf(self, digits: str) -> None:
         if not self.telephone_event:
@@ -237,6 +249,7 @@ class FakeLeg:
             return None
         if self.media is None:
             self.media = CallMedia(self.session)  # type: ignore[arg-type]
+            self.session.open()
         return self.media
 
     def early_media(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,3 +328,13 @@ def new_call(services: FakeServices, leg: FakeLeg | None = None, dialect: str = 
     route = Route(Number("15550001111", AUTH_ID, "APP1"), account, app)
     record = CallRecord(new_call_uuid(), AUTH_ID, "15557654321", "15550001111", app_id="APP1")
     return Call(services, route, leg or FakeLeg(), record, {}, ())  # type: ignore[arg-type]
+
+
+async def until(condition: Callable[[], object], limit: float = 30.0) -> None:
+    """Wait (virtual time, one 20 ms tick at a time) until ``condition()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not true after {limit} s: {condition}")
+        await asyncio.sleep(FRAME_SECONDS)

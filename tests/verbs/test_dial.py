@@ -1,0 +1,299 @@
+"""Dial: the status table, and the executor run with real B legs against a scripted callee.
+
+The B legs are the real ``OutboundLeg``: their INVITEs go to ``FakeSip`` (the
+callee's answers are real SIP responses), their RTP is a real ``RtpSession`` on
+the loop's in-memory network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from callplane.calls import causes
+from callplane.calls.call import Call
+from callplane.calls.causes import Cause
+from callplane.markup.verbs import Dial, DialClient, Dialect, DialNumber, Speak
+from callplane.store.models import Trunk
+from callplane.verbs import EXECUTORS
+from callplane.verbs.base import NEXT, NewDocument
+from callplane.verbs.dial import DialResult, _unanswered, params
+from tests.verbs.fake_sip import FakeSip
+from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices
+
+ACTION = "http://app.test/dial-action"
+EVENTS = "http://app.test/dial-events"
+GATEWAY = ("127.0.0.9", 5070)
+NUMBER = "15551230001"
+OTHER = "15551230002"
+
+
+def b_leg(cause: Cause | None, rang: bool = False) -> SimpleNamespace:
+    """What ``_unanswered`` reads of a B leg that did not answer."""
+    return SimpleNamespace(cause=cause, rang=rang)
+
+
+# -- the status table (verbs/dial.py docstring) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("legs", "status", "rang", "cause"),
+    [
+        ([b_leg(causes.BUSY)], "busy", False, "USER_BUSY"),
+        ([b_leg(causes.DIAL_DECLINED, rang=True)], "busy", True, "CALL_REJECTED"),
+        ([b_leg(causes.NO_ANSWER, rang=True)], "no-answer", True, "NO_ANSWER"),
+        ([b_leg(causes.NO_USER_RESPONSE)], "no-answer", False, "NO_USER_RESPONSE"),
+        ([b_leg(causes.DIAL_TIMEOUT)], "timeout", False, "RECOVERY_ON_TIMER_EXPIRE"),
+        ([b_leg(causes.UNALLOCATED_NUMBER)], "failed", False, "UNALLOCATED_NUMBER"),
+        ([b_leg(causes.FORBIDDEN)], "failed", False, "CALL_REJECTED"),
+        ([b_leg(causes.SERVICE_UNAVAILABLE)], "failed", False, "NORMAL_TEMPORARY_FAILURE"),
+        ([b_leg(causes.NO_COMMON_CODEC)], "failed", False, "INCOMPATIBLE_DESTINATION"),
+        ([b_leg(None)], "failed", False, "NORMAL_TEMPORARY_FAILURE"),  # never ended properly
+        ([b_leg(causes.CANCELLED)], "failed", False, "ORIGINATOR_CANCEL"),  # a 487 of its own
+        # several legs: the most telling decides (no-answer, busy, timeout, failed)
+        ([b_leg(causes.BUSY), b_leg(causes.NO_ANSWER)], "no-answer", False, "NO_ANSWER"),
+        ([b_leg(causes.DIAL_TIMEOUT), b_leg(causes.BUSY)], "busy", False, "USER_BUSY"),
+        ([b_leg(causes.FORBIDDEN), b_leg(causes.DIAL_TIMEOUT)], "timeout", False,
+         "RECOVERY_ON_TIMER_EXPIRE"),
+        ([b_leg(causes.UNALLOCATED_NUMBER), b_leg(None)], "failed", False, "UNALLOCATED_NUMBER"),
+        ([b_leg(causes.BUSY), b_leg(causes.FORBIDDEN, rang=True)], "busy", True, "USER_BUSY"),
+    ],
+)  # fmt: skip
+def test_unanswered_dial_status_hangup_cause_and_ring_status(legs, status, rang, cause) -> None:
+    assert _unanswered(legs) == DialResult(status, rang, cause)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "result", "expected"),
+    [
+        (
+            Dialect.PLIVO,
+            DialResult("busy", True, "USER_BUSY"),
+            {"DialStatus": "busy", "DialRingStatus": "true", "DialHangupCause": "USER_BUSY",
+             "DialBLegUUID": ""},
+        ),
+        (
+            Dialect.PLIVO,
+            DialResult("failed", False, "NO_ROUTE_DESTINATION"),
+            {"DialStatus": "failed", "DialRingStatus": "false",
+             "DialHangupCause": "NO_ROUTE_DESTINATION", "DialBLegUUID": ""},
+        ),
+        (
+            Dialect.PLIVO,
+            DialResult("completed", True, "NORMAL_CLEARING", "B-UUID"),
+            {"DialStatus": "completed", "DialRingStatus": "true",
+             "DialHangupCause": "NORMAL_CLEARING", "DialBLegUUID": "B-UUID"},
+        ),
+        (
+            Dialect.TWIML,
+            DialResult("completed", False, "ALLOTTED_TIMEOUT", "B-UUID"),
+            {"DialStatus": "completed", "DialRingStatus": "false",
+             "DialHangupCause": "ALLOTTED_TIMEOUT", "DialBLegUUID": "B-UUID",
+             "DialCallStatus": "completed", "DialCallSid": "B-UUID", "DialCallDuration": "42"},
+        ),
+        (
+            Dialect.TWIML,
+            DialResult("no-answer", True, "NO_ANSWER"),
+            {"DialStatus": "no-answer", "DialRingStatus": "true", "DialHangupCause": "NO_ANSWER",
+             "DialBLegUUID": "", "DialCallStatus": "no-answer", "DialCallSid": "",
+             "DialCallDuration": "0"},
+        ),
+    ],
+)  # fmt: skip
+def test_action_url_parameters(call: Call, dialect, result, expected) -> None:
+    call.dialect = dialect
+    if result.b_leg == "B-UUID":
+        leg = SimpleNamespace(uuid="B-UUID", record=SimpleNamespace(call_duration=42))
+        result = DialResult(result.status, result.rang, result.cause, leg)  # type: ignore[arg-type]
+
+    assert params(call, result) == {**expected, "DialALegUUID": call.uuid}
+
+
+# -- the executor, in memory -------------------------------------------------------------
+
+
+@pytest.fixture
+def sip(services: FakeServices) -> FakeSip:
+    fake = FakeSip()
+    fake.outbound = services.outbound
+    return fake
+
+
+@pytest.fixture
+def leg(sip: FakeSip) -> FakeLeg:
+    return FakeLeg(sip)
+
+
+@pytest.fixture
+def gateway(services: FakeServices) -> Trunk:
+    trunk = Trunk("TR1", AUTH_ID, "gateway", GATEWAY[0], GATEWAY[1])
+    services.trunks.replace([trunk])
+    return trunk
+
+
+async def dial(call: Call, services: FakeServices, verb: Dial) -> object:
+    services.webhooks.answer(ACTION, "<Response><Speak>after the dial</Speak></Response>")
+    outcome = await EXECUTORS[Dial](call, verb)
+    await services.settle()
+    return outcome
+
+
+async def test_no_destination_fails_at_once_without_answering(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip
+) -> None:
+    verb = Dial((DialNumber(NUMBER), DialClient("nobody")), action=ACTION)  # no trunk, no binding
+
+    outcome = await dial(call, services, verb)
+
+    assert isinstance(outcome, NewDocument) and outcome.document.verbs == (Speak("after the dial"),)
+    request = services.webhooks.one(ACTION)
+    assert request.kind == "fetch" and request.params["CallUUID"] == call.uuid
+    assert {k: v for k, v in request.params.items() if k.startswith("Dial")} == {
+        "DialStatus": "failed",
+        "DialRingStatus": "false",
+        "DialHangupCause": "NO_ROUTE_DESTINATION",
+        "DialALegUUID": call.uuid,
+        "DialBLegUUID": "",
+    }
+    assert sip.sent == [] and leg.codes == [] and not call.ended
+    assert "no destination" in (call.record.error or "")
+
+
+@pytest.mark.parametrize(
+    ("final", "status", "cause"),
+    [
+        (486, "busy", "USER_BUSY"),
+        (600, "busy", "USER_BUSY"),
+        (603, "busy", "CALL_REJECTED"),
+        (404, "failed", "UNALLOCATED_NUMBER"),
+        (403, "failed", "CALL_REJECTED"),
+        (480, "no-answer", "NO_USER_RESPONSE"),
+        (503, "failed", "NORMAL_TEMPORARY_FAILURE"),
+        (488, "failed", "INCOMPATIBLE_DESTINATION"),
+    ],
+)
+async def test_a_refused_b_leg_reports_its_status(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip, gateway: Trunk,
+    final, status, cause,
+) -> None:  # fmt: skip
+    sip.callee(NUMBER, 100, final)
+
+    assert isinstance(
+        await dial(call, services, Dial((DialNumber(NUMBER),), action=ACTION)), NewDocument
+    )
+
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == (status, cause)
+    assert params["DialRingStatus"] == "false" and params["DialBLegUUID"] == ""
+    assert leg.codes == []  # no ringback: the callee never rang
+
+
+async def test_a_busy_callee_after_ringing(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    sip.callee(NUMBER, 180, 1.0, 486)
+    verb = Dial(
+        (DialNumber(NUMBER),),
+        action=ACTION,
+        redirect=False,
+        caller_id="15550009999",
+        callback_url=EVENTS,
+        sip_headers={"Team": "sales"},
+    )
+
+    assert await dial(call, services, verb) == NEXT  # redirect=false: the verbs after Dial run
+
+    (invite,) = sip.requests("INVITE")
+    assert invite.uri == f"sip:{NUMBER}@{GATEWAY[0]}:{GATEWAY[1]}"
+    assert invite.headers.get("X-PH-Team") == "sales"
+    assert invite.from_addr.uri.user == "15550009999"
+    assert sip.sent[0][1:] == (GATEWAY, "UDP")
+    assert leg.codes == [180]  # the caller hears ringback while the callee rings
+    action = services.webhooks.one(ACTION).params
+    assert (action["DialStatus"], action["DialRingStatus"]) == ("busy", "true")
+    assert action["DialHangupCause"] == "USER_BUSY"
+    (event,) = services.webhooks.to(EVENTS)
+    assert event.kind == "notify"
+    assert event.params["Event"] == "DialHangup" and event.params["DialAction"] == "hangup"
+    assert event.params["DialBLegHangupCause"] == "USER_BUSY"
+    assert event.params["DialBLegTo"] == NUMBER and event.params["DialBLegPosition"] == "1"
+    assert event.params["DialALegUUID"] == call.uuid and event.params["DialBLegUUID"]
+    await services.records.flush()
+    (b_record,) = [r for r in services.written if r.call_direction == "outbound"]
+    assert b_record.parent_call_uuid == call.uuid and b_record.call_status == "busy"
+    assert b_record.sip_response_code == 486
+    assert services.ports.in_use == 0 and asyncio.get_running_loop().bound == {}  # RTP closed
+
+
+async def test_ring_timeout_cancels_a_ringing_leg_as_no_answer(
+    call: Call, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    sip.callee(NUMBER, 180)  # rings and rings
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    await dial(call, services, Dial((DialNumber(NUMBER),), action=ACTION, timeout=5))
+
+    assert loop.time() - start == pytest.approx(5, abs=0.1)
+    (cancel,) = sip.requests("CANCEL")
+    (invite,) = sip.requests("INVITE")
+    assert cancel.call_id == invite.call_id and cancel.cseq.seq == invite.cseq.seq
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("no-answer", "NO_ANSWER")
+    assert params["DialRingStatus"] == "true"
+
+
+async def test_a_destination_that_never_responds_is_a_timeout(
+    call: Call, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    await dial(call, services, Dial((DialNumber(NUMBER),), action=ACTION, timeout=5))
+
+    assert sip.requests("CANCEL") == []  # no provisional yet: nothing to CANCEL (RFC 3261 §9.1)
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == (
+        "timeout",
+        "RECOVERY_ON_TIMER_EXPIRE",
+    )
+
+
+async def test_the_most_telling_of_several_legs_decides(
+    call: Call, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    sip.callee(NUMBER, 486)
+    sip.callee(OTHER, 180, 2.0, 480)
+    verb = Dial((DialNumber(NUMBER), DialNumber(OTHER)), action=ACTION, callback_url=EVENTS)
+
+    await dial(call, services, verb)
+
+    assert len(sip.requests("INVITE")) == 2
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("no-answer", "NO_USER_RESPONSE")
+    assert params["DialRingStatus"] == "true"
+    hangups = {e.params["DialBLegTo"]: e.params for e in services.webhooks.to(EVENTS)}
+    assert hangups[NUMBER]["DialBLegPosition"] == "1"
+    assert hangups[NUMBER]["DialBLegHangupCause"] == "USER_BUSY"
+    assert hangups[OTHER]["DialBLegPosition"] == "2"
+    assert hangups[OTHER]["DialBLegHangupCause"] == "NO_USER_RESPONSE"
+
+
+async def test_the_caller_hanging_up_cancels_the_ringing_legs(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    sip.callee(NUMBER, 180)
+    services.webhooks.answer(ACTION, "<Response/>")
+    call.task = asyncio.ensure_future(  # type: ignore[assignment]
+        EXECUTORS[Dial](call, Dial((DialNumber(NUMBER),), action=ACTION))
+    )
+    asyncio.get_running_loop().call_later(3, call.remote_hangup)
+
+    with pytest.raises(asyncio.CancelledError):
+        await call.task
+    await services.settle()
+
+    assert leg.codes == [180, 487]  # ringback, then the caller's CANCEL answered
+    assert len(sip.requests("CANCEL")) == 1
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("no-answer", "ORIGINATOR_CANCEL")
+    assert call.record.hangup_cause_name == causes.CANCELLED.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from callplane.rtp.packet import RtpPacket
 from callplane.sip.events import ResponseReceived
 from callplane.sip.headers import Headers
 from callplane.sip.message import Request, Response
@@ -103,3 +104,35 @@ def response(request: Request, status: int, body: bytes = b"") -> Response:
     if body:
         headers.add("Content-Type", "application/sdp")
     return Response(status, "Fake", headers, body)
+
+
+class Phone(asyncio.DatagramProtocol):
+    """A far end's RTP port on the loop's in-memory network: keeps what it hears, sends."""
+
+    def __init__(self) -> None:
+        self.heard: list[RtpPacket] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self._sequence = 0
+
+    @classmethod
+    async def at(cls, port: int, host: str = "127.0.0.1") -> Phone:
+        loop = asyncio.get_running_loop()
+        _, phone = await loop.create_datagram_endpoint(cls, local_addr=(host, port))
+        return phone
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self.heard.append(RtpPacket.parse(data))
+
+    def send_audio(self, payload: bytes, to: Address) -> None:
+        """One 20 ms PCMU packet."""
+        assert self.transport is not None
+        self._sequence += 1
+        packet = RtpPacket(0, self._sequence, self._sequence * 160, 0xCA11EE, payload)
+        self.transport.sendto(bytes(packet), to)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

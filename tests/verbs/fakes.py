@@ -30,6 +30,7 @@ from callplane.media.conference import Conferences
 from callplane.media.errors import FetchError
 from callplane.media.pcm import FRAME_SAMPLES, Pcm
 from callplane.net.ports import PortAllocator
+from callplane.net.rtp_session import RtpSession
 from callplane.rtp.errors import RtpError
 from callplane.store.models import Account, Application, CallRecord, Number, Recording, Route
 from callplane.store.trunks import TrunkTable
@@ -271,6 +272,24 @@ class FakeLeg:
     async def bye(self) -> bool:
         self.byes += 1
         return True
+
+
+class RtpLeg(FakeLeg):
+    """A ``FakeLeg`` whose media is a real ``RtpSession`` on the loop's in-memory network,
+    sending PCMU (telephone-event 101) to the caller's phone at ``phone``; for a Dial
+    whose bridge relays real packets."""
+
+    def __init__(self, sip: Any, ports: PortAllocator, phone: tuple[str, int]) -> None:
+        super().__init__(sip)
+        self.ports = ports
+        self.phone = phone
+
+    async def open_media(self) -> CallMedia | None:
+        if self.media is None:
+            session = await RtpSession.open(self.ports, "127.0.0.1")
+            session.set_remote(self.phone[0], self.phone[1], 0, 101)
+            self.media = CallMedia(session)
+        return self.media
 
 
 # -- the process ------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from callplane.store.models import Trunk
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT, NewDocument
 from callplane.verbs.dial import DialResult, _unanswered, params
-from tests.verbs.fake_sip import FakeSip
-from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices
+from tests.verbs.fake_sip import FakeSip, Phone, sdp
+from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices, RtpLeg, new_call, until
 
 ACTION = "http://app.test/dial-action"
 EVENTS = "http://app.test/dial-events"
@@ -297,3 +297,38 @@ async def test_the_caller_hanging_up_cancels_the_ringing_legs(
     params = services.webhooks.one(ACTION).params
     assert (params["DialStatus"], params["DialHangupCause"]) == ("no-answer", "ORIGINATOR_CANCEL")
     assert call.record.hangup_cause_name == causes.CANCELLED.name
+
+
+async def test_an_answered_leg_is_bridged_until_the_time_limit(
+    services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    caller_phone, callee_phone = await Phone.at(50000), await Phone.at(50002)
+    leg = RtpLeg(sip, services.ports, ("127.0.0.1", 50000))
+    call = new_call(services, leg)
+    sip.callee(NUMBER, 180, 0.5, (200, sdp(50002)))
+    verb = Dial((DialNumber(NUMBER),), action=ACTION, time_limit=3, callback_url=EVENTS)
+    dialing = asyncio.ensure_future(dial(call, services, verb))
+    await until(lambda: 200 in leg.codes)
+    (b,) = services.outbound.legs.values()
+    assert b.answered and sip.acks  # the B leg's 200 was ACKed
+
+    talk = bytes(range(160))
+    for _ in range(5):
+        callee_phone.send_audio(talk, ("127.0.0.1", b.rtp.local_port))
+        await asyncio.sleep(0.02)
+    outcome = await dialing
+
+    assert isinstance(outcome, NewDocument)
+    assert leg.codes == [180, 200] and call.answered and not call.ended
+    assert [p.payload for p in caller_phone.heard] == [talk] * 5  # relayed to the caller
+    assert len(sip.requests("BYE")) == 1  # the B leg hung up at the time limit
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("completed", "ALLOTTED_TIMEOUT")
+    assert params["DialBLegUUID"] == b.uuid and params["DialRingStatus"] == "true"
+    events = [e.params["Event"] for e in services.webhooks.to(EVENTS)]
+    assert events == ["DialAnswer", "DialConnected", "DialHangup"]
+    caller_phone.close()
+    callee_phone.close()
+    await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+    await services.settle()
+    assert asyncio.get_running_loop().bound == {} and services.ports.in_use == 0

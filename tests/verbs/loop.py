@@ -21,6 +21,7 @@ from typing import Any
 Address = tuple[str, int]
 
 TIME_LIMIT = 600.0  # virtual seconds: a test running longer is stuck, not slow
+IDLE_LIMIT = 10.0  # wall seconds with no timer and nothing ready: stuck, not waiting
 
 
 class StuckTest(RuntimeError):
@@ -55,7 +56,10 @@ class _InstantSelector(selectors.BaseSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is None:  # no timer at all: only a thread can wake us, so really wait
-            return self._real.select(None)
+            ready = self._real.select(IDLE_LIMIT)
+            if not ready:
+                raise StuckTest(f"nothing scheduled and nothing ready for {IDLE_LIMIT} s")
+            return ready
         ready = self._real.select(0)
         if not ready and timeout > 0:
             self._clock.advance(timeout)

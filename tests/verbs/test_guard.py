@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.verbs.loop import VirtualLoop
+from tests.verbs.loop import TIME_LIMIT, StuckTest, VirtualLoop
 
 
 async def test_the_loop_is_virtual_and_sleeping_costs_no_time() -> None:
@@ -36,3 +36,12 @@ async def test_asyncio_connections_are_refused(no_sockets: list[str]) -> None:
         await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
     assert no_sockets == ["loop.create_connection", "loop.create_server"]
     no_sockets.clear()
+
+
+def test_a_test_that_waits_forever_fails_instead_of_hanging() -> None:
+    loop = VirtualLoop()
+    try:
+        with pytest.raises(StuckTest):
+            loop.run_until_complete(asyncio.sleep(TIME_LIMIT + 1))
+    finally:
+        loop.close()

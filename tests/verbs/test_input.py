@@ -41,6 +41,19 @@ async def test_get_input_stops_the_prompt_on_the_first_key_and_reports_the_digit
     assert request.params["CallStatus"] == "in-progress"
 
 
+async def test_get_input_skips_the_prompts_after_the_one_a_key_stopped(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    services.webhooks.answer(ACTION, NEXT_DOCUMENT)
+    first, second = Speak("first prompt", loop=3), Speak("second prompt", loop=3)
+    leg.session.caller_sends(None, "5", "#")
+
+    await EXECUTORS[GetInput](call, GetInput(action=ACTION, prompts=(first, second)))
+
+    assert [text for text, _, _ in services.tts.calls] == ["first prompt"]
+    assert services.webhooks.one(ACTION).params["Digits"] == "5"
+
+
 async def test_get_input_ends_at_num_digits_ignoring_invalid_keys(
     call: Call, leg: FakeLeg, services: FakeServices
 ) -> None:
@@ -151,6 +164,10 @@ async def test_record_session_records_in_the_background_until_the_call_ends(
     callback = services.webhooks.one(CALLBACK)
     assert callback.kind == "notify"
     assert callback.params["RecordingID"] == recording.recording_id
+    with wave.open(recording.path) as wav:
+        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    spoken = services.tts.sounds["both directions"][0]
+    assert (kept == spoken + 2000).sum() >= 8 * 160  # what we said mixed with what we heard
 
 
 async def test_record_cut_short_by_the_caller_hanging_up_is_still_saved_and_reported(

@@ -249,7 +249,7 @@ class FakeLeg:
             self.respond(488, "Not Acceptable Here")
             return None
         if self.media is None:
-            self.media = CallMedia(self.session)  # type: ignore[arg-type]
+            self.media = CallMedia(self.session)
             self.session.open()
         return self.media
 

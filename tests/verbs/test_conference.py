@@ -156,3 +156,22 @@ async def test_recording_the_room_saves_the_mix_and_reports_it(services: FakeSer
     assert services.webhooks.one(ACTION).params["RecordingID"] == recording.recording_id
     other.remote_hangup()
     await asyncio.gather(other.task, return_exceptions=True)
+
+
+async def test_keys_matching_digits_match_are_reported_to_the_callback_url(
+    services: FakeServices,
+) -> None:
+    verb = Conference(ROOM, digits_match="12,99", callback_url=EVENTS, time_limit=2)
+    member, member_leg = join(services, verb)
+    member_leg.session.caller_sends(None, "1", "2", "5", "9", "9")
+
+    assert await member.task == NEXT
+
+    actions = [e["ConferenceAction"] for e in events_of(services, member)]
+    assert actions == ["enter", "digits", "digits", "exit"]
+    matched = [
+        e["ConferenceDigitsMatch"]
+        for e in events_of(services, member)
+        if "ConferenceDigitsMatch" in e
+    ]
+    assert matched == ["12", "99"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from callplane.verbs import EXECUTORS
 from tests.verbs.loop import TIME_LIMIT, StuckTest, VirtualLoop
 
 
@@ -45,3 +48,12 @@ def test_a_test_that_waits_forever_fails_instead_of_hanging() -> None:
             loop.run_until_complete(asyncio.sleep(TIME_LIMIT + 1))
     finally:
         loop.close()
+
+
+def test_every_executor_is_run_by_a_test_here() -> None:
+    """Each verb of ``EXECUTORS`` is run as ``EXECUTORS[Verb](...)`` by some test of this
+    directory, so a new executor needs an in-memory test to join the table."""
+    here = Path(__file__).parent
+    source = "".join(path.read_text() for path in here.glob("test_*.py"))
+    run = set(re.findall(r"EXECUTORS\[(\w+)\]\(", source))
+    assert {verb.__name__ for verb in EXECUTORS} <= run

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from callplane.rtp.dtmf import DtmfEvent, digit_to_event, event_to_digit
 from callplane.rtp.packet import RtpPacket
 from callplane.sip.events import ResponseReceived
 from callplane.sip.headers import Headers
@@ -132,6 +133,23 @@ class Phone(asyncio.DatagramProtocol):
         self._sequence += 1
         packet = RtpPacket(0, self._sequence, self._sequence * 160, 0xCA11EE, payload)
         self.transport.sendto(bytes(packet), to)
+
+    def send_digit(self, digit: str, to: Address) -> None:
+        """A key as one RFC 4733 end packet (telephone-event 101)."""
+        assert self.transport is not None
+        self._sequence += 1
+        event = DtmfEvent(digit_to_event(digit), end=True, duration=800)
+        packet = RtpPacket(101, self._sequence, self._sequence * 160, 0xCA11EE, bytes(event))
+        self.transport.sendto(bytes(packet), to)
+
+    def digits(self) -> list[str]:
+        """The keys heard as RFC 4733 events, once each."""
+        keys = {
+            p.timestamp: DtmfEvent.parse(p.payload).event
+            for p in self.heard
+            if p.payload_type == 101
+        }
+        return [event_to_digit(event) for _, event in sorted(keys.items())]
 
     def close(self) -> None:
         if self.transport is not None:

@@ -332,3 +332,33 @@ async def test_an_answered_leg_is_bridged_until_the_time_limit(
     await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
     await services.settle()
     assert asyncio.get_running_loop().bound == {} and services.ports.in_use == 0
+
+
+async def test_the_callers_star_ends_the_bridge_and_other_keys_reach_the_callee(
+    services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    caller_phone, callee_phone = await Phone.at(50000), await Phone.at(50002)
+    leg = RtpLeg(sip, services.ports, ("127.0.0.1", 50000))
+    call = new_call(services, leg)
+    sip.callee(NUMBER, (200, sdp(50002)))
+    verb = Dial((DialNumber(NUMBER),), action=ACTION, hangup_on_star=True)
+    dialing = asyncio.ensure_future(dial(call, services, verb))
+    await until(lambda: 200 in leg.codes)
+    a_port = leg.media.session.local_port  # type: ignore[union-attr]
+    start = asyncio.get_running_loop().time()
+
+    caller_phone.send_digit("1", ("127.0.0.1", a_port))
+    await until(lambda: callee_phone.digits() == ["1"])
+    caller_phone.send_digit("*", ("127.0.0.1", a_port))
+    await dialing
+
+    assert asyncio.get_running_loop().time() - start < 5  # the star, not the 4 h time limit
+    assert callee_phone.digits() == ["1"]  # the "1" was re-sent to the callee as RFC 4733
+    assert len(sip.requests("BYE")) == 1 and not call.ended
+    params = services.webhooks.one(ACTION).params
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("completed", "NORMAL_CLEARING")
+    assert params["DialRingStatus"] == "false"  # it answered without ringing
+    caller_phone.close()
+    callee_phone.close()
+    await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+    await services.settle()

@@ -21,7 +21,7 @@ from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT, NewDocument
 from callplane.verbs.dial import DialResult, _unanswered, params
 from tests.verbs.fake_sip import FakeSip, Phone, sdp
-from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices, RtpLeg, new_call, until
+from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices, RtpLeg, new_call, pcm_level, until
 
 ACTION = "http://app.test/dial-action"
 EVENTS = "http://app.test/dial-events"
@@ -360,5 +360,75 @@ async def test_the_callers_star_ends_the_bridge_and_other_keys_reach_the_callee(
     assert params["DialRingStatus"] == "false"  # it answered without ringing
     caller_phone.close()
     callee_phone.close()
+    await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+    await services.settle()
+
+
+async def test_dial_music_plays_to_the_caller_as_early_media_while_legs_ring(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    music = "http://app.test/dial-music"
+    services.webhooks.answer(music, "<Response><Play>http://media.test/tune.wav</Play></Response>")
+    services.audio.files["http://media.test/tune.wav"] = pcm_level(321, 4)
+    sip.callee(NUMBER, 180, 3.0, 486)
+
+    await dial(call, services, Dial((DialNumber(NUMBER),), action=ACTION, dial_music=music))
+
+    assert leg.codes == [183]  # early media instead of a bare 180, and never answered
+    played = leg.session.played
+    assert len(played) >= 100 and all((frame == 321).all() for frame in played)  # looped 3 s
+    assert services.webhooks.one(music).method == "POST"
+    assert services.webhooks.one(ACTION).params["DialStatus"] == "busy"
+
+
+async def test_confirm_key_connects_the_callee_who_presses_it(
+    services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    confirm = "http://app.test/confirm"
+    services.webhooks.answer(
+        confirm, "<Response><Play>http://media.test/press1.wav</Play></Response>"
+    )
+    services.audio.files["http://media.test/press1.wav"] = pcm_level(1200, 10)
+    caller = await Phone.at(50000)
+    first, second = await Phone.at(50002), await Phone.at(50004)
+    sip.callee(NUMBER, 180, 0.5, (200, sdp(50002)))
+    sip.callee(OTHER, 180, 1.0, (200, sdp(50004)))
+    leg = RtpLeg(sip, services.ports, ("127.0.0.1", 50000))
+    call = new_call(services, leg)
+    verb = Dial(
+        (DialNumber(NUMBER), DialNumber(OTHER)),
+        action=ACTION,
+        confirm_sound=confirm,
+        confirm_key="1",
+        callback_url=EVENTS,
+        time_limit=2,
+    )
+    dialing = asyncio.ensure_future(dial(call, services, verb))
+    await until(lambda: sum(b.answered for b in services.outbound.legs.values()) == 2)
+    by_number = {b.record.to_number: b for b in services.outbound.legs.values()}
+    await until(lambda: first.heard and second.heard)  # both hear the confirm sound
+
+    first.send_digit("2", ("127.0.0.1", by_number[NUMBER].rtp.local_port))
+    await until(lambda: by_number[NUMBER].ended.is_set())
+    assert leg.codes == [180]  # a wrong key connects nobody
+    second.send_digit("1", ("127.0.0.1", by_number[OTHER].rtp.local_port))
+    await dialing
+
+    assert leg.codes == [180, 200]
+    params = services.webhooks.one(ACTION).params
+    assert params["DialBLegUUID"] == by_number[OTHER].uuid
+    assert (params["DialStatus"], params["DialHangupCause"]) == ("completed", "ALLOTTED_TIMEOUT")
+    assert by_number[NUMBER].cause is causes.NO_ANSWER
+    events = [(e.params["Event"], e.params["DialBLegTo"]) for e in services.webhooks.to(EVENTS)]
+    assert events == [
+        ("DialAnswer", NUMBER),
+        ("DialAnswer", OTHER),
+        ("DialHangup", NUMBER),
+        ("DialConnected", OTHER),
+        ("DialHangup", OTHER),
+    ]
+    assert len(sip.requests("BYE")) == 2
+    for phone in (caller, first, second):
+        phone.close()
     await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
     await services.settle()

@@ -5,6 +5,9 @@
 ``OutboundLegs.on_event``, as the router hands them over; the final response
 resolves the INVITE's future. A CANCEL is answered 200 and the INVITE 487, as a
 UAS does; an INVITE nobody answers gets the synthetic 408 of Timer B (32 s).
+
+``Phone`` is a far end's RTP port on the test loop's in-memory network: it keeps
+the packets it hears and sends audio and RFC 4733 keys, for Dials that bridge.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ def b_leg(cause: Cause | None, rang: bool = False) -> SimpleNamespace:
     return SimpleNamespace(cause=cause, rang=rang)
 
 
+# What ``params`` reads of the B leg that answered: 42 s long.
+ANSWERED = SimpleNamespace(uuid="B-UUID", record=SimpleNamespace(call_duration=42))
+
+
 # -- the status table (verbs/dial.py docstring) ---------------------------------------
 
 
@@ -82,13 +86,13 @@ def test_unanswered_dial_status_hangup_cause_and_ring_status(legs, status, rang,
         ),
         (
             Dialect.PLIVO,
-            DialResult("completed", True, "NORMAL_CLEARING", "B-UUID"),
+            DialResult("completed", True, "NORMAL_CLEARING", ANSWERED),
             {"DialStatus": "completed", "DialRingStatus": "true",
              "DialHangupCause": "NORMAL_CLEARING", "DialBLegUUID": "B-UUID"},
         ),
         (
             Dialect.TWIML,
-            DialResult("completed", False, "ALLOTTED_TIMEOUT", "B-UUID"),
+            DialResult("completed", False, "ALLOTTED_TIMEOUT", ANSWERED),
             {"DialStatus": "completed", "DialRingStatus": "false",
              "DialHangupCause": "ALLOTTED_TIMEOUT", "DialBLegUUID": "B-UUID",
              "DialCallStatus": "completed", "DialCallSid": "B-UUID", "DialCallDuration": "42"},
@@ -104,9 +108,6 @@ def test_unanswered_dial_status_hangup_cause_and_ring_status(legs, status, rang,
 )  # fmt: skip
 def test_action_url_parameters(call: Call, dialect, result, expected) -> None:
     call.dialect = dialect
-    if result.b_leg == "B-UUID":
-        leg = SimpleNamespace(uuid="B-UUID", record=SimpleNamespace(call_duration=42))
-        result = DialResult(result.status, result.rang, result.cause, leg)  # type: ignore[arg-type]
 
     assert params(call, result) == {**expected, "DialALegUUID": call.uuid}
 

@@ -68,7 +68,7 @@ class InboundLeg:
         self.ports = ports
         self.rtp_host = rtp_host
         self.dialog: Dialog | None = None
-        self.media: CallMedia | None = None
+        self.media: CallMedia[RtpSession] | None = None
         self.local_sdp = b""
         self._acked = asyncio.Event()
 
@@ -88,7 +88,7 @@ class InboundLeg:
         response = self.sip.endpoint.response(self.txn, code, phrase, headers=headers, body=body)
         self.sip.send_response(self.txn, response)
 
-    async def open_media(self) -> CallMedia | None:
+    async def open_media(self) -> CallMedia[RtpSession] | None:
         """Bind RTP and prepare our SDP; None after sending 488 when no codec is common."""
         if self.media is not None:
             return self.media

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from callplane.calls import causes
 from callplane.calls.outbound import LegState, OutboundLeg
 from callplane.media.call_media import CallMedia
+from callplane.net.rtp_session import RtpSession
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.dialog import Dialog
 from callplane.sip.message import Request
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 class UacLeg:
     def __init__(self, sip: SipTransport) -> None:
         self.sip = sip
-        self.media: CallMedia | None = None
+        self.media: CallMedia[RtpSession] | None = None
         self.call: Call | None = None
         self.uac: OutboundLeg | None = None
 
@@ -73,7 +74,7 @@ class UacLeg:
         if code >= 300 and self.uac is not None:  # BYE if it answered meanwhile
             self.uac.services.spawn(self.uac.hangup(causes.CANCELLED, causes.SOURCE_PLATFORM))
 
-    async def open_media(self) -> CallMedia | None:
+    async def open_media(self) -> CallMedia[RtpSession] | None:
         if self.media is None and self.uac is not None and self.uac.rtp is not None:
             self.media = CallMedia(self.uac.rtp)
         return self.media

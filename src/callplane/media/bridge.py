@@ -128,7 +128,7 @@ def same_codec(a: RtpSession, b: RtpSession) -> bool:
 class _Leg:
     """What the bridge needs of a leg, given a bare ``RtpSession`` or a ``CallMedia``."""
 
-    def __init__(self, leg: CallMedia | RtpSession) -> None:
+    def __init__(self, leg: CallMedia[RtpSession] | RtpSession) -> None:
         self.media = None if isinstance(leg, RtpSession) else leg
         self.session = leg if isinstance(leg, RtpSession) else leg.session
         self._saved: tuple[AudioCallback | None, DtmfCallback | None, PacketCallback | None]
@@ -295,8 +295,8 @@ class Bridge:
 
     def __init__(
         self,
-        a: CallMedia | RtpSession,
-        b: CallMedia | RtpSession,
+        a: CallMedia[RtpSession] | RtpSession,
+        b: CallMedia[RtpSession] | RtpSession,
         *,
         depth: int = DEFAULT_DEPTH,
         on_digit: DigitHook | None = None,

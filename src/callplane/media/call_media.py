@@ -1,11 +1,12 @@
 """The media of one answered call: what verbs play, hear and record.
 
-Wraps the leg's RtpSession: playback that can stop on the first digit, digits
-from RFC 4733 and SIP INFO in one queue, listeners (recorders, silence
-detectors) that see every inbound frame, and an *overlay*: audio the REST API
-plays on the call, mixed over whatever the verbs play (or alone, ``mix=False``),
-and played by itself while no verb plays (mixed over the other leg's audio when
-the call is bridged, see ``under_overlay``).
+Wraps the leg's media session (``MediaSession``: an ``RtpSession``, or the
+in-memory one ``tests/verbs`` plays into): playback that can stop on the first
+digit, digits from RFC 4733 and SIP INFO in one queue, listeners (recorders,
+silence detectors) that see every inbound frame, and an *overlay*: audio the
+REST API plays on the call, mixed over whatever the verbs play (or alone,
+``mix=False``), and played by itself while no verb plays (mixed over the other
+leg's audio when the call is bridged, see ``under_overlay``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 from callplane.media.frame_queue import FrameQueue
 from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, frames, loop
-from callplane.net.rtp_session import RtpSession
 
 Pcm = np.ndarray
 Listener = Callable[[Pcm], None]
 
 
-class CallMedia:
-    def __init__(self, session: RtpSession) -> None:
+class MediaSession(Protocol):
+    """What ``CallMedia`` uses of a leg's media: paced playout, digits out, audio and
+    digits in (``RtpSession`` is the real one)."""
+
+    on_audio: Callable[[Pcm], None] | None
+    on_dtmf: Callable[[str], None] | None
+
+    async def play(self, frames: Iterable[Pcm]) -> None:
+        """Send one frame per 20 ms until ``frames`` runs out (or cancellation)."""
+
+    async def send_dtmf(self, digits: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=MediaSession)
+
+
+class CallMedia(Generic[S]):
+    def __init__(self, session: S) -> None:
         self.session = session
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.listeners: list[Listener] = []

@@ -355,7 +355,7 @@ def test_rfc2543_transaction_matching(endpoint: SipEndpoint) -> None:
         (request("OPTIONS"), 200),
         (request("FROBNICATE"), 501),
         (request("INFO", extra="Require: 100rel\r\n"), 420),
-        (request("MESSAGE", extra="").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"), 483),
+        (request("INFO", extra="").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"), 483),
     ],
 )
 def test_automatic_answers(endpoint: SipEndpoint, data: bytes, status: int) -> None:

@@ -1,0 +1,70 @@
+"""A tiny authoritative DNS server on loopback for resolver tests (no internet needed).
+
+``DnsServer.start(records)`` answers over UDP from ``records``: {(name, type):
+[(ttl, rdata text)]}; a name with no records at all is NXDOMAIN, a known name
+without the asked type is an empty answer. ``queries`` counts the questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+Records = dict[tuple[str, str], list[tuple[int, str]]]
+
+
+class DnsServer(asyncio.DatagramProtocol):
+    def __init__(self, records: Records) -> None:
+        self.records = {(name.lower().rstrip("."), rdtype): v for (name, rdtype), v in records.items()}
+        self.queries: Counter[tuple[str, str]] = Counter()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    @classmethod
+    async def start(cls, records: Records, host: str = "127.0.0.1") -> DnsServer:
+        loop = asyncio.get_running_loop()
+        _, server = await loop.create_datagram_endpoint(
+            lambda: cls(records), local_addr=(host, 0)
+        )
+        return server
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        question = query.question[0]
+        name = question.name.to_text().rstrip(".").lower()
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.queries[(name, rdtype)] += 1
+        if not any(known == name for known, _ in self.records):
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        for ttl, text in self.records.get((name, rdtype), []):
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, question.rdtype, text)
+            rrset = response.find_rrset(
+                response.answer, question.name, dns.rdataclass.IN, question.rdtype, create=True
+            )
+            rrset.update_ttl(ttl)
+            rrset.add(rdata)
+        assert self.transport is not None
+        self.transport.sendto(response.to_wire(), addr)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -195,6 +195,11 @@ def api_of(ctx: click.Context) -> Api:
     is_flag=True,
     help="Take inbound calls only from trunks (ACL or digest); others get 403.",
 )
+@click.option("--dns-server", default="", help="ip[:port],... for SIP names (else resolv.conf).")
+@click.option("--sip-tcp-timeout", default=10.0, help="Seconds a TCP client has to send a message.")
+@click.option("--sip-tcp-idle-timeout", default=600.0, help="Seconds an idle SIP/TCP link lives.")
+@click.option("--sip-tcp-max-per-ip", default=32, help="SIP/TCP connections from one IP address.")
+@click.option("--sip-tcp-max", default=2048, help="SIP/TCP connections in all.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -208,13 +213,23 @@ def serve(
     rtp_ports: str,
     log_level: str,
     trunk_only: bool,
+    dns_server: str,
+    sip_tcp_timeout: float,
+    sip_tcp_idle_timeout: float,
+    sip_tcp_max_per_ip: int,
+    sip_tcp_max: int,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
     from callplane.logs import setup_logging
+    from callplane.net.resolver import parse_nameservers
     from callplane.server import run_server
 
     setup_logging(log_format, log_level)
+    try:
+        parse_nameservers(dns_server)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dns-server") from exc
     settings = Settings(
         data_dir=ctx.find_root().obj["data_dir"],
         sip_host=host,
@@ -227,6 +242,11 @@ def serve(
         log_format=log_format,
         rtp_ports=rtp_ports,
         trunk_only=trunk_only,
+        dns_servers=dns_server,
+        sip_tcp_first_message_timeout=sip_tcp_timeout,
+        sip_tcp_idle_timeout=sip_tcp_idle_timeout,
+        sip_tcp_max_per_source=sip_tcp_max_per_ip,
+        sip_tcp_max_connections=sip_tcp_max,
     )
     sys.exit(run_server(settings))
 
@@ -914,7 +934,7 @@ def trunk_options(create: bool):
     def wrap(f):
         options = [
             click.option("--host", required=create, help="Gateway IP address or host name."),
-            click.option("--port", type=int, help="Gateway port (default 5060)."),
+            click.option("--port", type=int, help="Gateway port (default 5060; 0: from DNS SRV)."),
             click.option("--transport", type=click.Choice(["udp", "tcp"]), help="Default udp."),
             click.option("--username", help="User for the gateway's 401/407 challenges."),
             click.option("--password", help="Password for the gateway's challenges."),

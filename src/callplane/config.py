@@ -19,6 +19,11 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1
     trunk_only: bool = False  # inbound INVITEs only from trunks (docs/trunks.md)
+    dns_servers: str = ""  # "ip[:port],..." for SIP host names; "" = /etc/resolv.conf
+    sip_tcp_first_message_timeout: float = 10.0  # seconds from accept to a complete message
+    sip_tcp_idle_timeout: float = 600.0  # seconds without a message or keep-alive
+    sip_tcp_max_per_source: int = 32  # concurrent SIP/TCP connections from one IP
+    sip_tcp_max_connections: int = 2048  # concurrent SIP/TCP connections in all
 
     @property
     def public_http_url(self) -> str:

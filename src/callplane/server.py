@@ -36,6 +36,8 @@ from callplane.flows.runtime import FlowRunner
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
 from callplane.net.ports import PortAllocator
+from callplane.net.resolver import Resolver, parse_nameservers
+from callplane.net.sip_tcp import TcpLimits
 from callplane.net.sip_transport import SipTransport
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord
@@ -83,7 +85,9 @@ async def serve(settings: Settings) -> None:
     await recover_live_calls(store, services)
     registrar = Registrar(endpoint_ha1(store))
     router = Router(services, store, registrar=registrar)
-    sip = SipTransport(router.on_event)
+    sip = SipTransport(
+        router.on_event, resolver=build_resolver(settings), tcp_limits=tcp_limits(settings)
+    )
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port)
@@ -144,6 +148,20 @@ def build_services(settings: Settings, store: Store) -> Services:
         store.add_recording,
         trunks=store.trunks,
         flows=FlowRunner(store.save_flow_run),
+    )
+
+
+def build_resolver(settings: Settings) -> Resolver:
+    """Where SIP host names are looked up: --dns-server, else the system's resolv.conf."""
+    return Resolver(parse_nameservers(settings.dns_servers))
+
+
+def tcp_limits(settings: Settings) -> TcpLimits:
+    return TcpLimits(
+        first_message_timeout=settings.sip_tcp_first_message_timeout,
+        idle_timeout=settings.sip_tcp_idle_timeout,
+        max_per_source=settings.sip_tcp_max_per_source,
+        max_connections=settings.sip_tcp_max_connections,
     )
 
 

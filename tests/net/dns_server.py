@@ -24,16 +24,14 @@ Records = dict[tuple[str, str], list[tuple[int, str]]]
 
 class DnsServer(asyncio.DatagramProtocol):
     def __init__(self, records: Records) -> None:
-        self.records = {(name.lower().rstrip("."), rdtype): v for (name, rdtype), v in records.items()}
+        self.records = {(n.lower().rstrip("."), t): v for (n, t), v in records.items()}
         self.queries: Counter[tuple[str, str]] = Counter()
         self.transport: asyncio.DatagramTransport | None = None
 
     @classmethod
     async def start(cls, records: Records, host: str = "127.0.0.1") -> DnsServer:
         loop = asyncio.get_running_loop()
-        _, server = await loop.create_datagram_endpoint(
-            lambda: cls(records), local_addr=(host, 0)
-        )
+        _, server = await loop.create_datagram_endpoint(lambda: cls(records), local_addr=(host, 0))
         return server
 
     @property

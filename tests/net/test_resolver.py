@@ -145,5 +145,5 @@ def test_literals_and_nameserver_specs() -> None:
         ("192.0.2.53", 53),
         ("::1", 54),
     ]
-    with pytest.raises(ValueError, match="ns.example.com"):
+    with pytest.raises(ValueError, match=r"ns\.example\.com"):
         parse_nameservers("ns.example.com")

@@ -9,6 +9,7 @@ timeout fired for any call. These tests run on uvloop, as ``callplane serve`` do
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 
@@ -93,7 +94,7 @@ def test_bad_maddr_does_not_stop_retransmissions(caplog: pytest.LogCaptureFixtur
     caplog.set_level(logging.INFO, logger="callplane.sip")
     arrivals, timeout, events, options_reply = uvloop.run(_bad_maddr_scenario())
 
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     for k, gap in enumerate(gaps[:RETRANSMISSIONS]):
         assert gap >= 0.8 * T1 * 2**k, f"Timer A interval {k} was {gap:.3f} s"  # doubling
     assert timeout.status == 408

@@ -250,9 +250,7 @@ class Resolver:
     async def _query(self, name: str, rdtype: str) -> dns.resolver.Answer | None:
         """The answer, or None when the name or the record type does not exist."""
         try:
-            return await self._resolver().resolve(
-                name, rdtype, search=False, lifetime=self.timeout
-            )
+            return await self._resolver().resolve(name, rdtype, search=False, lifetime=self.timeout)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return None
 

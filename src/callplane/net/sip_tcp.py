@@ -15,13 +15,10 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from callplane.sip.events import Address
 from callplane.sip.framing import FramingError, Ping, StreamFramer, error_response
-
-if TYPE_CHECKING:
-    from callplane.net.sip_transport import SipTransport
 
 logger = logging.getLogger("callplane.sip")
 
@@ -43,6 +40,7 @@ class TcpConnections:
         self.limits = limits
         self.by_peer: dict[Address, SipTcpConnection] = {}
         self.per_source: Counter[str] = Counter()
+        self.refused = 0  # connections aborted at accept for a limit
         self._warned: set[str] = set()
 
     def __len__(self) -> int:
@@ -61,6 +59,7 @@ class TcpConnections:
             elif self.per_source[source] >= self.limits.max_per_source:
                 why = f"{self.limits.max_per_source} connections open from {source}"
             if why:
+                self.refused += 1
                 self._warn_once(source, why)
                 return False
         self.by_peer[connection.peer] = connection
@@ -90,10 +89,19 @@ class TcpConnections:
         logger.warning("refusing SIP/TCP connections from %s: %s", source, why)
 
 
+class ConnectionOwner(Protocol):
+    """What a connection needs of ``SipTransport``."""
+
+    tcp: TcpConnections
+    max_message_size: int
+
+    def _receive(self, data: bytes, source: Address, transport: str) -> None: ...
+
+
 class SipTcpConnection(asyncio.Protocol):
     """One SIP/TCP connection, accepted (``inbound``) or opened by us."""
 
-    def __init__(self, owner: SipTransport, *, inbound: bool) -> None:
+    def __init__(self, owner: ConnectionOwner, *, inbound: bool) -> None:
         self.owner = owner
         self.inbound = inbound
         self.framer = StreamFramer(owner.max_message_size)
@@ -110,7 +118,7 @@ class SipTcpConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1]))
         if not self.owner.tcp.admit(self, self.inbound):
-            self.transport.abort()
+            transport.abort()  # type: ignore[attr-defined]  # every stream transport has it
             return
         self._admitted = True
         limits = self.owner.tcp.limits
@@ -132,8 +140,13 @@ class SipTcpConnection(asyncio.Protocol):
                 self._fail(frame)
 
     def _mark_heard(self) -> None:
-        self._heard = True
-        self._last_heard = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self._last_heard = loop.time()
+        if not self._heard:  # from the first-message deadline to the idle one
+            self._heard = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_later(self.owner.tcp.limits.idle_timeout, self._check_idle)
 
     def _check_idle(self) -> None:
         """Close a connection that is silent too long; re-arm for the rest otherwise.

@@ -173,7 +173,7 @@ class SipTransport:
         """A CANCEL goes where its INVITE went (§9.1), whatever DNS says now."""
         if request.method != "CANCEL" or "Via" not in request.headers:
             return None
-        invite = self.endpoint.client_transaction(request.top_via.branch, "INVITE")
+        invite = self.endpoint.client_transaction(request.top_via.branch or "", "INVITE")
         return invite.peer if invite is not None else None
 
     # -- names -------------------------------------------------------------

@@ -83,8 +83,8 @@ def _with_inbound_digest(trunk: Trunk, changes: Mapping[str, Any]) -> Trunk:
 
 def validate_trunk(trunk: Trunk) -> Trunk:
     """The trunk with normalised values; raises ValidationError naming the bad field."""
-    if not 1 <= trunk.port <= 65535:
-        raise ValidationError("port", "must be between 1 and 65535")
+    if not 0 <= trunk.port <= 65535:
+        raise ValidationError("port", "must be between 1 and 65535, or 0 to look it up (SRV)")
     if trunk.transport.lower() not in TRANSPORTS:
         raise ValidationError("transport", "must be udp or tcp")
     if not 0 <= trunk.strip_digits <= MAX_STRIP:

@@ -8,6 +8,7 @@ without the asked type is an empty answer. ``queries`` counts the questions.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 
 import dns.flags
@@ -66,3 +67,38 @@ class DnsServer(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+class ThreadedDnsServer:
+    """A DnsServer on an event loop of its own thread, for tests that are not async."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self.server: DnsServer | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="test-dns", daemon=True)
+        self._ready = threading.Event()
+
+    def start(self) -> ThreadedDnsServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the test DNS server did not start")
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.server is not None
+        return self.server.address
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self.server = self._loop.run_until_complete(DnsServer.start(self.records))
+        self._ready.set()
+        self._loop.run_forever()
+        self.server.close()
+        self._loop.run_until_complete(asyncio.sleep(0))
+        self._loop.close()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

@@ -176,7 +176,7 @@ class Resolver:
         key = (host, port, transport)
         try:
             found, ttl = await self._resolve(host.rstrip("."), port, transport)
-        except (dns.exception.DNSException, ResolutionError) as exc:
+        except (dns.exception.DNSException, ResolutionError, OSError) as exc:
             logger.info("DNS: %s (%s) does not resolve: %s", host, transport, exc)
             found, ttl = [], 0.0
         if found:

@@ -218,6 +218,9 @@ class SipTransport:
             if not future.done():
                 future.set_result(_unreachable(request, str(exc)))
             return
+        except asyncio.CancelledError:  # the transport is closing
+            future.cancel()
+            raise
         if not future.done():
             self._start_request(request, address, transport, future)
 

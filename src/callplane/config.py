@@ -31,6 +31,11 @@ class Settings:
     http_max_connections: int = 512  # more open at once are refused with 503
     http_header_timeout: float = 10.0  # seconds from a request's first byte to its last header
     http_body_timeout: float = 60.0  # seconds from the last header to the end of the body
+    dns_servers: str = ""  # "ip[:port],..." for SIP host names; "" = /etc/resolv.conf
+    sip_tcp_first_message_timeout: float = 10.0  # seconds from accept to a complete message
+    sip_tcp_idle_timeout: float = 600.0  # seconds without a message or keep-alive
+    sip_tcp_max_per_source: int = 32  # concurrent SIP/TCP connections from one IP
+    sip_tcp_max_connections: int = 2048  # concurrent SIP/TCP connections in all
 
     @property
     def public_http_url(self) -> str:

@@ -38,6 +38,8 @@ from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import CachedTts, EspeakTts
 from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
+from callplane.net.resolver import Resolver, parse_nameservers
+from callplane.net.sip_tcp import TcpLimits
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import DigestServer
 from callplane.store import Store
@@ -113,7 +115,12 @@ async def serve(settings: Settings) -> None:
     router = Router(services, store, registrar=registrar)
     guard = services.guard
     guard.trust_check = router.trusted_source
-    sip = SipTransport(router.on_event, guard=guard)
+    sip = SipTransport(
+        router.on_event,
+        guard=guard,
+        resolver=build_resolver(settings),
+        tcp_limits=tcp_limits(settings),
+    )
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port)
@@ -196,6 +203,20 @@ def http_limits(settings: Settings) -> HttpLimits:
         max_connections=settings.http_max_connections,
         header_timeout=settings.http_header_timeout,
         body_timeout=settings.http_body_timeout,
+    )
+
+
+def build_resolver(settings: Settings) -> Resolver:
+    """Where SIP host names are looked up: --dns-server, else the system's resolv.conf."""
+    return Resolver(parse_nameservers(settings.dns_servers))
+
+
+def tcp_limits(settings: Settings) -> TcpLimits:
+    return TcpLimits(
+        first_message_timeout=settings.sip_tcp_first_message_timeout,
+        idle_timeout=settings.sip_tcp_idle_timeout,
+        max_per_source=settings.sip_tcp_max_per_source,
+        max_connections=settings.sip_tcp_max_connections,
     )
 
 

@@ -56,6 +56,8 @@ def test_number_rewrite_and_uri() -> None:
     assert number_uri(tcp, "15551234567") == "sip:15551234567@192.0.2.10:5080;transport=tcp"
     v6 = Trunk("TR-6", "MA1", "v6", "2001:db8::1")
     assert number_uri(v6, "1555") == "sip:1555@[2001:db8::1]:5060"
+    srv = Trunk("TR-7", "MA1", "srv", "carrier.example.com", port=0)
+    assert number_uri(srv, "1555") == "sip:1555@carrier.example.com"  # the SRV records say
 
 
 def test_number_destination_carries_credentials_and_caller_id() -> None:

@@ -164,11 +164,11 @@ async def test_send_request_and_2xx_ack() -> None:
                 ("From", "<sip:a@127.0.0.1>;tag=x"),
                 ("To", "<sip:b@127.0.0.1>"),
                 ("Call-ID", "req-1"),
-                ("CSeq", "1 MESSAGE"),
+                ("CSeq", "1 INFO"),
             ]
         )
         future = client.send_request(
-            Request("MESSAGE", "sip:b@127.0.0.1", headers), server.local_address
+            Request("INFO", "sip:b@127.0.0.1", headers), server.local_address
         )
         await asyncio.sleep(0.05)
         (received,) = [e for e in events if isinstance(e, RequestReceived)]
@@ -178,7 +178,7 @@ async def test_send_request_and_2xx_ack() -> None:
         headers2 = headers.copy()
         headers2.set("Call-ID", "req-2")
         timeout = client.send_request(
-            Request("MESSAGE", "sip:b@127.0.0.1", headers2), ("127.0.0.1", 9)
+            Request("INFO", "sip:b@127.0.0.1", headers2), ("127.0.0.1", 9)
         )
         assert (await asyncio.wait_for(timeout, 5)).status == 408
         ack_headers = headers.copy()

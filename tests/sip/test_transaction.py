@@ -254,6 +254,22 @@ def test_bye_client_transaction_timer_e_then_synthetic_408(endpoint: SipEndpoint
     assert endpoint.transaction_count == 0
 
 
+def test_transport_error_ends_client_transactions_to_that_peer_with_503(
+    endpoint: SipEndpoint,
+) -> None:
+    endpoint.local_sent_by = ("192.0.2.20", 5060)
+    txn = endpoint.send_request(_bye(), PEER, "UDP", 0.0)
+    other = endpoint.send_request(_bye(), ("192.0.2.99", 5060), "UDP", 0.0)
+    endpoint.outgoing()
+    endpoint.transport_error(PEER, "UDP", 0.1)
+    (event,) = endpoint.events()
+    assert isinstance(event, TransactionTimeout) and event.transaction is txn
+    assert event.response is not None and event.response.status == 503
+    assert txn.state is State.TERMINATED and other.state is State.TRYING
+    assert endpoint.client_transaction(other.request.top_via.branch or "", "BYE") is other
+    assert endpoint.transaction_count == 1
+
+
 def test_bye_client_transaction_response(endpoint: SipEndpoint) -> None:
     endpoint.local_sent_by = ("192.0.2.20", 5060)
     clock = Clock(endpoint)
@@ -355,7 +371,7 @@ def test_rfc2543_transaction_matching(endpoint: SipEndpoint) -> None:
         (request("OPTIONS"), 200),
         (request("FROBNICATE"), 501),
         (request("INFO", extra="Require: 100rel\r\n"), 420),
-        (request("MESSAGE", extra="").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"), 483),
+        (request("INFO", extra="").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"), 483),
     ],
 )
 def test_automatic_answers(endpoint: SipEndpoint, data: bytes, status: int) -> None:

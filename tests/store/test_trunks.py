@@ -46,13 +46,20 @@ async def test_create_read_update_delete(store: Store, account: Account) -> None
         await store.delete_trunk(account.auth_id, trunk.trunk_id)
 
 
+async def test_port_0_with_a_host_name_means_an_srv_look_up(store: Store, account: Account) -> None:
+    fields = {"name": "srv", "host": "carrier.example.com", "port": 0}
+    trunk = await store.create_trunk(account.auth_id, fields)
+    assert trunk.port == 0
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
         ({"host": "192.0.2.10"}, "name"),
         ({"name": "x"}, "host"),
         ({**GATEWAY, "host": "bad host!"}, "host"),
-        ({**GATEWAY, "port": 0}, "port"),
+        ({**GATEWAY, "port": 0}, "port"),  # 0 (SRV look-up) needs a host name
+        ({**GATEWAY, "host": "gw.example.com", "port": 65536}, "port"),
         ({**GATEWAY, "transport": "sctp"}, "transport"),
         ({**GATEWAY, "prefixes": ["12a"]}, "prefixes"),
         ({**GATEWAY, "inbound_acl": ["300.1.1.1"]}, "inbound_acl"),

@@ -78,7 +78,7 @@ def number_destination(number: str, trunks: Sequence[Trunk]) -> Destination | No
     trunk = choose_trunk(trunks, number)
     if trunk is None:
         return None
-    address = (trunk.host, trunk.port)
+    address = (trunk.host, trunk.port)  # port 0: RFC 3263 NAPTR/SRV (net/resolver.py)
     transport = trunk.transport.upper()
     uri = number_uri(trunk, number)
     return Destination(uri, address, transport, trunk.username, trunk.password, trunk.caller_id)
@@ -282,6 +282,10 @@ class OutboundLeg:
     def _final(self, response: Response) -> None:
         if 200 <= response.status < 300:
             self._answered(response)
+        elif not self.ended.is_set() and response.status == 503 and not self.heard:
+            # the transport's synthetic 503: the host does not resolve or refused TCP
+            log.info("B leg %s: %s", self.uuid, response.headers.get("Warning") or "unreachable")
+            self.finish(causes.DESTINATION_FAILED, causes.SOURCE_PLATFORM, response.status)
         elif not self.ended.is_set():
             timed_out = response.status == 408 and not self.heard
             cause = causes.DIAL_TIMEOUT if timed_out else causes.dial_cause(response.status)

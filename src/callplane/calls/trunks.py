@@ -63,8 +63,9 @@ def rewrite_number(trunk: Trunk, number: str) -> str:
 def number_uri(trunk: Trunk, number: str) -> str:
     """The Request-URI of a call to ``number`` through ``trunk``."""
     host = f"[{trunk.host}]" if ":" in trunk.host else trunk.host
+    port = f":{trunk.port}" if trunk.port else ""  # none: the gateway's SRV records say
     params = ";transport=tcp" if trunk.transport == "tcp" else ""
-    return f"sip:{rewrite_number(trunk, number)}@{host}:{trunk.port}{params}"
+    return f"sip:{rewrite_number(trunk, number)}@{host}{port}{params}"
 
 
 def acl_trunk(trunks: Sequence[Trunk], source_ip: str) -> Trunk | None:

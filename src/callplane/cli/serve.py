@@ -70,6 +70,11 @@ import click
 @click.option(
     "--nonce-ttl", default=30.0, show_default=True, help="Seconds a SIP digest nonce stays usable."
 )
+@click.option("--dns-server", default="", help="ip[:port],... for SIP names (else resolv.conf).")
+@click.option("--sip-tcp-timeout", default=10.0, help="Seconds a TCP client has to send a message.")
+@click.option("--sip-tcp-idle-timeout", default=600.0, help="Seconds an idle SIP/TCP link lives.")
+@click.option("--sip-tcp-max-per-ip", default=32, help="SIP/TCP connections from one IP address.")
+@click.option("--sip-tcp-max", default=2048, help="SIP/TCP connections in all.")
 @click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
@@ -109,6 +114,11 @@ def serve(
     auth_failures: int,
     auth_window: float,
     nonce_ttl: float,
+    dns_server: str,
+    sip_tcp_timeout: float,
+    sip_tcp_idle_timeout: float,
+    sip_tcp_max_per_ip: int,
+    sip_tcp_max: int,
     max_body_bytes: int | None,
     http_max_connections: int | None,
     http_header_timeout: float | None,
@@ -117,9 +127,14 @@ def serve(
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
     from callplane.logs import setup_logging
+    from callplane.net.resolver import parse_nameservers
     from callplane.server import run_server
 
     setup_logging(log_format, log_level)
+    try:
+        parse_nameservers(dns_server)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dns-server") from exc
     http_bounds: dict[str, Any] = {  # not given: Settings' defaults
         "max_body_bytes": max_body_bytes,
         "http_max_connections": http_max_connections,
@@ -144,6 +159,11 @@ def serve(
         auth_failures=auth_failures,
         auth_window=auth_window,
         nonce_ttl=nonce_ttl,
+        dns_servers=dns_server,
+        sip_tcp_first_message_timeout=sip_tcp_timeout,
+        sip_tcp_idle_timeout=sip_tcp_idle_timeout,
+        sip_tcp_max_per_source=sip_tcp_max_per_ip,
+        sip_tcp_max_connections=sip_tcp_max,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

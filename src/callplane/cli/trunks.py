@@ -24,7 +24,7 @@ def trunk_options(create: bool) -> Decorator:
     def wrap(f: Any) -> Any:
         options = [
             click.option("--host", required=create, help="Gateway IP address or host name."),
-            click.option("--port", type=int, help="Gateway port (default 5060)."),
+            click.option("--port", type=int, help="Gateway port (default 5060; 0: from DNS SRV)."),
             click.option("--transport", type=click.Choice(["udp", "tcp"]), help="Default udp."),
             click.option("--username", help="User for the gateway's 401/407 challenges."),
             click.option("--password", help="Password for the gateway's challenges."),

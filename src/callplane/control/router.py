@@ -143,7 +143,8 @@ class Router:
             assert self.sip is not None
             self.registrar.on_register(event, self.sip)
         else:
-            self._respond(event.transaction, 501)
+            assert self.sip is not None
+            self._respond(event.transaction, 501, (("Allow", self.sip.endpoint.allow),))
 
     def _call_of(self, request: Request) -> Call | None:
         call = self.services.by_call_id.get(request.call_id)

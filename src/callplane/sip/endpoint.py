@@ -61,6 +61,8 @@ from callplane.sip.uri import format_host
 
 logger = logging.getLogger("callplane.sip")
 
+# The methods Callplane handles, and so what ``Allow`` lists; any other method is
+# answered 501 here (REFER, PRACK, MESSAGE, SUBSCRIBE, PUBLISH ... are not implemented).
 KNOWN_METHODS = (
     "INVITE",
     "ACK",
@@ -70,11 +72,7 @@ KNOWN_METHODS = (
     "INFO",
     "REGISTER",
     "NOTIFY",
-    "REFER",
     "UPDATE",
-    "PRACK",
-    "MESSAGE",
-    "SUBSCRIBE",
 )
 SDP_TYPES = ("application/sdp", "multipart/mixed")
 
@@ -154,6 +152,17 @@ class SipEndpoint:
         """Send an ACK for a 2xx (its own transaction, §13.2.2.4) statelessly."""
         self._prepare_request(request, transport)
         self._transmit(bytes(request), dest, transport)
+
+    def client_transaction(self, branch: str, method: str) -> ClientTransaction | None:
+        """The live client transaction of ``branch`` and ``method`` (a CANCEL's INVITE)."""
+        return self._client.get((branch, method))
+
+    def transport_error(self, dest: Address, transport: str, now: float) -> None:
+        """The transport could not reach ``dest`` (§8.1.3.1, §17.1.4): its client
+        transactions still waiting for a final response end with a synthetic 503."""
+        for txn in list(self._client.values()):
+            if txn.peer == dest and txn.transport == transport:
+                txn.transport_error(now)
 
     def events(self) -> list[Event]:
         events, self._events = self._events, []

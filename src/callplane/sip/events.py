@@ -49,7 +49,8 @@ class ResponseReceived:
 
 @dataclass(slots=True)
 class TransactionTimeout:
-    """Timer B/F (client: ``response`` is a synthetic 408, §17.1.1.2) or
+    """Timer B/F (client: ``response`` is a synthetic 408, §17.1.1.2), a transport
+    error (client: a synthetic 503, §8.1.3.1) or
     Timer H/L (server: no ACK came for the final response; ``response`` is None)."""
 
     transaction: ClientTransaction | ServerTransaction

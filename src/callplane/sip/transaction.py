@@ -390,6 +390,16 @@ class ClientTransaction(Transaction):
         self._interval = t2 if self.state is State.PROCEEDING else min(2 * self._interval, t2)
         self._start_timer("E", self._interval, now)
 
+    def transport_error(self, now: float) -> None:
+        """The request could not be sent: report a synthetic 503 (§8.1.3.1), unless a
+        final response already came."""
+        if self.state not in (State.CALLING, State.TRYING, State.PROCEEDING):
+            return
+        response = build_response(self.request, 503)
+        self.last_response = response
+        self.host._timed_out(self, response)
+        self._set_state(State.TERMINATED)
+
     def _timeout(self, now: float) -> None:
         """Timer B/F: report a synthetic 408 (§8.1.3.1)."""
         response = build_response(self.request, 408)

@@ -83,8 +83,8 @@ def _with_inbound_digest(trunk: Trunk, changes: Mapping[str, Any]) -> Trunk:
 
 def validate_trunk(trunk: Trunk) -> Trunk:
     """The trunk with normalised values; raises ValidationError naming the bad field."""
-    if not 1 <= trunk.port <= 65535:
-        raise ValidationError("port", "must be between 1 and 65535")
+    if not (1 <= trunk.port <= 65535 or (trunk.port == 0 and not _is_ip(trunk.host))):
+        raise ValidationError("port", "must be 1-65535, or 0 (SRV look-up) with a host name")
     if trunk.transport.lower() not in TRANSPORTS:
         raise ValidationError("transport", "must be udp or tcp")
     if not 0 <= trunk.strip_digits <= MAX_STRIP:
@@ -104,6 +104,14 @@ def validate_trunk(trunk: Trunk) -> Trunk:
         prefixes=check_prefixes(trunk.prefixes),
         inbound_acl=check_acl(trunk.inbound_acl),
     )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def check_host(host: str) -> str:

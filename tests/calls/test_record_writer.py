@@ -11,6 +11,7 @@ import pytest
 from callplane.calls.records import RecordWriter
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord
+from callplane.store.outbox import OutboxChanges
 
 
 @pytest.fixture
@@ -28,10 +29,10 @@ class HeldWrites:
         self.taken = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def write(self, records: list[CallRecord]) -> None:
+    async def write(self, records: list[CallRecord], outbox: OutboxChanges) -> None:
         self.taken.set()
         await self.release.wait()
-        await self.store.write_records(records)
+        await self.store.write_records(records, outbox)
 
 
 def _record(account: Account, call_uuid: str) -> CallRecord:

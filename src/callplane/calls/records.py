@@ -73,13 +73,6 @@ class _OutboxQueue:
     def __bool__(self) -> bool:
         return bool(self.saved or self.rescheduled or self.delivered)
 
-    def __contains__(self, callback_id: str) -> bool:
-        return (
-            callback_id in self.saved
-            or callback_id in self.rescheduled
-            or callback_id in self.delivered
-        )
-
     def save(self, cb: PendingCallback) -> None:
         self.saved[cb.callback_id] = cb
 
@@ -154,6 +147,9 @@ class RecordWriter:
         self._outbox_writing = _OutboxQueue()
         self._records_waiting = _Waiters()
         self._callbacks_waiting = _Waiters()
+        self._taken = 0  # batches taken to be written, and the last one written:
+        self._committed = 0  # all queued before batch N was taken is written with it
+        self._settling: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._stop_asked = asyncio.Event()
         self._stopping = False
@@ -190,10 +186,15 @@ class RecordWriter:
     def callback_delivered(self, callback_id: str) -> None:
         self._outbox.deliver(callback_id)
 
-    def changing(self, callback_id: str) -> bool:
-        """Whether a change of this callback's row waits to be written (its stored row
-        is stale)."""
-        return callback_id in self._outbox or callback_id in self._outbox_writing
+    async def outbox_written(self) -> None:
+        """Wait until every outbox change queued so far is written."""
+        target = self._taken + 1 if self._outbox else self._taken
+        if self._committed >= target:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._settling.append((target, future))
+        self._wake.set()
+        await future
 
     # -- running -------------------------------------------------------------------
 
@@ -231,6 +232,8 @@ class RecordWriter:
             batch, self._pending = self._pending, {}
             changes, self._outbox = self._outbox, _OutboxQueue()
             self._writing, self._outbox_writing = batch, changes
+            self._taken += 1
+            taken = self._taken
             try:
                 await self._write(list(batch.values()), changes.changes())
             except Exception as exc:
@@ -248,6 +251,16 @@ class RecordWriter:
                 self._writing, self._outbox_writing = {}, _OutboxQueue()
             self._records_waiting.release(batch, self._pending)
             self._callbacks_waiting.release(changes.saved, self._outbox.saved)
+            self._committed = taken
+            self._settle()
+
+    def _settle(self) -> None:
+        waiting, self._settling = self._settling, []
+        for target, future in waiting:
+            if target > self._committed:
+                self._settling.append((target, future))
+            elif not future.done():
+                future.set_result(None)
 
     async def _run(self) -> None:
         delay = self._retry_delay
@@ -267,9 +280,10 @@ class RecordWriter:
 
 class RecordBatchOutbox:
     """The webhooks layer's :class:`~callplane.webhooks.outbox.OutboxSink` in
-    ``callplane serve``: rows are written by the record writer's batches, due
-    callbacks are read from the table (``read_due``), minus those whose newer
-    state (delivered, rescheduled) is still on its way to the table."""
+    ``callplane serve``: rows are written by the record writer's batches; due
+    callbacks are read from the table (``read_due``) once the changes queued so
+    far (the worker's own deliveries and new schedules) are in it, so that a
+    delivered callback is not read back as due."""
 
     def __init__(self, writer: RecordWriter, read_due: ReadDue) -> None:
         self._writer = writer
@@ -279,8 +293,8 @@ class RecordBatchOutbox:
         await self._writer.save_callback(cb)
 
     async def due(self, now: datetime, limit: int) -> list[PendingCallback]:
-        found = await self._read_due(now, limit)
-        return [cb for cb in found if not self._writer.changing(cb.callback_id)]
+        await self._writer.outbox_written()
+        return await self._read_due(now, limit)
 
     async def delete(self, callback_id: str) -> None:
         self._writer.callback_delivered(callback_id)

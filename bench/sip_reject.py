@@ -4,8 +4,10 @@ Modes (all by default):
   webhook    answer URL (served by nginx, a static <Hangup reason="busy"/>) -> 486
   blocklist  refused by the built-in blocklist, no webhook -> 603
   bare       a bare asyncio UDP responder (bench/bare_responder.py) -> 603: the ceiling
-For each rate, SIPp places rate*seconds calls; the report gives failed calls,
-the rate SIPp achieved, and INVITE->100 / INVITE->final p50/p99 (SIPp rtd).
+With --hangup, the application also has a hangup URL (nginx, 200), so every
+call also sends its hangup callback. For each rate, SIPp places rate*seconds
+calls; the report gives failed calls, the rate SIPp achieved, and INVITE->100 /
+INVITE->final p50/p99 (SIPp rtd).
 With --memory-calls N, the server's resident memory is read before and after
 N more blocklist calls.
 
@@ -48,6 +50,9 @@ http {{
     location /answer {{
       default_type application/xml;
       return 200 '<Response><Hangup reason="busy"/></Response>';
+    }}
+    location /hangup {{
+      return 200 '';
     }}
   }}
 }}
@@ -170,6 +175,7 @@ def main() -> None:
     parser.add_argument("--modes", default="webhook,blocklist,bare")
     parser.add_argument("--memory-calls", type=int, default=0)
     parser.add_argument("--memory-rate", type=int, default=1000)
+    parser.add_argument("--hangup", action="store_true", help="every call sends a hangup callback")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     runs: list[Run] = []
@@ -178,20 +184,22 @@ def main() -> None:
         nginx, http_port = start_nginx(tmp)
         try:
             for mode in args.modes.split(","):
-                runs += sweep(tmp, mode, rates, args.seconds, http_port)
+                runs += sweep(tmp, mode, rates, args.seconds, http_port, args.hangup)
             if args.memory_calls:
-                measure_memory(tmp, http_port, args.memory_calls, args.memory_rate)
+                measure_memory(tmp, http_port, args.memory_calls, args.memory_rate, args.hangup)
         finally:
             nginx.terminate()
     print_summary(runs)
 
 
-def configured_server(tmp: Path, http_port: int) -> CallplaneServer:
-    """A fresh `callplane serve` (each mode starts clean), with both numbers set up."""
+def configured_server(tmp: Path, http_port: int, hangup: bool = False) -> CallplaneServer:
+    """A fresh `callplane serve` (each mode starts clean), with both numbers set up;
+    with ``hangup`` the application has a hangup URL."""
     data = tmp / f"server-{time.monotonic_ns()}"
     data.mkdir()
     server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
-    app = server.application(f"http://127.0.0.1:{http_port}/answer")
+    base = f"http://127.0.0.1:{http_port}"
+    app = server.application(f"{base}/answer", hangup_url=f"{base}/hangup" if hangup else "")
     server.number(WEBHOOK_NUMBER, app)
     block_calls(server, app)
     return server
@@ -206,9 +214,11 @@ def block_calls(server: CallplaneServer, app: str) -> None:
     server.api("POST", "Blocklist/", json=rule)
 
 
-def sweep(tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int) -> list[Run]:
+def sweep(
+    tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int, hangup: bool
+) -> list[Run]:
     runs: list[Run] = []
-    server = None if mode == "bare" else configured_server(tmp, http_port)
+    server = None if mode == "bare" else configured_server(tmp, http_port, hangup)
     try:
         for rate in rates:
             if server is None:
@@ -228,9 +238,9 @@ def sweep(tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int
     return runs
 
 
-def measure_memory(tmp: Path, http_port: int, calls: int, rate: int) -> None:
+def measure_memory(tmp: Path, http_port: int, calls: int, rate: int, hangup: bool) -> None:
     """Resident memory before and after each of three batches of blocklist calls."""
-    server = configured_server(tmp, http_port)
+    server = configured_server(tmp, http_port, hangup)
     try:
         readings = [rss_kib(server.proc.pid)]
         for _ in range(3):

@@ -17,15 +17,15 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import uvicorn
 
 from callplane.api import create_app, flow_runs
 from callplane.api.connections import HttpLimits, bounded_protocol
 from callplane.calls import causes
-from callplane.calls.call import utcnow
 from callplane.calls.params import hangup_params
-from callplane.calls.records import RecordWriter, end_record
+from callplane.calls.records import RecordBatchOutbox, RecordWriter, bill, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.config import Settings
 from callplane.control.live import LiveCallControl
@@ -44,8 +44,9 @@ from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import DigestServer
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord
+from callplane.store.outbox import OutboxChanges
 from callplane.store.secrets import REALM
-from callplane.webhooks.client import WebhookClient
+from callplane.webhooks.client import Callback, WebhookClient
 from callplane.webhooks.signing import SigningKeys
 from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
 from callplane.webhooks.worker import OutboxWorker
@@ -106,6 +107,9 @@ async def serve(settings: Settings) -> None:
     announce(settings, account, created)
     services = build_services(settings, store)
     webhooks, records, audio = services.webhooks, services.records, services.audio
+    interrupted = await store.outbox.release_interrupted(datetime.now(UTC))
+    if interrupted:
+        log.warning("sending again %d callback(s) a previous run was sending", interrupted)
     await recover_live_calls(store, services)
     registrar = Registrar(
         endpoint_ha1(store),
@@ -184,10 +188,12 @@ def build_services(settings: Settings, store: Store) -> Services:
 
     Customer URLs never reach the API's own port (``webhooks/ssrf.py``)."""
     policy = OutboundPolicy(own_ports=[settings.http_port])
+    records = RecordWriter(store.write_records)
+    outbox = RecordBatchOutbox(records, store.outbox.due)
     return Services(
         settings,
-        WebhookClient(default_timeout=settings.answer_timeout, outbox=store.outbox, policy=policy),
-        RecordWriter(store.write_records),
+        WebhookClient(default_timeout=settings.answer_timeout, outbox=outbox, policy=policy),
+        records,
         PortAllocator.parse(settings.rtp_ports),
         CachedTts(EspeakTts(), settings.cache_dir / "tts"),
         AudioFetcher(settings.cache_dir / "audio", policy=policy),
@@ -252,32 +258,45 @@ async def signing_keys(store: Store, auth_id: str) -> tuple[SigningKeys, Reach] 
 
 
 async def recover_live_calls(store: Store, services: Services) -> None:
-    """Give calls a previous process left live their final record and hangup callback."""
+    """Give calls a previous process left live their final record and hangup callback.
+
+    They end at the last moment the store shows that process alive (the newest
+    start, answer or end time it wrote), never later: a call answered before the
+    crash is billed from its answer up to then. The records and their callbacks'
+    outbox rows are written in one transaction, then the callbacks are sent.
+    """
     stale = await store.live_records()
+    if not stale:
+        return
+    last_alive = await store.last_activity() or datetime.now(UTC)
     cause = causes.PROCESS_STOPPED
+    callbacks: list[tuple[Callback, SigningKeys]] = []
     for record in stale:
-        end_record(record, cause, causes.SOURCE_PLATFORM, utcnow())
+        end_record(record, cause, causes.SOURCE_PLATFORM, last_alive)
         record.error = (record.error + "; " if record.error else "") + (
             "Callplane stopped while the call was live"
         )
-        await notify_hangup(store, services, record)
-    if stale:
-        await store.write_records(stale)
-        log.warning("finished %d call record(s) left live by a previous run", len(stale))
+        account = await store.get_account(record.auth_id)
+        if account is not None and record.answer_time is not None:
+            bill(record, account)
+        if account is not None and (found := await hangup_callback(store, services, record)):
+            callbacks.append((found, SigningKeys(account.auth_token)))
+    await store.write_records(stale, OutboxChanges([callback.stored for callback, _ in callbacks]))
+    log.warning("finished %d call record(s) left live by a previous run", len(stale))
+    for callback, keys in callbacks:
+        services.spawn(services.webhooks.deliver(callback, keys))
 
 
-async def notify_hangup(store: Store, services: Services, record: CallRecord) -> None:
+async def hangup_callback(store: Store, services: Services, record: CallRecord) -> Callback | None:
     app = await store.get_application(record.auth_id, record.app_id) if record.app_id else None
     account = await store.get_account(record.auth_id)
-    if app and app.hangup_url and account:
-        params = hangup_params(record, {}, causes.PROCESS_STOPPED.q850)
-        services.spawn(
-            services.webhooks.notify(
-                app.hangup_url,
-                app.hangup_method,
-                params,
-                account.auth_token,
-                auth_id=account.auth_id,
-                reach=reach_of(account),
-            )
-        )
+    if app is None or not app.hangup_url or account is None:
+        return None
+    params = hangup_params(record, {}, causes.PROCESS_STOPPED.q850)
+    return services.webhooks.prepare(
+        app.hangup_url,
+        app.hangup_method,
+        params,
+        auth_id=record.auth_id,
+        reach=reach_of(account),
+    )

@@ -1,16 +1,20 @@
-"""The record writer never loses a batch it has taken, and ``written`` means written."""
+"""The record writer never loses a batch it has taken, and ``written`` means written;
+callbacks' outbox rows ride in its batches, with the records that owe them."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from callplane.calls.records import RecordWriter
+from callplane.calls.records import RecordBatchOutbox, RecordWriter
 from callplane.store import Store
-from callplane.store.models import Account, CallRecord
+from callplane.store.models import Account, CallRecord, PendingCallback
+from callplane.store.outbox import OutboxChanges
 
 
 @pytest.fixture
@@ -28,10 +32,10 @@ class HeldWrites:
         self.taken = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def write(self, records: list[CallRecord]) -> None:
+    async def write(self, records: list[CallRecord], outbox: OutboxChanges) -> None:
         self.taken.set()
         await self.release.wait()
-        await self.store.write_records(records)
+        await self.store.write_records(records, outbox)
 
 
 def _record(account: Account, call_uuid: str) -> CallRecord:
@@ -67,4 +71,69 @@ async def test_written_waits_for_the_batch_being_written(store: Store) -> None:
     writes.release.set()
     await waiting
     assert await store.get_call(account.auth_id, "c1") is not None
+    await writer.stop()
+
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+LATER = NOW + timedelta(days=1)
+
+
+def _callback(callback_id: str, auth_id: str, due: datetime = NOW) -> PendingCallback:
+    return PendingCallback(
+        callback_id, auth_id, "http://127.0.0.1/h", "POST", b"a=1", "", {}, 0, due, NOW
+    )
+
+
+class FailingWrites:
+    """``Store.write_records`` that fails (database locked) until ``failures`` run out."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        self.store = store
+        self.failures = failures
+        self.calls = 0
+
+    async def write(self, records: list[CallRecord], outbox: OutboxChanges) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise sqlite3.OperationalError("database is locked")
+        await self.store.write_records(records, outbox)
+
+
+async def test_a_records_callbacks_are_written_with_it(store: Store) -> None:
+    account, _ = await store.ensure_main_account()
+    writer = RecordWriter(store.write_records, interval=0.01)
+    writer.start()
+    writer.put(_record(account, "c1"), [_callback("cb1", account.auth_id)])
+    await writer.written("c1")
+    assert await store.get_call(account.auth_id, "c1") is not None
+    assert [cb.callback_id for cb in await store.outbox.due(LATER, 10)] == ["cb1"]
+    await writer.stop()
+
+
+async def test_failed_batches_are_retried_with_their_outbox_changes(store: Store) -> None:
+    account, _ = await store.ensure_main_account()
+    writes = FailingWrites(store, failures=3)
+    writer = RecordWriter(writes.write, interval=0.01, retry_delay=0.01)
+    writer.start()
+    writer.put(_record(account, "c1"), [_callback("kept", account.auth_id)])
+    writer.put(_record(account, "c2"), [_callback("sent", account.auth_id)])
+    writer.reschedule_callback("kept", 2, LATER)
+    writer.callback_delivered("sent")
+    await writer.written("c2")
+    assert writes.calls == 4
+    assert await store.get_call(account.auth_id, "c1") is not None
+    [kept] = await store.outbox.due(LATER, 10)
+    assert (kept.callback_id, kept.attempts, kept.next_attempt) == ("kept", 2, LATER)
+    await writer.stop()
+
+
+async def test_due_callbacks_are_read_after_the_changes_queued_before(store: Store) -> None:
+    account, _ = await store.ensure_main_account()
+    writer = RecordWriter(store.write_records, interval=60.0)  # only woken, never by time
+    writer.start()
+    outbox = RecordBatchOutbox(writer, store.outbox.due)
+    await outbox.save(_callback("cb1", account.auth_id))
+    assert [cb.callback_id for cb in await outbox.due(LATER, 10)] == ["cb1"]
+    await outbox.delete("cb1")  # delivered by the worker: queued, not yet written
+    assert await outbox.due(LATER, 10) == []
     await writer.stop()

@@ -45,6 +45,14 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)  # e.g. a redirect's Location
 
 
+class BusyHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog for bursts of new connections
+    (the default of 5 drops connection attempts when many calls start at once)."""
+
+    daemon_threads = True
+    request_queue_size = 512
+
+
 @dataclass
 class WebhookServer:
     """The customer's web server: serves documents by path and records every request."""
@@ -68,8 +76,7 @@ class WebhookServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = BusyHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -257,6 +264,46 @@ def sipp(
 ) -> SippResult:
     """Run one SIPp call from a scenario template (``{name}`` filled from values), sent
     from ``ip`` (another loopback address stands for another host), ``extra`` SIPp options."""
+    cmd, path = sipp_command(
+        workdir, scenario, port, transport, timeout, calls, rate, ip, extra, values
+    )
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)
+    traces = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{path.stem}*_*.log"))
+    return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)
+
+
+def sipp_start(
+    workdir: Path,
+    scenario: str,
+    port: int,
+    *,
+    timeout: int = 60,
+    calls: int = 1,
+    rate: int = 10,
+    **values: Any,
+) -> subprocess.Popen[str]:
+    """``sipp`` in the background (UDP, from 127.0.0.1); the caller waits for or kills it."""
+    cmd, _ = sipp_command(
+        workdir, scenario, port, "u1", timeout, calls, rate, "127.0.0.1", (), values
+    )
+    return subprocess.Popen(
+        cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+
+
+def sipp_command(
+    workdir: Path,
+    scenario: str,
+    port: int,
+    transport: str,
+    timeout: int,
+    calls: int,
+    rate: int,
+    ip: str,
+    extra: Sequence[str],
+    values: dict[str, Any],
+) -> tuple[list[str], Path]:
+    """The SIPp command line for ``sipp``/``sipp_start``, and the scenario file it runs."""
     assert shutil.which("sipp"), "sipp is not installed (Debian package sip-tester)"
     defaults = {"caller": "14155550100", "caller_name": "Alice Smith", "to": "15550001111"}
     text = (SCENARIOS / scenario).read_text().format(**{**defaults, **values})
@@ -283,9 +330,7 @@ def sipp(
         *extra,
         f"127.0.0.1:{port}",
     ]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout + 10)
-    traces = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{path.stem}*_*.log"))
-    return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:] + traces)
+    return cmd, path
 
 
 def _wait_bound_udp(port: int, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:

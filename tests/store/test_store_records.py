@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord, PendingCallback
+from callplane.store.outbox import OutboxChanges
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -129,3 +131,34 @@ async def test_outbox_reschedule_and_delete(store: Store) -> None:
     assert again.attempts == 2
     await outbox.delete("a")
     assert await outbox.due(T0 + timedelta(days=1), 10) == []
+
+
+async def test_records_and_outbox_changes_in_one_batch(store: Store, account: Account) -> None:
+    await store.outbox.save(_callback("old", T0))
+    await store.outbox.save(_callback("retried", T0))
+    changes = OutboxChanges(
+        saved=[_callback("new", T0)],
+        rescheduled={"retried": (3, T0 + timedelta(hours=2))},
+        delivered=["old"],
+    )
+    await store.write_records([_record(account, "c1")], changes)
+    assert await store.get_call(account.auth_id, "c1") is not None
+    assert [cb.callback_id for cb in await store.outbox.due(T0 + timedelta(hours=1), 10)] == ["new"]
+    due = await store.outbox.due(T0 + timedelta(hours=3), 10)
+    assert [(cb.callback_id, cb.attempts) for cb in due] == [("new", 1), ("retried", 3)]
+
+
+async def test_interrupted_first_attempts_are_due_at_start_up(store: Store) -> None:
+    later = T0 + timedelta(hours=1)
+    await store.outbox.save(replace(_callback("in-flight", later), attempts=0))
+    await store.outbox.save(_callback("backing-off", later))  # attempts=1: keeps its schedule
+    assert await store.outbox.release_interrupted(T0) == 1
+    assert [cb.callback_id for cb in await store.outbox.due(T0, 10)] == ["in-flight"]
+
+
+async def test_last_activity_is_the_newest_time_written(store: Store, account: Account) -> None:
+    assert await store.last_activity() is None
+    answered = _record(account, "c1", answer_time=T0 + timedelta(minutes=3))
+    ended = _record(account, "c2", minute=1, end_time=T0 + timedelta(minutes=2))
+    await store.write_records([answered, ended, _record(account, "c3", minute=2)])
+    assert await store.last_activity() == T0 + timedelta(minutes=3)

@@ -157,3 +157,19 @@ async def test_memory_outbox_orders_and_limits() -> None:
 
 def test_backoff_delay() -> None:
     assert [backoff_delay(n, 30, 3600) for n in (1, 2, 3, 8, 20)] == [30, 60, 120, 3600, 3600]
+
+
+async def test_callback_is_in_the_outbox_before_its_first_attempt(
+    server: Recorder, client: WebhookClient, outbox: MemoryOutbox
+) -> None:
+    server.default = Reply(delay=0.2)
+    sending = asyncio.create_task(
+        client.notify(server.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1")
+    )
+    while not server.seen("/hangup"):
+        await asyncio.sleep(0.01)
+    [cb] = outbox.all()  # a crash now would leave it to the next process
+    assert (cb.attempts, cb.url) == (0, server.url("/hangup"))
+    assert cb.created and cb.next_attempt >= cb.created + timedelta(seconds=55)  # not due yet
+    assert await sending
+    assert len(outbox) == 0  # delivered: deleted

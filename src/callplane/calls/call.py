@@ -274,6 +274,7 @@ class Call:
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = 200
+        self.services.records.put(self.record)  # a crash from now on still bills the call
         if not await self.leg.wait_ack(ACK_WAIT):
             self.note("no ACK for our 200 OK", "error")
         return not self.ended

@@ -307,6 +307,8 @@ class OutboundLeg:
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = response.status
+        if not self.shares_record:
+            self.services.records.put(self.record)  # a crash from now on still bills the leg
         self._set_state(LegState.ANSWERED)
 
     def _send_ack(self) -> None:

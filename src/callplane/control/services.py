@@ -23,7 +23,8 @@ from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
 from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
-from callplane.webhooks.client import WebhookClient
+from callplane.webhooks.client import Callback, WebhookClient
+from callplane.webhooks.signing import SigningKeys
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
@@ -98,33 +99,45 @@ class Services:
         if invite is not None and self.by_call_id.get(invite.call_id) is call:
             del self.by_call_id[invite.call_id]
         self.limits.release(call.limit_keys)
-        self.records.put(call.record)
+        callbacks = self._ended_callbacks(call, cause)
+        self.records.put(call.record, [callback.stored for callback in callbacks])
+        if callbacks:
+            keys = SigningKeys(call.route.account.auth_token)
+            for callback in callbacks:
+                self.spawn(self._after_record(call.uuid, self.webhooks.deliver(callback, keys)))
+
+    def _ended_callbacks(self, call: Call, cause: Cause) -> list[Callback]:
+        """The hangup callback and the ``call-rejected`` status callback an ended call
+        owes; their outbox rows go in the transaction of its final record."""
         app = call.route.application
         if app is None:
-            return
-        token, auth_id = call.route.account.auth_token, call.route.account.auth_id
+            return []
+        auth_id = call.route.account.auth_id
+        callbacks = []
         if app.hangup_url:
             params = hangup_params(call.record, call.sip_headers, cause.q850)
-            notify = self.webhooks.notify(
-                app.hangup_url, app.hangup_method, params, token, auth_id=auth_id, reach=call.reach
+            callbacks.append(
+                self.webhooks.prepare(
+                    app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach
+                )
             )
-            self.spawn(self._after_record(call.uuid, notify))
         if call.reject_reason and app.status_callback_url:
             event = rejected_event(call.record, call.reject_reason)
-            self.spawn(
-                self.webhooks.notify(
+            callbacks.append(
+                self.webhooks.prepare(
                     app.status_callback_url,
                     app.status_callback_method,
                     None,
-                    token,
                     auth_id=auth_id,
                     reach=call.reach,
                     json_body=event,
                 )
             )
+        return callbacks
 
     async def drain(self, timeout: float = 5.0) -> None:
-        """Let callbacks in flight finish (failed ones are already in the outbox)."""
+        """Let callbacks in flight finish (every one has its outbox row: what does not
+        finish is sent again by the next process)."""
         if self.tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), timeout)

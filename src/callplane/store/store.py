@@ -59,7 +59,7 @@ from callplane.store.models import (
     Trunk,
     UsagePeriod,
 )
-from callplane.store.outbox import SqlOutbox
+from callplane.store.outbox import OutboxChanges, SqlOutbox
 from callplane.store.routes import EndpointIndex, build_routes
 from callplane.store.secrets import digest_ha1, secret_digest
 from callplane.store.sql import count_of, date_bucket, install_sqlite_pragmas, upsert
@@ -898,10 +898,17 @@ class Store:
 
     # -- call records ---------------------------------------------------------
 
-    async def write_records(self, records: Sequence[CallRecord]) -> None:
-        """Upsert records by call_uuid in one transaction (the last of duplicates wins)."""
+    async def write_records(
+        self, records: Sequence[CallRecord], outbox: OutboxChanges | None = None
+    ) -> None:
+        """Upsert records by call_uuid (the last of duplicates wins) and apply the
+        ``outbox`` changes (the callbacks these records owe, deliveries...), all in
+        one transaction."""
         latest = {r.call_uuid: r for r in records}
         if not latest:
+            if outbox:
+                async with self._engine.begin() as conn:
+                    await self.outbox.apply(conn, outbox)
             return
         params = [rows.record_row(r) for r in latest.values()]
         c = t.call_records.c
@@ -913,6 +920,8 @@ class Store:
         old = {row.call_uuid for row in await self._all(known)}
         async with self._engine.begin() as conn:
             await conn.execute(self._upsert_records, params)
+            if outbox:
+                await self.outbox.apply(conn, outbox)
         self._count_added([r for uuid, r in latest.items() if uuid not in old], latest.values())
 
     def _count_added(self, added: list[CallRecord], written: Iterable[CallRecord]) -> None:
@@ -1040,6 +1049,17 @@ class Store:
         """Records still marked live: calls a crash interrupted (start-up recovery)."""
         stmt = rows.select_records().where(t.call_records.c.state == "live")
         return [rows.call_record(row) for row in await self._all(stmt)]
+
+    async def last_activity(self) -> datetime | None:
+        """The newest moment call records show: the latest start, answer or end written.
+        A crashed process was alive at least until then (start-up recovery)."""
+        c = t.call_records.c
+        stmt = sa.select(
+            sa.func.max(c.initiation_time), sa.func.max(c.answer_time), sa.func.max(c.end_time)
+        )
+        found = await self._first(stmt)
+        stamps = [stamp for stamp in (found or ()) if stamp is not None]
+        return max(stamps) if stamps else None
 
 
 _FLOW_COLUMNS = ("flow_id", "auth_id", "name", "document", "created", "updated")

@@ -14,9 +14,10 @@ DialHangup     hangup      hangup          a B leg ended: DialBLegDuration,
 
 Every event carries the call's usual parameters (CallUUID, From, To, ...) and
 DialALegUUID, DialBLegUUID, DialBLegFrom, DialBLegTo and DialBLegPosition (the
-1-based place of the B leg's noun in the Dial). Events are callbacks: retried,
-then parked in the outbox (design.md §4). Each waits for the one before it,
-so the customer sees them in the order they happened.
+1-based place of the B leg's noun in the Dial). Events are callbacks (design.md
+§4, §7): in the outbox before they are sent, retried, and re-sent later by the
+outbox worker if they still fail. Each waits for the first attempt of the one
+before it, so the customer sees them in the order they happened.
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ Two kinds of request (design.md section 4):
   the caller can go to the fallback URL; retries only when the URL's fragment
   asks for them.
 * :meth:`WebhookClient.notify` - callback URLs (hangup, status callbacks):
-  retried per policy; what still fails goes to the outbox, which the
-  :class:`~callplane.webhooks.worker.OutboxWorker` drains later. Never raises
-  for HTTP failures.
+  written to the outbox before the first attempt, retried per policy, deleted
+  from the outbox once delivered; what still fails waits there for the
+  :class:`~callplane.webhooks.worker.OutboxWorker`. Never raises for HTTP
+  failures. :meth:`~WebhookClient.prepare` and :meth:`~WebhookClient.deliver`
+  are its two halves, for callers that write the row themselves (a hangup
+  callback goes in its call record's transaction).
 
 Requests go straight to httpcore (httpx's transport, same project): httpx's
 client layer cost as much CPU per request as the HTTP exchange itself, and the
@@ -101,6 +104,16 @@ class _Request:
 
 
 @dataclass(frozen=True, slots=True)
+class Callback:
+    """A callback request: its outbox row and how it goes on the wire."""
+
+    stored: PendingCallback
+    request: _Request
+    policy: Policy
+    reach: Reach  # what the outbound request policy lets it reach
+
+
+@dataclass(frozen=True, slots=True)
 class _Failure:
     kind: str  # policy.FAILURES member, "tt" or "other"
     error: WebhookError
@@ -173,6 +186,40 @@ class WebhookClient:
             raise result.error
         return result
 
+    def prepare(
+        self,
+        url: str,
+        method: str,
+        params: Params | None,
+        *,
+        auth_id: str,
+        reach: Reach,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Callback:
+        """A callback ready for the outbox and for :meth:`deliver`. Its row is due only
+        after the first attempt (with the URL's retries) has had all its time: until
+        then that attempt, not the outbox worker, is sending it."""
+        target, policy = split_url(url, CALLBACK_POLICY)
+        if json_body is not None:
+            request = _json_request(_method(method), target, json_body)
+        else:
+            request = _form_request(_method(method), target, params or {})
+        now = utcnow()
+        fragment = url.partition("#")[2]
+        stored = PendingCallback(
+            callback_id=uuid.uuid4().hex,
+            auth_id=auth_id,
+            url=f"{request.url}#{fragment}" if fragment else request.url,
+            method=request.method,
+            body=request.body,
+            content_type=request.content_type,
+            headers={},
+            attempts=0,
+            next_attempt=now + timedelta(seconds=policy.total_timeout + self._outbox_delay),
+            created=now,
+        )
+        return Callback(stored, request, policy, reach)
+
     async def notify(
         self,
         url: str,
@@ -185,20 +232,32 @@ class WebhookClient:
         json_body: Mapping[str, Any] | None = None,
         main_auth_token: str | None = None,
     ) -> bool:
-        """Deliver a callback; True if delivered now, else it is left in the outbox
-        (unless the outbound request policy refused it: that would not change)."""
-        target, policy = split_url(url, CALLBACK_POLICY)
-        if json_body is not None:
-            request = _json_request(_method(method), target, json_body)
-        else:
-            request = _form_request(_method(method), target, params or {})
-        keys = SigningKeys(auth_token, main_auth_token)
-        result = await self._send(request, policy, keys, reach)
-        if isinstance(result, _Failure):
-            if result.kind != _REFUSED:
-                await self._park(request, url, auth_id, result)
-            return False
-        return True
+        """Deliver a callback, written to the outbox before the first attempt; True if
+        delivered now, else it stays in the outbox for the worker (unless the outbound
+        request policy refused it: that would not change)."""
+        callback = self.prepare(
+            url, method, params, auth_id=auth_id, reach=reach, json_body=json_body
+        )
+        await self.outbox.save(callback.stored)
+        return await self.deliver(callback, SigningKeys(auth_token, main_auth_token))
+
+    async def deliver(self, callback: Callback, keys: SigningKeys) -> bool:
+        """The first attempt (with the URL's retries) at a callback already in the
+        outbox: its row is deleted once delivered (or refused by the outbound request
+        policy), else scheduled for the worker."""
+        result = await self._send(callback.request, callback.policy, keys, callback.reach)
+        callback_id = callback.stored.callback_id
+        if not isinstance(result, _Failure) or result.kind == _REFUSED:
+            await self.outbox.delete(callback_id)
+            return not isinstance(result, _Failure)
+        when = utcnow() + timedelta(seconds=self._outbox_delay)
+        await self.outbox.reschedule(callback_id, result.attempts, when)
+        logger.warning(
+            "callback queued for retry: %s",
+            result.error,
+            extra={"url": callback.request.url, "status": result.error.status},
+        )
+        return False
 
     async def resend(self, cb: PendingCallback, keys: SigningKeys, reach: Reach) -> bool:
         """One attempt at a stored callback, same body, fresh signature."""
@@ -347,28 +406,6 @@ class WebhookClient:
             if size + len(chunks[-1]) > limit:
                 raise _BodyTooLarge(f"response body over {limit} bytes")
         return b"".join(chunks)
-
-    async def _park(self, request: _Request, url: str, auth_id: str, failure: _Failure) -> None:
-        now = utcnow()
-        fragment = url.partition("#")[2]
-        cb = PendingCallback(
-            callback_id=uuid.uuid4().hex,
-            auth_id=auth_id,
-            url=f"{request.url}#{fragment}" if fragment else request.url,
-            method=request.method,
-            body=request.body,
-            content_type=request.content_type,
-            headers={},
-            attempts=failure.attempts,
-            next_attempt=now + timedelta(seconds=self._outbox_delay),
-            created=now,
-        )
-        await self.outbox.save(cb)
-        logger.warning(
-            "callback queued for retry: %s",
-            failure.error,
-            extra={"url": request.url, "status": failure.error.status, "attempt": cb.attempts},
-        )
 
 
 class _Pools:

@@ -8,7 +8,7 @@ A callback is deleted once delivered, dropped with an error log once older than
 ``base_delay * 2**(attempts-1)`` seconds later (capped at ``max_delay``).
 
 One batch is finished before the next is fetched, so a callback is never in
-flight twice from one worker.
+flight twice from one worker; a full batch is followed by the next at once.
 """
 
 from __future__ import annotations
@@ -71,18 +71,23 @@ class OutboxWorker:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Process one batch of due callbacks; return how many were delivered."""
-        now = now or utcnow()
+        return (await self._pass(now or utcnow()))[0]
+
+    async def _pass(self, now: datetime) -> tuple[int, bool]:
+        """One batch: (delivered, whether the batch was full, so more may be due)."""
         due = await self._outbox.due(now, self._batch)
         results = await asyncio.gather(*(self._retry(cb, now) for cb in due))
-        return sum(results)
+        return sum(results), len(due) >= self._batch
 
     async def _run(self) -> None:
         while True:
+            full = False
             try:
-                await self.run_once()
+                _, full = await self._pass(utcnow())
             except Exception:  # a broken store must not kill the worker
                 logger.exception("webhook outbox pass failed")
-            await asyncio.sleep(self._interval)
+            if not full:  # a backlog (after a restart, an outage) is worked off at once
+                await asyncio.sleep(self._interval)
 
     async def _retry(self, cb: PendingCallback, now: datetime) -> bool:
         if cb.created is not None and now - cb.created > self._max_age:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from callplane.rtp.dtmf import DtmfEvent, digit_to_event, event_to_digit
+from callplane.rtp.dtmf import DIGITS, DtmfEvent, digit_to_event
 from callplane.rtp.packet import RtpPacket
 from callplane.sip.events import ResponseReceived
 from callplane.sip.headers import Headers
@@ -152,7 +152,7 @@ class Phone(asyncio.DatagramProtocol):
             for p in self.heard
             if p.payload_type == 101
         }
-        return [event_to_digit(event) for _, event in sorted(keys.items())]
+        return [DIGITS[event] for _, event in sorted(keys.items())]
 
     def close(self) -> None:
         if self.transport is not None:

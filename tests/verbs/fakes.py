@@ -33,8 +33,10 @@ from callplane.net.ports import PortAllocator
 from callplane.net.rtp_session import RtpSession
 from callplane.rtp.errors import RtpError
 from callplane.store.models import Account, Application, CallRecord, Number, Recording, Route
+from callplane.store.outbox import OutboxChanges
 from callplane.store.trunks import TrunkTable
 from callplane.webhooks.client import WebhookResponse
+from callplane.webhooks.ssrf import Reach
 
 FRAME_SECONDS = 0.02
 AUTH_ID = "MAVERBSTESTS0000000"
@@ -84,9 +86,11 @@ class FakeWebhooks:
         params: dict[str, str],
         auth_token: str,
         *,
+        reach: Reach,
         timeout: float | None = None,
         main_auth_token: str | None = None,
     ) -> WebhookResponse:
+        assert isinstance(reach, Reach)
         self.requests.append(WebhookRequest("fetch", url, method, dict(params), auth_token))
         if url not in self.documents:
             raise WebhookError("HTTP 404", url, 404)
@@ -101,9 +105,11 @@ class FakeWebhooks:
         auth_token: str,
         *,
         auth_id: str,
+        reach: Reach,
         json_body: dict[str, Any] | None = None,
         main_auth_token: str | None = None,
     ) -> bool:
+        assert isinstance(reach, Reach)
         sent = dict(params or json_body or {})
         self.requests.append(WebhookRequest("notify", url, method, sent, auth_token, auth_id))
         return True
@@ -131,7 +137,8 @@ class FakeAudio:
         self.files: dict[str, Pcm] = {}
         self.fetched: list[str] = []
 
-    async def fetch(self, url: str) -> Pcm:
+    async def fetch(self, url: str, *, reach: Reach) -> Pcm:
+        assert isinstance(reach, Reach)
         self.fetched.append(url)
         if url not in self.files:
             raise FetchError(url, "HTTP 404", 404)
@@ -315,7 +322,7 @@ class FakeServices:
     def __post_init__(self) -> None:
         self.settings = Settings(data_dir=self.data_dir, sip_host="127.0.0.1")
 
-        async def write(batch: list[CallRecord]) -> None:
+        async def write(batch: list[CallRecord], outbox: OutboxChanges | None = None) -> None:
             self.written.extend(batch)
 
         self.records = RecordWriter(write)

@@ -164,7 +164,9 @@ async def test_callback_is_in_the_outbox_before_its_first_attempt(
 ) -> None:
     server.default = Reply(delay=0.2)
     sending = asyncio.create_task(
-        client.notify(server.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1")
+        client.notify(
+            server.url("/hangup"), "POST", PARAMS, TOKEN, auth_id="MA1", reach=Reach.PRIVATE
+        )
     )
     while not server.seen("/hangup"):
         await asyncio.sleep(0.01)

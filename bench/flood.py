@@ -37,6 +37,7 @@ from bench.sip_reject import (  # noqa: E402
     WEBHOOK_NUMBER,
     percentile,
     rss_kib,
+    sipp_cmd,
     start_nginx,
 )
 from bench.sipp_results import read_rtt, read_stat  # noqa: E402
@@ -44,36 +45,6 @@ from bench.sipp_results import read_rtt, read_stat  # noqa: E402
 FLOOD_SCENARIO = SCENARIOS / "uac_invite_flood.xml"
 FLOODER, LEGITIMATE = "127.0.0.2", "127.0.0.1"
 HANGUP_PATH = "/flood/hangup"
-
-
-def sipp_cmd(
-    scenario: Path, ip: str, rate: int, calls: int, port: int, seconds: float
-) -> list[str]:
-    return [
-        "sipp",
-        "-sf",
-        str(scenario),
-        "-i",
-        ip,
-        "-nostdin",
-        "-r",
-        str(rate),
-        "-m",
-        str(calls),
-        "-l",
-        str(max(rate * 4, 100)),
-        "-trace_stat",
-        "-trace_rtt",
-        "-rtt_freq",
-        "1",
-        "-fd",
-        "1",
-        "-timeout",
-        f"{seconds * 3 + 20:.0f}s",
-        "-max_socket",
-        "60000",
-        f"127.0.0.1:{port}",
-    ]
 
 
 def configured_server(tmp: Path, nginx_port: int, web: WebhookServer) -> CallplaneServer:

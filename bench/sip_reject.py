@@ -108,6 +108,23 @@ def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+def sipp_cmd(
+    scenario: Path,
+    ip: str,
+    rate: int,
+    calls: int,
+    port: int,
+    seconds: float,
+    service: str | None = None,
+) -> list[str]:
+    """SIPp placing ``calls`` at ``rate``/s from ``ip``, with statistics and RTT traces."""
+    cmd = ["sipp", "-sf", str(scenario), *(["-s", service] if service else []), "-i", ip]
+    cmd += ["-nostdin", "-r", str(rate), "-m", str(calls), "-l", str(max(rate * 4, 100))]
+    cmd += ["-trace_stat", "-trace_rtt", "-rtt_freq", "1", "-fd", "1"]
+    cmd += ["-timeout", f"{seconds * 3 + 20:.0f}s", "-max_socket", "60000"]
+    return [*cmd, f"127.0.0.1:{port}"]
+
+
 def sipp_run(
     tmp: Path, port: int, service: str, final: int, rate: int, seconds: float, mode: str
 ) -> Run:
@@ -116,33 +133,7 @@ def sipp_run(
     calls = int(rate * seconds)
     for old in tmp.glob(f"{scenario.stem}_*"):
         old.unlink()
-    cmd = [
-        "sipp",
-        "-sf",
-        str(scenario),
-        "-s",
-        service,
-        "-i",
-        "127.0.0.1",
-        "-nostdin",
-        "-r",
-        str(rate),
-        "-m",
-        str(calls),
-        "-l",
-        str(max(rate * 4, 100)),
-        "-trace_stat",
-        "-trace_rtt",
-        "-rtt_freq",
-        "1",
-        "-fd",
-        "1",
-        "-timeout",
-        f"{seconds * 3 + 20:.0f}s",
-        "-max_socket",
-        "60000",
-        f"127.0.0.1:{port}",
-    ]
+    cmd = sipp_cmd(scenario, "127.0.0.1", rate, calls, port, seconds, service)
     started = time.monotonic()
     subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=seconds * 3 + 60)
     elapsed = time.monotonic() - started

@@ -44,6 +44,9 @@ def ack_for(response: bytes, sip_port: int, number: str, local: int) -> bytes:
     ).encode()
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python names it only on 3.12+
+
+
 def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
     callplane: CallplaneServer, web: WebhookServer
 ) -> None:
@@ -56,6 +59,9 @@ def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
     rtp.bind(("127.0.0.1", 0))
     sip.settimeout(10)
     rtp.settimeout(5)
+    # Arrival times from the kernel: on a busy machine this test may read late, and
+    # packets read together would look like a burst the server never sent.
+    rtp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     local, rtp_port = sip.getsockname()[1], rtp.getsockname()[1]
     sip.sendto(
         invite(str(uuid.uuid4()), callplane.sip_port, rtp_port, local, number),
@@ -69,9 +75,9 @@ def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
     arrivals: list[tuple[float, int, int, int]] = []
     end = time.monotonic() + SECONDS
     while time.monotonic() < end:
-        packet = rtp.recv(2048)
+        packet, ancillary, _, _ = rtp.recvmsg(2048, socket.CMSG_SPACE(16))
         seq, ts, ssrc = struct.unpack("!HII", packet[2:12])
-        arrivals.append((time.monotonic(), seq, ts, ssrc))
+        arrivals.append((_kernel_time(ancillary), seq, ts, ssrc))
     sip.close()
     rtp.close()
 
@@ -100,3 +106,12 @@ def test_garbage_sdp_is_refused_488_when_answering(
     )
     result = sipp(tmp_path, "uac_bad_sdp.xml", callplane.sip_port, to="15553330002", code=488)
     assert result.returncode == 0, result.output
+
+
+def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The SO_TIMESTAMPNS arrival time of a datagram, in seconds."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = struct.unpack("qq", data[:16])
+            return seconds + nanoseconds / 1e9
+    raise AssertionError("no kernel timestamp on the RTP packet")

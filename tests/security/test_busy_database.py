@@ -23,6 +23,7 @@ from callplane.store import Store
 from callplane.store.models import CallRecord
 from callplane.webhooks import OutboxWorker, SigningKeys
 from callplane.webhooks.outbox import utcnow
+from callplane.webhooks.ssrf import Reach
 from tests.interop.harness import WebhookServer
 
 CALLBACKS = 20
@@ -75,6 +76,7 @@ async def test_a_locked_database_delays_callbacks_and_records_but_loses_none(
                         {"CallUUID": f"c{i}"},
                         account.auth_token,
                         auth_id=account.auth_id,
+                        reach=Reach.PRIVATE,
                     )
                 )
                 for i in range(CALLBACKS)
@@ -110,5 +112,5 @@ async def test_a_locked_database_delays_callbacks_and_records_but_loses_none(
         assert await store.get_call(account.auth_id, f"c{i}") is not None
 
 
-async def _signing(token: str) -> SigningKeys:
-    return SigningKeys(token)
+async def _signing(token: str) -> tuple[SigningKeys, Reach]:
+    return SigningKeys(token), Reach.PRIVATE

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.interop.harness import BusyHTTPServer, CallplaneServer, WebhookServer, sipp_start
+from tests.interop.harness import LAB, BusyHTTPServer, CallplaneServer, WebhookServer, sipp_start
 
 OK, BUSY, LONG = "15550001001", "15550001002", "15550001003"
 OK_CALLS, BUSY_CALLS, LONG_CALLS = 100, 100, 20
@@ -138,7 +138,7 @@ def test_sigkill_loses_no_callback_and_bills_answered_calls(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    first = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+    first = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
     callers: list[subprocess.Popen[str]] = []
     try:
         first.api("POST", "", json={"inbound_cps": 100000})
@@ -168,7 +168,7 @@ def test_sigkill_loses_no_callback_and_bills_answered_calls(
             caller.wait()
 
     receiver.answer()
-    second = CallplaneServer(data, extra=("--log-level", "WARNING")).start()
+    second = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
     try:
         records = all_records(second)
         assert len(records) == OK_CALLS + BUSY_CALLS + LONG_CALLS

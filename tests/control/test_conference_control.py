@@ -227,7 +227,8 @@ async def test_recording_keeps_the_room_until_stopped_and_reports_it(
 
     (recording,) = services.recordings
     room = services.conferences.find(AUTH_ID, ROOM)
-    assert room is not None and recording.call_uuid == room.uuid
+    assert room is not None and recording.call_uuid == room.uuid and room.closing == []
+    assert room.taps == []
     assert recording.recording_id == started.recording_id
     assert recording.recording_type == "conference" and recording.recording_format == "wav"
     assert 1900 <= recording.recording_duration_ms <= 2100

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +59,7 @@ class _Callback:
 class _Running:
     recording: RoomRecording
     callback: _Callback | None
+    on_close: Callable[[], None]  # in the room's ``closing`` hooks while it runs
 
 
 class ConferenceControl:
@@ -226,17 +227,20 @@ class ConferenceControl:
                 wanted_format=file_format,
                 recording_type="conference",
             )
-            running = _Running(recording, callback if callback_url else None)
+            running = _Running(
+                recording, callback if callback_url else None, lambda: self._room_closed(room)
+            )
             self._recordings[room] = running
-            room.closing.append(lambda: self._room_closed(room))
+            room.closing.append(running.on_close)
         return RecordingStarted(running.recording.recording_id, running.recording.url)
 
     async def record_stop(self, auth_id: str, name: str) -> bool:
         """Stop recording the room and store the recording; False if it was not recorded."""
         room = self.services.conferences.find(auth_id, name)
         running = self._recordings.pop(room, None) if room else None
-        if running is None:
+        if room is None or running is None:
             return False
+        room.closing.remove(running.on_close)
         await self._save(name, running)
         return True
 

@@ -28,6 +28,7 @@ from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordBatchOutbox, RecordWriter, bill, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.config import Settings
+from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
 from callplane.control.originate import Originator
 from callplane.control.router import Router
@@ -135,6 +136,7 @@ async def serve(settings: Settings) -> None:
     app = create_app(
         store,
         live=LiveCallControl(services),
+        conferences=ConferenceControl(services),
         failures=services.auth_failures,
         guard=guard,
         max_body_bytes=settings.max_body_bytes,

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 
 from callplane.api import create_app
 from callplane.config import Settings
+from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
 from callplane.control.originate import Originator
 from callplane.control.router import Router
@@ -45,8 +46,8 @@ _BASE_URL_CONSTANTS = (
 
 
 class LiveServer:
-    """The API on uvicorn. With ``data_dir`` it has the real live-call control (with
-    no calls running) and bans; without, the live-call and ban routes answer 503."""
+    """The API on uvicorn. With ``data_dir`` it has the real live-call and conference
+    control (with no calls running) and bans; without, those routes answer 503."""
 
     def __init__(self, db_url: str, data_dir: Path | None = None) -> None:
         self.changes = 0
@@ -55,12 +56,19 @@ class LiveServer:
         self.thread.start()
         self.store = self.run(Store.open(db_url))
         self.account, _ = self.run(self.store.ensure_main_account())
-        live = guard = None
+        live = guard = conferences = None
         self.sip: SipTransport | None = None
         if data_dir is not None:
             services = build_services(Settings(data_dir=data_dir), self.store)
             live, guard = LiveCallControl(services), services.guard
-        app = create_app(self.store, on_change=self._on_change, live=live, guard=guard)
+            conferences = ConferenceControl(services)
+        app = create_app(
+            self.store,
+            on_change=self._on_change,
+            live=live,
+            conferences=conferences,
+            guard=guard,
+        )
         if data_dir is not None:  # POST /Call/ places real calls over a real SIP socket
             app.state.originator = self.run(self._originator(services))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from callplane.api import console, openapi
 from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from callplane.api.http import ApiError, OnChange, error_reply
-from callplane.api.live_protocol import LiveCalls
+from callplane.api.live_protocol import LiveCalls, LiveConferences
 from callplane.api.operations import OPERATIONS
 from callplane.errors import NotFound, ValidationError
 from callplane.net.auth_failures import AuthFailures
@@ -106,14 +106,16 @@ def create_app(
     *,
     on_change: OnChange | None = None,
     live: LiveCalls | None = None,
+    conferences: LiveConferences | None = None,
     failures: AuthFailures | None = None,
     guard: SourceGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
-    ``live`` controls running calls, ``guard`` holds the SIP transport's bans; without
-    them the live-call and ban operations answer 503. ``failures`` counts wrong
+    ``live`` controls running calls, ``conferences`` running conference rooms,
+    ``guard`` holds the SIP transport's bans; without them the live-call, conference
+    and ban operations answer 503. ``failures`` counts wrong
     credentials per client IP and bans (403) after too many (``callplane serve``
     shares it with SIP); without it nothing is counted. Request bodies over
     ``max_body_bytes`` get 413.
@@ -132,6 +134,7 @@ def create_app(
     app.state.store = store
     app.state.on_change = on_change
     app.state.live = live
+    app.state.conferences = conferences
     app.state.auth_failures = failures
     app.state.guard = guard
     return app

@@ -1,4 +1,5 @@
-"""What the REST API needs from the running calls (implemented by ``control/live.py``).
+"""What the REST API needs from the running calls (implemented by ``control/live.py``)
+and conferences (``control/conference.py``).
 
 Every method takes the caller's ``auth_id``: a call of another account is
 "not found" (``None``/``False``), never "forbidden", so uuids do not leak.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from callplane.calls.conference_views import ConferenceView, MemberIds, RecordingStarted
 from callplane.store.models import CallRecord
 
 
@@ -57,3 +59,72 @@ class LiveCalls(Protocol):
         ...
 
     async def send_digits(self, auth_id: str, call_uuid: str, digits: str) -> bool: ...
+
+
+class LiveConferences(Protocol):
+    """The account's running conference rooms, by name.
+
+    Member operations take member ids or ``"all"`` and answer the ids acted on:
+    ``None`` when there is no such room, ``[]`` when none of the members is in it.
+    """
+
+    def names(self, auth_id: str) -> list[str]: ...
+
+    def get(self, auth_id: str, name: str) -> ConferenceView | None: ...
+
+    def hangup(self, auth_id: str, name: str) -> bool:
+        """End every member's call; False if no such room."""
+        ...
+
+    def hangup_all(self, auth_id: str) -> list[str]:
+        """Hang up every room of the account; their names."""
+        ...
+
+    def mute(self, auth_id: str, name: str, ids: MemberIds, muted: bool) -> list[str] | None:
+        """Others stop (``muted``) or start again hearing the members."""
+        ...
+
+    def deafen(self, auth_id: str, name: str, ids: MemberIds, deaf: bool) -> list[str] | None:
+        """The members stop (``deaf``) or start again hearing the room."""
+        ...
+
+    def kick(self, auth_id: str, name: str, ids: MemberIds) -> list[str] | None:
+        """The members leave the room; their calls go on with their documents."""
+        ...
+
+    def hangup_members(self, auth_id: str, name: str, ids: MemberIds) -> list[str] | None: ...
+
+    async def play(self, auth_id: str, name: str, ids: MemberIds, url: str) -> list[str] | None:
+        """Mix the audio at ``url`` into what the members hear (``MediaError`` if it fails)."""
+        ...
+
+    async def speak(
+        self,
+        auth_id: str,
+        name: str,
+        ids: MemberIds,
+        text: str,
+        *,
+        voice: str,
+        language: str,
+    ) -> list[str] | None: ...
+
+    async def stop_audio(self, auth_id: str, name: str, ids: MemberIds) -> list[str] | None:
+        """Stop what ``play``/``speak`` started for the members."""
+        ...
+
+    def record(
+        self,
+        auth_id: str,
+        name: str,
+        *,
+        file_format: str,
+        callback_url: str = "",
+        callback_method: str = "POST",
+    ) -> RecordingStarted | None:
+        """Record the room's mix until ``record_stop`` or the room closes."""
+        ...
+
+    async def record_stop(self, auth_id: str, name: str) -> bool:
+        """Stop and store the room's recording; False if it is not being recorded."""
+        ...

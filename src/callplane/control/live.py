@@ -45,13 +45,7 @@ class LiveCallControl:
         call = self._find(auth_id, call_uuid)
         if call is None:
             return False
-        call.note("hung up through the REST API")
-        if call.task is not None:
-            call.task.cancel()
-        if call.answered:  # answer the API at once; the BYE goes on in the background
-            self.services.spawn(call.hangup(causes.API_HANGUP, causes.SOURCE_API))
-        else:
-            call.refuse(603, "Decline", causes.API_CANCEL, causes.SOURCE_API)
+        hang_up(call)
         return True
 
     async def transfer(self, auth_id: str, call_uuid: str, url: str, method: str) -> bool:
@@ -82,7 +76,7 @@ class LiveCallControl:
                 call.note(f"API play skipped {url}: {exc}", "error")
         if not clips:
             return False
-        self._overlay(call, np.concatenate(clips), loop=loop, length=length, mix=mix)
+        overlay(call, np.concatenate(clips), loop=loop, length=length, mix=mix)
         return True
 
     async def speak(
@@ -104,16 +98,8 @@ class LiveCallControl:
         except MediaError as exc:
             call.note(f"API speak failed: {exc}", "error")
             return False
-        self._overlay(call, pcm, loop=loop, length=None, mix=mix)
+        overlay(call, pcm, loop=loop, length=None, mix=mix)
         return True
-
-    @staticmethod
-    def _overlay(call: Call, pcm: np.ndarray, *, loop: bool, length: int | None, mix: bool) -> None:
-        assert call.leg.media is not None
-        stream = frames_of(pcm, 0 if loop else 1)
-        if length:
-            stream = (frame for _, frame in zip(range(length * 50), stream, strict=False))
-        call.leg.media.overlay(stream, mixed=mix)
 
     async def stop_audio(self, auth_id: str, call_uuid: str) -> bool:
         call = self._find(auth_id, call_uuid)
@@ -132,3 +118,23 @@ class LiveCallControl:
             call.note(f"API digits not sent: {exc}", "error")
             return False
         return True
+
+
+def hang_up(call: Call) -> None:
+    """End ``call`` for the REST API: stop its verbs, then BYE (answered) or refuse it."""
+    call.note("hung up through the REST API")
+    if call.task is not None:
+        call.task.cancel()
+    if call.answered:  # answer the API at once; the BYE goes on in the background
+        call.services.spawn(call.hangup(causes.API_HANGUP, causes.SOURCE_API))
+    else:
+        call.refuse(603, "Decline", causes.API_CANCEL, causes.SOURCE_API)
+
+
+def overlay(call: Call, pcm: np.ndarray, *, loop: bool, length: int | None, mix: bool) -> None:
+    """Play ``pcm`` on the call over (``mix``) or instead of what it hears now."""
+    assert call.leg.media is not None
+    stream = frames_of(pcm, 0 if loop else 1)
+    if length:
+        stream = (frame for _, frame in zip(range(length * 50), stream, strict=False))
+    call.leg.media.overlay(stream, mixed=mix)

@@ -14,15 +14,18 @@ one frame from each member's inbound ``FrameQueue``, so the room needs no
 timer of its own and stays in step with the clock that sends its audio.
 
 A member hears the wait sound (or silence) while the conference has not
-started or they are alone; members of a room not started are not heard.
+started or they are alone; members of a room not started are not heard. A
+muted member is not heard; a deaf member hears nothing of the room (the REST
+API sets both, ``control/conference.py``).
 Sounds the room announces (enter/exit beeps) are mixed over what each hears.
 Rooms belong to an account, are created on first join and forgotten when the
-last member leaves (``Conferences``).
+last member leaves (``Conferences``), which calls the room's ``closing`` hooks.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +84,7 @@ class Member:
     member_id: str
     call_uuid: str
     muted: bool = False
+    deaf: bool = False
     starts: bool = True  # startConferenceOnEnter
     ends: bool = False  # endConferenceOnExit
     stay_alone: bool = True
@@ -88,6 +92,7 @@ class Member:
     ended: Callable[[str], None] = lambda reason: None
     inbound: FrameQueue = field(default_factory=lambda: FrameQueue(INBOUND_DEPTH))
     sounds: deque[Iterator[Pcm]] = field(default_factory=deque)
+    joined: float = field(default_factory=time.monotonic)
     _waiting: Iterator[Pcm] | None = None
 
     def heard(self, frame: Pcm) -> None:
@@ -117,7 +122,9 @@ class Room:
         self.uuid = uuid
         self.members: dict[str, Member] = {}
         self.started = False
+        self.opened = time.monotonic()
         self.taps: list[Callable[[Pcm], None]] = []  # recordings of the whole room
+        self.closing: list[Callable[[], None]] = []  # called when the room is forgotten
         self._ids = itertools.count(1)
         self._heard: dict[str, Pcm] = {}
         self._taken: set[str] = set()
@@ -150,7 +157,8 @@ class Room:
     def frames_for(self, member: Member) -> Iterator[Pcm]:
         """What ``member`` hears, one frame per clock tick, until they leave."""
         while member.member_id in self.members:
-            yield member.over_sounds(self._next(member))
+            frame = member.over_sounds(self._next(member))
+            yield SILENCE if member.deaf else frame
 
     def _next(self, member: Member) -> Pcm:
         if not self._taken or member.member_id in self._taken:
@@ -195,3 +203,8 @@ class Conferences:
         key = (room.auth_id, room.name)
         if not room.members and self.rooms.get(key) is room:
             del self.rooms[key]
+            for hook in room.closing:
+                hook()
+
+    def of_account(self, auth_id: str) -> list[Room]:
+        return [room for (owner, _), room in self.rooms.items() if owner == auth_id]

@@ -24,18 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from callplane.calls.call import Call, new_call_uuid
 from callplane.markup.verbs import Conference
 from callplane.media.conference import Member, Room, beeps
-from callplane.media.pcm import Pcm, duration_ms
-from callplane.media.recorder import mp3_available, write_audio
-from callplane.store.models import Recording
+from callplane.media.pcm import Pcm
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
+from callplane.verbs.conference_recording import RoomRecording
 from callplane.verbs.dial_digits import DigitsMatcher
 from callplane.verbs.dial_sounds import NO_AUDIO, fetch_sound
 from callplane.verbs.record import recording_params
@@ -166,36 +162,16 @@ def _notifier(call: Call, verb: Conference, params: Params) -> Notify:
 
 def _record(call: Call, verb: Conference, room: Room, notify: Notify) -> Saving:
     """Record the room from now; the returned coroutine function saves it and reports it."""
-    chunks: list[Pcm] = []
-
-    def tap(frame: Pcm) -> None:
-        if verb.record_when_alone or len(room.members) > 1:
-            chunks.append(frame)
-
-    room.taps.append(tap)
+    recording = RoomRecording(
+        call.services,
+        room,
+        owner_uuid=call.uuid,
+        wanted_format=verb.record_file_format,
+        keep=lambda: verb.record_when_alone or len(room.members) > 1,
+    )
 
     async def save() -> Params:
-        room.taps.remove(tap)
-        wanted = verb.record_file_format
-        file_format = wanted if wanted == "wav" or mp3_available() else "wav"
-        folder = call.services.settings.recordings_dir / call.route.account.auth_id
-        path = folder / f"{new_call_uuid()}.{file_format}"
-        pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-        await asyncio.to_thread(write_audio, path, pcm, file_format)
-        length = duration_ms(pcm)
-        recording = Recording(
-            recording_id=path.stem,
-            auth_id=call.route.account.auth_id,
-            call_uuid=call.uuid,
-            recording_format=file_format,
-            path=str(path),
-            recording_duration_ms=length,
-            recording_start_ms=0,
-            recording_end_ms=length,
-            add_time=datetime.now(UTC),
-        )
-        await call.services.save_recording(recording)
-        saved = recording_params(call, recording)
+        saved = recording_params(call, await recording.save())
         notify("record", saved)
         return saved
 

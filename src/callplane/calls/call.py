@@ -116,6 +116,7 @@ class Call:
         self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
         self.end_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run once the call ends
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
+        self.streams: dict[str, asyncio.Task[None]] = {}  # forked <Stream>s by name or id
 
     @property
     def uuid(self) -> str:

@@ -43,7 +43,11 @@ def websocket_url(raw: object) -> str:
     return value
 
 
-STREAM_CONTENT_TYPES = ("audio/x-l16;rate=8000", "audio/x-l16;rate=16000", "audio/x-mulaw;rate=8000")
+STREAM_CONTENT_TYPES = (
+    "audio/x-l16;rate=8000",
+    "audio/x-l16;rate=16000",
+    "audio/x-mulaw;rate=8000",
+)
 
 
 def stream_content_type(raw: object) -> str:

@@ -130,9 +130,7 @@ SILENT_FRAME.flags.writeable = False
 class AgentAudio:
     """The agent's audio waiting to be played, with its marks, as an endless frame source."""
 
-    def __init__(
-        self, on_mark: Callable[[str], None], max_frames: int = MAX_QUEUED_FRAMES
-    ) -> None:
+    def __init__(self, on_mark: Callable[[str], None], max_frames: int = MAX_QUEUED_FRAMES) -> None:
         self.on_mark = on_mark
         self.max_frames = max_frames
         self._items: deque[Pcm | _Mark] = deque()

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from callplane.errors import WebhookError
 from callplane.webhooks.ssrf import OutboundPolicy, Reach, RefusedURL
@@ -30,15 +30,38 @@ MAX_MESSAGE = 1 << 20  # bytes: about 24 s of 16 kHz L16 in base64 in one playAu
 MAX_QUEUE = 64  # incoming messages buffered by the client
 
 
+class StreamClosed(Exception):
+    """The socket is closed (by either side, or broken)."""
+
+
 class StreamSocket(Protocol):
-    """One open WebSocket: text messages both ways."""
+    """One open WebSocket: text messages both ways; a closed socket raises StreamClosed."""
 
     async def send(self, message: str) -> None: ...
 
-    async def recv(self) -> str | bytes:
-        """The next message; raises when the socket is closed."""
+    async def recv(self) -> str | bytes: ...
 
     async def close(self) -> None: ...
+
+
+class _WebSocket:
+    def __init__(self, connection: ClientConnection) -> None:
+        self._connection = connection
+
+    async def send(self, message: str) -> None:
+        try:
+            await self._connection.send(message)
+        except ConnectionClosed as exc:
+            raise StreamClosed(str(exc)) from exc
+
+    async def recv(self) -> str | bytes:
+        try:
+            return await self._connection.recv()
+        except ConnectionClosed as exc:
+            raise StreamClosed(str(exc)) from exc
+
+    async def close(self) -> None:
+        await self._connection.close()
 
 
 class StreamConnector(Protocol):
@@ -64,7 +87,7 @@ class StreamSockets:
             raise WebhookError(f"bad port: {exc}", url) from exc
         try:
             addresses = await self.policy.resolve(parts.hostname, port, reach)
-            return await connect(
+            connection = await connect(
                 url,
                 host=addresses[0],
                 port=port,
@@ -76,6 +99,7 @@ class StreamSockets:
                 user_agent_header="Callplane",
                 proxy=None,
             )
+            return _WebSocket(connection)
         except RefusedURL as exc:
             raise WebhookError(str(exc), url) from exc
         except TimeoutError as exc:

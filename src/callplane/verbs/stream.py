@@ -98,7 +98,8 @@ class AgentStream:
     def __init__(self, call: Call, verb: Stream) -> None:
         self.call = call
         self.verb = verb
-        self.format = AudioFormat.parse(verb.content_type)
+        twilio = verb.protocol == "twilio"  # Twilio streams are mu-law 8 kHz, always
+        self.format = AudioFormat.parse("audio/x-mulaw" if twilio else verb.content_type)
         self.stream_id = new_call_uuid()
         self.key = verb.name or self.stream_id
         self.tracks = ("inbound", "outbound") if verb.audio_track == "both" else (verb.audio_track,)

@@ -130,7 +130,7 @@ class FakeAgentSocket:
         self.headers = headers
         self.received: list[tuple[float, dict[str, Any]]] = []
         self.closed = False
-        self._to_call: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._to_call: asyncio.Queue[str | bytes | None] = asyncio.Queue()  # b"": broken
 
     def says(self, message: object) -> None:
         """A dict or list is sent as JSON text; str and bytes as they are."""
@@ -139,6 +139,10 @@ class FakeAgentSocket:
 
     def hang_up(self) -> None:
         self._to_call.put_nowait(None)
+
+    def breaks(self) -> None:
+        """The connection drops without a closing handshake."""
+        self._to_call.put_nowait(b"")
 
     def events(self) -> list[str]:
         return [message["event"] for _, message in self.received]
@@ -153,9 +157,9 @@ class FakeAgentSocket:
 
     async def recv(self) -> str | bytes:
         item = await self._to_call.get()
-        if item is None:
+        if item is None or item == b"":
             self.closed = True
-            raise StreamClosed("closed by the agent")
+            raise StreamClosed("closed by the agent", clean=item is None)
         return item
 
     async def close(self) -> None:

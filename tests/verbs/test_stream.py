@@ -247,6 +247,20 @@ async def test_refused_socket_is_noted_reported_and_the_document_goes_on(
     assert not call.ended
 
 
+async def test_a_broken_socket_is_reported_and_the_document_goes_on(
+    call: Call, services: FakeServices
+) -> None:
+    running, agent = await start(call, services, PLIVO_TWO_WAY)
+    agent.breaks()
+
+    assert await running == NEXT
+    assert "socket lost" in call.record.events[-1]["message"]
+    await services.settle()
+    events = [r.params["Event"] for r in services.webhooks.to(STATUS)]
+    assert events == ["StartStream", "FailedStream"]
+    assert not call.ended
+
+
 async def test_bad_messages_are_dropped_and_the_stream_goes_on(
     call: Call, leg: FakeLeg, services: FakeServices
 ) -> None:

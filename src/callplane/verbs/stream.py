@@ -175,10 +175,8 @@ class AgentStream:
             media.listeners.append(self._heard)
         if "outbound" in self.tracks:
             media.sent_listeners.append(self._sent)
-        tasks: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(self._sender(socket)),
-            asyncio.ensure_future(self._receiver(socket)),
-        ]
+        sender = asyncio.ensure_future(self._sender(socket))
+        tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._receiver(socket))]
         if self.verb.blocking:
             tasks.append(asyncio.ensure_future(media.play_frames(self.agent.frames())))
         elif self.verb.bidirectional:
@@ -186,11 +184,11 @@ class AgentStream:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                task.result()  # StreamClosed from the sender: the socket broke
+                task.result()  # StreamClosed from the receiver: the socket broke
         finally:
-            for task in tasks:
+            for task in (*tasks, sender):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, sender, return_exceptions=True)
             _discard(media.digit_listeners, self._key)
             _discard(media.listeners, self._heard)
             _discard(media.sent_listeners, self._sent)
@@ -226,11 +224,13 @@ class AgentStream:
         self._wake.set()
 
     async def _sender(self, socket: StreamSocket) -> None:
-        while True:
-            while self._unsent:
-                await socket.send(self._unsent.popleft())
-            self._wake.clear()
-            await self._wake.wait()
+        """Until the socket closes; the receiver tells a clean close from a broken one."""
+        with contextlib.suppress(StreamClosed):
+            while True:
+                while self._unsent:
+                    await socket.send(self._unsent.popleft())
+                self._wake.clear()
+                await self._wake.wait()
 
     def _heard(self, frame: Pcm) -> None:
         self._media("inbound", frame)
@@ -253,14 +253,18 @@ class AgentStream:
     # -- from the agent ------------------------------------------------------------------
 
     async def _receiver(self, socket: StreamSocket) -> None:
-        """Until the agent closes the socket (a normal end for the stream)."""
-        with contextlib.suppress(StreamClosed):
-            while True:
+        """Until the agent closes the socket (a normal end); a broken socket raises."""
+        while True:
+            try:
                 raw = await socket.recv()
-                try:
-                    self._obey(parse(raw, self.verb.protocol, self.format))
-                except BadMessage as exc:
-                    self._bad(str(exc))
+            except StreamClosed as exc:
+                if exc.clean:
+                    return
+                raise
+            try:
+                self._obey(parse(raw, self.verb.protocol, self.format))
+            except BadMessage as exc:
+                self._bad(str(exc))
 
     def _obey(self, command: Command) -> None:
         if isinstance(command, PlayAudio):

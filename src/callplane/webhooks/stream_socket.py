@@ -18,7 +18,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 
 from callplane.errors import WebhookError
 from callplane.webhooks.ssrf import OutboundPolicy, Reach, RefusedURL
@@ -31,7 +31,11 @@ MAX_QUEUE = 64  # incoming messages buffered by the client
 
 
 class StreamClosed(Exception):
-    """The socket is closed (by either side, or broken)."""
+    """The socket is closed: ``clean`` with a closing handshake (code 1000/1001), else broken."""
+
+    def __init__(self, reason: str, *, clean: bool = True) -> None:
+        super().__init__(reason)
+        self.clean = clean
 
 
 class StreamSocket(Protocol):
@@ -52,13 +56,13 @@ class _WebSocket:
         try:
             await self._connection.send(message)
         except ConnectionClosed as exc:
-            raise StreamClosed(str(exc)) from exc
+            raise _closed(exc) from exc
 
     async def recv(self) -> str | bytes:
         try:
             return await self._connection.recv()
         except ConnectionClosed as exc:
-            raise StreamClosed(str(exc)) from exc
+            raise _closed(exc) from exc
 
     async def close(self) -> None:
         await self._connection.close()
@@ -68,6 +72,10 @@ class StreamConnector(Protocol):
     async def connect(
         self, url: str, headers: Mapping[str, str], *, reach: Reach
     ) -> StreamSocket: ...
+
+
+def _closed(exc: ConnectionClosed) -> StreamClosed:
+    return StreamClosed(str(exc), clean=isinstance(exc, ConnectionClosedOK))
 
 
 class StreamSockets:

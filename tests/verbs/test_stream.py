@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import wave
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from plivo.utils.signature_v3 import construct_get_url, get_signature_v3
 from twilio.request_validator import RequestValidator
 
 from callplane.calls.call import Call
-from callplane.markup.verbs import Speak, StopStream, Stream
+from callplane.calls import causes
+from callplane.markup.verbs import Record, Speak, StopStream, Stream
 from callplane.media.pcm import FRAME_SAMPLES
 from callplane.rtp.g711 import ulaw_decode, ulaw_encode
 from callplane.verbs import EXECUTORS
@@ -211,6 +213,25 @@ async def test_twilio_clear_answers_the_marks_it_dropped(
     assert agent.of("mark")[0]["mark"]["name"] == "end-of-sentence"
     agent.hang_up()
     await running
+
+
+async def test_a_session_recording_keeps_the_agents_audio(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    assert await EXECUTORS[Record](call, Record(record_session=True, file_format="wav")) == NEXT
+    running, agent = await start(call, services, PLIVO_TWO_WAY)
+    agent.says({"event": "playAudio", "media": {"payload": l16_16k(3000, 10)}})
+    agent.says({"event": "checkpoint", "name": "done"})
+    await until(lambda: agent.of("playedStream"))
+    agent.hang_up()
+    await running
+    await call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_CALLER)
+    await services.settle()
+
+    (recording,) = services.recordings
+    with wave.open(recording.path) as wav:
+        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    assert (np.abs(kept.astype(np.int32) - 3000) < 150).sum() >= 9 * FRAME_SAMPLES
 
 
 async def test_handshake_carries_each_platforms_signature(

@@ -15,8 +15,8 @@ import numpy as np
 from plivo.utils.signature_v3 import construct_get_url, get_signature_v3
 from twilio.request_validator import RequestValidator
 
-from callplane.calls.call import Call
 from callplane.calls import causes
+from callplane.calls.call import Call
 from callplane.markup.verbs import Record, Speak, StopStream, Stream
 from callplane.media.pcm import FRAME_SAMPLES
 from callplane.rtp.g711 import ulaw_decode, ulaw_encode

@@ -215,6 +215,20 @@ async def test_twilio_clear_answers_the_marks_it_dropped(
     await running
 
 
+async def test_a_rest_api_play_mixes_over_the_agents_audio(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    running, agent = await start(call, services, PLIVO_TWO_WAY)
+    agent.says({"event": "playAudio", "media": {"payload": l16_16k(3000, 50)}})
+    await until(lambda: played_at(leg, 3000) >= 2)
+    call.media.overlay(iter([pcm_level(500, 1)] * 5))
+    await until(lambda: played_at(leg, 3500) == 5)
+
+    assert played_at(leg, 3500) == 5
+    agent.hang_up()
+    await running
+
+
 async def test_a_session_recording_keeps_the_agents_audio(
     call: Call, leg: FakeLeg, services: FakeServices
 ) -> None:

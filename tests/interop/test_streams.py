@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import plivo
 import pytest
 
 from tests.interop.harness import CallplaneServer, WebhookServer
@@ -104,3 +105,51 @@ def test_voice_agent_and_caller_hear_each_other(
         assert [e["Event"] for e in events] == ["StartStream", "StopStream"]
     else:
         assert [e["StreamEvent"] for e in events] == ["stream-started", "stream-stopped"]
+
+
+def test_plivo_sdk_starts_lists_and_stops_a_stream_on_a_live_call(
+    phone: UserAgent,
+    callplane: CallplaneServer,
+    web: WebhookServer,
+    sdk: plivo.RestClient,
+    tmp_path: Path,
+) -> None:
+    listener = VoiceAgent("plivo", listen_frames=10**9).start()  # only listens
+    try:
+        answer = web.set("/streams/api/answer", '<Response><Wait length="30"/></Response>')
+        callplane.number("15552220003", callplane.application(answer))
+        call = phone.call(
+            "15552220003", callplane.sip_port, play=write_tone(tmp_path / "c.wav", CALLER_HZ, 30)
+        )
+        deadline = time.monotonic() + 20
+        while not (uuids := sdk.live_calls.list_ids().calls):
+            assert time.monotonic() < deadline, "the call never went live"
+            phone.poll(0.05)
+        (uuid,) = uuids
+        while sdk.live_calls.get(uuid).call_status != "in-progress":
+            phone.poll(0.05)
+
+        started = sdk.calls.start_stream(uuid, listener.url, audio_track="inbound")
+        while not (listener.sessions and len(listener.sessions[0].heard) >= 50):
+            assert time.monotonic() < deadline + 10, "the agent got no audio"
+            phone.poll(0.02)
+        (stream,) = sdk.calls.get_all_streams(uuid).objects
+        assert stream.stream_id == started.stream_id and stream.status == "in-progress"
+        details = sdk.calls.get_details_of_specific_stream(uuid, started.stream_id)
+        assert details.service_url == listener.url
+
+        sdk.calls.delete_specific_stream(uuid, started.stream_id)
+        (session,) = listener.sessions
+        while not session.done.is_set():
+            phone.poll(0.02)
+        assert session.start["start"]["callId"] == uuid
+        assert session.events[-1][1] == "stop"
+        assert abs(peak_hz(session.heard_pcm()) - CALLER_HZ) < 10
+        details = sdk.calls.get_details_of_specific_stream(uuid, started.stream_id)
+        assert details.status == "completed"
+        with pytest.raises(plivo.exceptions.ResourceNotFoundError):
+            sdk.calls.start_stream("no-such-call", listener.url)
+        sdk.calls.delete(uuid)
+        assert phone.wait(call, timeout=10).disconnected
+    finally:
+        listener.stop()

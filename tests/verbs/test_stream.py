@@ -362,7 +362,7 @@ async def test_a_fork_streams_both_tracks_beside_the_next_verbs_until_stopped(
 
     assert await EXECUTORS[StopStream](call, StopStream("fork")) == NEXT
     assert agent.events()[-1] == "stop" and agent.closed
-    assert not call.streams
+    assert [s.status for s in call.streams.values()] == ["completed"]
 
 
 async def test_a_fork_stops_when_the_call_ends(call: Call, services: FakeServices) -> None:

@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from callplane.calls.call import Call, new_call_uuid
+from callplane.calls.call import Call, ForkedStream, new_call_uuid, utcnow
 from callplane.errors import WebhookError
 from callplane.markup.verbs import StopStream, Stream
 from callplane.media.pcm import Pcm
@@ -62,16 +62,10 @@ BAD_LOG_EVERY = 100
 async def run(call: Call, verb: Stream) -> Outcome:
     if not await call.answer():
         return ENDED
-    stream = AgentStream(call, verb)
     if not verb.blocking:
-        task = call.services.spawn(stream.run())
-        call.streams[stream.key] = task
-
-        async def stop_with_call() -> None:
-            task.cancel()
-
-        call.end_hooks.append(stop_with_call)
+        fork(call, verb)
         return NEXT
+    stream = AgentStream(call, verb)
     await stream.run()
     call.media.clear_digits()  # they went to the agent
     if call.ended:
@@ -82,14 +76,30 @@ async def run(call: Call, verb: Stream) -> Outcome:
     return NEXT
 
 
+def fork(call: Call, verb: Stream) -> ForkedStream:
+    """Run ``verb`` beside the document (or the REST API's call) until it or the call ends."""
+    stream = AgentStream(call, verb)
+    task = call.services.spawn(stream.run())
+    forked = call.streams[stream.stream_id] = ForkedStream(stream.stream_id, verb, utcnow(), task)
+    stream.forked = forked
+
+    async def stop_with_call() -> None:
+        task.cancel()
+
+    call.end_hooks.append(stop_with_call)
+    return forked
+
+
 async def stop(call: Call, verb: StopStream) -> Outcome:
     """TwiML ``<Stop><Stream name>``: end the named fork (every fork without a name)."""
-    names = [verb.name] if verb.name else list(call.streams)
-    tasks = [call.streams.pop(name) for name in names if name in call.streams]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop_forks(call, [s for s in call.streams.values() if verb.name in ("", s.verb.name)])
     return NEXT
+
+
+async def stop_forks(call: Call, streams: list[ForkedStream]) -> None:
+    for stream in streams:
+        stream.task.cancel()
+    await asyncio.gather(*(stream.task for stream in streams), return_exceptions=True)
 
 
 class AgentStream:
@@ -123,6 +133,7 @@ class AgentStream:
         self._started = 0.0
         self.dropped_messages = 0
         self.bad_messages = 0
+        self.forked: ForkedStream | None = None
 
     # -- the socket's life -------------------------------------------------------------
 
@@ -146,7 +157,6 @@ class AgentStream:
             why = f"socket lost: {exc}"
         finally:
             await self._close(socket)
-            self.call.streams.pop(self.key, None)
             self._finished(why)
 
     async def _connect(self) -> StreamSocket | None:
@@ -157,6 +167,8 @@ class AgentStream:
         except WebhookError as exc:
             self.call.note(f"Stream {self.key}: {exc}", "error")
             self._status("failed", str(exc))
+            if self.forked is not None:
+                self.forked.status, self.forked.ended = "failed", utcnow()
             return None
 
     def _signature(self) -> dict[str, str]:
@@ -213,6 +225,9 @@ class AgentStream:
         self.call.note(f"Stream {self.key}: ended, {why}{detail}")
         failed = why.startswith("socket lost")
         self._status("failed" if failed else "stopped", why if failed else "")
+        if self.forked is not None:
+            self.forked.status = "failed" if failed else "completed"
+            self.forked.ended = utcnow()
 
     # -- to the agent --------------------------------------------------------------------
 

@@ -373,3 +373,20 @@ async def test_a_fork_stops_when_the_call_ends(call: Call, services: FakeService
     call.remote_hangup()
     await until(lambda: agent.closed)
     assert agent.events()[-1] == "stop"
+
+
+async def test_the_caller_hanging_up_stops_a_blocking_stream(
+    call: Call, services: FakeServices
+) -> None:
+    running, agent = await start(call, services, TWILIO_CONNECT)
+    call.task = running  # type: ignore[assignment]
+
+    call.remote_hangup()
+
+    await asyncio.gather(running, return_exceptions=True)
+    assert running.cancelled()
+    assert agent.events()[-1] == "stop" and agent.closed
+    assert services.webhooks.to(TWILIO_CONNECT.action) == []
+    await services.settle()
+    events = [r.params["StreamEvent"] for r in services.webhooks.to(STATUS)]
+    assert events == ["stream-started", "stream-stopped"]

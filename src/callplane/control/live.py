@@ -151,5 +151,5 @@ class LiveCallControl:
         if call is None or (stream_id is not None and stream_id not in call.streams):
             return False
         chosen = [call.streams[stream_id]] if stream_id else list(call.streams.values())
-        await stream.stop_forks(call, chosen)
+        await stream.stop_forks(chosen)
         return True

@@ -83,6 +83,12 @@ def fork(call: Call, verb: Stream) -> ForkedStream:
     forked = call.streams[stream.stream_id] = ForkedStream(stream.stream_id, verb, utcnow(), task)
     stream.forked = forked
 
+    def stopped_early(_: asyncio.Task[None]) -> None:  # cancelled before it connected
+        if forked.ended is None:
+            forked.status, forked.ended = "completed", utcnow()
+
+    task.add_done_callback(stopped_early)
+
     async def stop_with_call() -> None:
         task.cancel()
 
@@ -92,11 +98,11 @@ def fork(call: Call, verb: Stream) -> ForkedStream:
 
 async def stop(call: Call, verb: StopStream) -> Outcome:
     """TwiML ``<Stop><Stream name>``: end the named fork (every fork without a name)."""
-    await stop_forks(call, [s for s in call.streams.values() if verb.name in ("", s.verb.name)])
+    await stop_forks([s for s in call.streams.values() if verb.name in ("", s.verb.name)])
     return NEXT
 
 
-async def stop_forks(call: Call, streams: list[ForkedStream]) -> None:
+async def stop_forks(streams: list[ForkedStream]) -> None:
     for stream in streams:
         stream.task.cancel()
     await asyncio.gather(*(stream.task for stream in streams), return_exceptions=True)

@@ -390,3 +390,23 @@ async def test_the_caller_hanging_up_stops_a_blocking_stream(
     await services.settle()
     events = [r.params["StreamEvent"] for r in services.webhooks.to(STATUS)]
     assert events == ["stream-started", "stream-stopped"]
+
+
+async def test_a_two_way_fork_mixes_the_agent_over_the_next_verbs(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    fork = Stream(AGENT, bidirectional=True)  # keepCallAlive false: beside the document
+
+    assert await EXECUTORS[Stream](call, fork) == NEXT
+    await until(lambda: AGENT in services.streams.sockets)
+    agent = services.streams.sockets[AGENT]
+    agent_audio = np.full(FRAME_SAMPLES * 20, 300, "<i2").tobytes()
+    agent.says({"event": "playAudio", "media": {"payload": base64.b64encode(agent_audio).decode()}})
+    services.tts.sounds["over"] = pcm_level(1000, 5)
+    await until(lambda: played_at(leg, 300) >= 1)  # alone first, while no verb plays
+    assert await EXECUTORS[Speak](call, Speak("over")) == NEXT
+
+    assert played_at(leg, 1300) == 5  # each frame Speak played had the agent mixed under it
+    await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
+    call.remote_hangup()
+    await until(lambda: agent.closed)

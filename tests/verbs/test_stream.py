@@ -22,6 +22,7 @@ from callplane.media.pcm import FRAME_SAMPLES
 from callplane.rtp.g711 import ulaw_decode, ulaw_encode
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT, NewDocument, Outcome
+from callplane.verbs.stream import KEPT_ENDED, MAX_FORKS
 from callplane.webhooks.ssrf import Reach
 from tests.verbs.fakes import (
     AUTH_TOKEN,
@@ -410,3 +411,21 @@ async def test_a_two_way_fork_mixes_the_agent_over_the_next_verbs(
     await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
     call.remote_hangup()
     await until(lambda: agent.closed)
+
+
+async def test_forks_are_bounded_and_ended_ones_pruned(call: Call, services: FakeServices) -> None:
+    urls = [f"wss://agent.test/{n}" for n in range(MAX_FORKS + 1)]
+    for url in urls:
+        assert await EXECUTORS[Stream](call, Stream(url)) == NEXT
+    await until(lambda: len(services.streams.sockets) == MAX_FORKS)
+
+    assert urls[-1] not in services.streams.sockets
+    assert f"{MAX_FORKS} already running" in (call.record.error or "")
+    for socket in services.streams.sockets.values():
+        socket.hang_up()
+    await until(lambda: all(s.ended for s in call.streams.values()))
+    for n in range(KEPT_ENDED + 5):  # each ends at once: refused
+        services.streams.refused.add(f"wss://agent.test/refused{n}")
+        await EXECUTORS[Stream](call, Stream(f"wss://agent.test/refused{n}"))
+        await until(lambda: all(s.ended for s in call.streams.values()))
+    assert len(call.streams) == KEPT_ENDED

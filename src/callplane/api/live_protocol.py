@@ -61,7 +61,9 @@ class LiveCalls(Protocol):
     async def send_digits(self, auth_id: str, call_uuid: str, digits: str) -> bool: ...
 
     async def start_stream(self, auth_id: str, call_uuid: str, verb: Stream) -> str | None:
-        """Fork ``verb`` on the answered call; its stream id, or None if no such call."""
+        """Fork ``verb`` on the answered call; its stream id, or None if no such call.
+
+        ValidationError when the call already runs the most streams it may."""
         ...
 
     def streams(self, auth_id: str, call_uuid: str) -> Sequence[ForkedStream] | None:

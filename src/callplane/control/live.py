@@ -15,6 +15,7 @@ import numpy as np
 from callplane.calls import causes
 from callplane.calls.call import Call, ForkedStream
 from callplane.control.services import Services
+from callplane.errors import ValidationError
 from callplane.markup.verbs import Stream
 from callplane.media.call_media import frames_of
 from callplane.media.errors import MediaError
@@ -139,8 +140,11 @@ class LiveCallControl:
         call = self._find(auth_id, call_uuid)
         if call is None or not call.answered:
             return None
+        forked = stream.fork(call, verb)
+        if forked is None:
+            raise ValidationError("service_url", f"{stream.MAX_FORKS} streams already run")
         call.note(f"stream to {verb.url} started through the REST API")
-        return stream.fork(call, verb).stream_id
+        return forked.stream_id
 
     def streams(self, auth_id: str, call_uuid: str) -> Sequence[ForkedStream] | None:
         call = self._find(auth_id, call_uuid)

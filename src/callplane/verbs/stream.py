@@ -54,6 +54,8 @@ from callplane.webhooks.stream_socket import StreamClosed, StreamSocket
 
 log = logging.getLogger("callplane.streams")
 
+MAX_FORKS = 10  # streams running beside one call's document at once
+KEPT_ENDED = 20  # ended forks a call keeps for the REST API to read
 MAX_UNSENT = 500  # messages waiting for a slow socket (5 s of both tracks); oldest dropped
 CLOSE_TIMEOUT = 2.0  # seconds for the stop message and the closing handshake
 BAD_LOG_EVERY = 100
@@ -63,7 +65,8 @@ async def run(call: Call, verb: Stream) -> Outcome:
     if not await call.answer():
         return ENDED
     if not verb.blocking:
-        fork(call, verb)
+        if fork(call, verb) is None:
+            call.note(f"Stream to {verb.url} not started: {MAX_FORKS} already running", "error")
         return NEXT
     stream = AgentStream(call, verb)
     await stream.run()
@@ -76,8 +79,14 @@ async def run(call: Call, verb: Stream) -> Outcome:
     return NEXT
 
 
-def fork(call: Call, verb: Stream) -> ForkedStream:
-    """Run ``verb`` beside the document (or the REST API's call) until it or the call ends."""
+def fork(call: Call, verb: Stream) -> ForkedStream | None:
+    """Run ``verb`` beside the document (or the REST API's call) until it or the call ends;
+    None when ``MAX_FORKS`` already run."""
+    ended = [key for key, s in call.streams.items() if s.ended is not None]
+    if len(call.streams) - len(ended) >= MAX_FORKS:
+        return None
+    for key in ended[: max(0, len(ended) - KEPT_ENDED + 1)]:
+        del call.streams[key]
     stream = AgentStream(call, verb)
     task = call.services.spawn(stream.run())
     forked = call.streams[stream.stream_id] = ForkedStream(stream.stream_id, verb, utcnow(), task)

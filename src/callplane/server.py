@@ -50,6 +50,7 @@ from callplane.store.secrets import REALM
 from callplane.webhooks.client import Callback, WebhookClient
 from callplane.webhooks.signing import SigningKeys
 from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
+from callplane.webhooks.stream_socket import StreamSockets
 from callplane.webhooks.worker import OutboxWorker
 
 log = logging.getLogger("callplane")
@@ -202,6 +203,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         store.add_recording,
         trunks=store.trunks,
         flows=FlowRunner(store.save_flow_run, policy),
+        streams=StreamSockets(policy),
         guard=SourceGuard.of(settings.pike_window, settings.pike_threshold, settings.ban_seconds),
     )
 

@@ -51,7 +51,9 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 45
+    assert len(doc["paths"]) == 47
+    streams = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/Stream/"]
+    assert set(streams) == {"get", "post", "delete"}
     for path in ("Trunk/{trunk_id}/", "Flow/Components/", "Flow/{flow_id}/Run/{run_id}/"):
         assert f"/v1/Account/{{auth_id}}/{path}" in doc["paths"]
     assert set(doc["paths"]["/v1/Account/{auth_id}/Call/"]) == {"get", "post"}

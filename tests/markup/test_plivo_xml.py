@@ -382,7 +382,7 @@ def test_bad_reject_reason_lists_all_reasons() -> None:
         ("<GetInput><Reject/></GetInput>", "Reject"),
         ("<Speak>Hi <bogus/></Speak>", "bogus"),
         ("<speak>lowercase</speak>", "speak"),
-        ("<Stream>wss://x.test</Stream>", "Stream"),
+        ("<AudioStream>wss://x.test</AudioStream>", "AudioStream"),
     ],
 )
 def test_nesting_and_unknown_elements_are_refused(xml: str, element: str) -> None:

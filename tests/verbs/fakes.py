@@ -11,8 +11,9 @@ ones: none of them needs a socket.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from callplane.store.outbox import OutboxChanges
 from callplane.store.trunks import TrunkTable
 from callplane.webhooks.client import WebhookResponse
 from callplane.webhooks.ssrf import Reach
+from callplane.webhooks.stream_socket import StreamClosed
 
 FRAME_SECONDS = 0.02
 AUTH_ID = "MAVERBSTESTS0000000"
@@ -113,6 +115,73 @@ class FakeWebhooks:
         sent = dict(params or json_body or {})
         self.requests.append(WebhookRequest("notify", url, method, sent, auth_token, auth_id))
         return True
+
+
+class FakeAgentSocket:
+    """A voice agent's end of a ``<Stream>`` WebSocket, in memory.
+
+    ``received`` holds what the call sent (parsed JSON) with the virtual time it
+    arrived; ``says`` queues a message for the call (a dict is sent as JSON),
+    ``hang_up`` closes the socket from the agent's side.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self.closed = False
+        self._to_call: asyncio.Queue[str | bytes | None] = asyncio.Queue()  # b"": broken
+
+    def says(self, message: object) -> None:
+        """A dict or list is sent as JSON text; str and bytes as they are."""
+        raw = message if isinstance(message, str | bytes) else json.dumps(message)
+        self._to_call.put_nowait(raw)
+
+    def hang_up(self) -> None:
+        self._to_call.put_nowait(None)
+
+    def breaks(self) -> None:
+        """The connection drops without a closing handshake."""
+        self._to_call.put_nowait(b"")
+
+    def events(self) -> list[str]:
+        return [message["event"] for _, message in self.received]
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [message for _, message in self.received if message["event"] == event]
+
+    async def send(self, message: str) -> None:
+        if self.closed:
+            raise StreamClosed("closed")
+        self.received.append((asyncio.get_running_loop().time(), json.loads(message)))
+
+    async def recv(self) -> str | bytes:
+        item = await self._to_call.get()
+        if item is None or item == b"":
+            self.closed = True
+            raise StreamClosed("closed by the agent", clean=item is None)
+        return item
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class FakeStreams:
+    """``Services.streams``: every URL connects to a new ``FakeAgentSocket``, except
+    those in ``refused`` (WebhookError, as the outbound policy or a dead host gives)."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[str, FakeAgentSocket] = {}
+        self.refused: set[str] = set()
+        self.reaches: list[Reach] = []
+
+    async def connect(self, url: str, headers: Mapping[str, str], *, reach: Reach) -> Any:
+        assert isinstance(reach, Reach)
+        self.reaches.append(reach)
+        if url in self.refused:
+            raise WebhookError("connection refused", url)
+        socket = self.sockets[url] = FakeAgentSocket(url, dict(headers))
+        return socket
 
 
 class FakeTts:
@@ -310,6 +379,7 @@ class FakeServices:
     webhooks: FakeWebhooks = field(default_factory=FakeWebhooks)
     tts: FakeTts = field(default_factory=FakeTts)
     audio: FakeAudio = field(default_factory=FakeAudio)
+    streams: FakeStreams = field(default_factory=FakeStreams)
     ports: PortAllocator = field(default_factory=lambda: PortAllocator(40000, 40100))
     conferences: Conferences = field(default_factory=Conferences)
     trunks: TrunkTable = field(default_factory=TrunkTable)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from callplane.calls.call import ForkedStream
 from callplane.calls.conference_views import ConferenceView, MemberIds, RecordingStarted
+from callplane.markup.verbs import Stream
 from callplane.store.models import CallRecord
 
 
@@ -59,6 +61,19 @@ class LiveCalls(Protocol):
         ...
 
     async def send_digits(self, auth_id: str, call_uuid: str, digits: str) -> bool: ...
+
+    async def start_stream(self, auth_id: str, call_uuid: str, verb: Stream) -> str | None:
+        """Fork ``verb`` on the answered call; its stream id, or None if no such call.
+
+        ValidationError when the call already runs the most streams it may."""
+        ...
+
+    def streams(self, auth_id: str, call_uuid: str) -> Sequence[ForkedStream] | None:
+        """The call's streams started beside its document or through the API."""
+        ...
+
+    async def stop_streams(self, auth_id: str, call_uuid: str, stream_id: str | None) -> bool:
+        """Stop one stream (or all of them); False if the call or the stream is unknown."""
 
 
 class LiveConferences(Protocol):

@@ -30,6 +30,7 @@ from callplane.api import (
     outbound_calls,
     recordings,
     security,
+    streams,
     subaccounts,
     trunks,
     usage,
@@ -448,6 +449,30 @@ OPERATIONS: tuple[Operation, ...] = (
         conferences.stop_audio,
         "Stop speaking to members",
         "Conference",
+        204,
+    ),
+    Operation(
+        "POST",
+        "/Call/{call_uuid}/Stream",
+        streams.start,
+        "Stream a live call's audio to a WebSocket",
+        "Call",
+        201,
+        body=streams.START_FIELDS,
+        required=("service_url",),
+        example={"service_url": "wss://agent.example.com/voice", "bidirectional": True},
+    ),
+    Operation("GET", "/Call/{call_uuid}/Stream", streams.list_, "List a call's streams", "Call"),
+    Operation("GET", "/Call/{call_uuid}/Stream/{stream_id}", streams.get, "Get a stream", "Call"),
+    Operation(
+        "DELETE", "/Call/{call_uuid}/Stream", streams.stop_all, "Stop every stream", "Call", 204
+    ),
+    Operation(
+        "DELETE",
+        "/Call/{call_uuid}/Stream/{stream_id}",
+        streams.stop_one,
+        "Stop a stream",
+        "Call",
         204,
     ),
     Operation(

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +22,7 @@ from callplane.calls.documents import parse_fetched
 from callplane.calls.params import answer_params
 from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
-from callplane.markup.verbs import Dialect, Document
+from callplane.markup.verbs import Dialect, Document, Stream
 from callplane.reject_reasons import REJECT_SIP, RejectReason
 from callplane.store.models import CallRecord, Route
 from callplane.webhooks.ssrf import Reach, reach_of
@@ -87,6 +88,19 @@ class CallLeg(Protocol):
     async def bye(self) -> bool: ...
 
 
+@dataclass
+class ForkedStream:
+    """A ``<Stream>`` running beside the document (``keepCallAlive`` false, ``<Start>``,
+    or started through the REST API); ``task`` runs it and ends with it."""
+
+    stream_id: str
+    verb: Stream
+    started: datetime
+    task: asyncio.Task[None]
+    status: str = "in-progress"  # then "completed" or "failed"
+    ended: datetime | None = None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -116,6 +130,7 @@ class Call:
         self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
         self.end_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run once the call ends
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
+        self.streams: dict[str, ForkedStream] = {}  # <Stream>s beside the document, by id
 
     @property
     def uuid(self) -> str:

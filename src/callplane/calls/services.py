@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from callplane.store.models import Recording
     from callplane.store.trunks import TrunkTable
     from callplane.webhooks.client import WebhookClient
+    from callplane.webhooks.stream_socket import StreamConnector
 
 
 class CallServices(Protocol):
@@ -44,6 +45,10 @@ class CallServices(Protocol):
 
     @property
     def audio(self) -> AudioFetcher: ...
+
+    @property
+    def streams(self) -> StreamConnector:
+        """Opens ``<Stream>`` WebSockets under the outbound request policy."""
 
     @property
     def conferences(self) -> Conferences: ...

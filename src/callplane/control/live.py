@@ -13,12 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from callplane.calls import causes
-from callplane.calls.call import Call
+from callplane.calls.call import Call, ForkedStream
 from callplane.control.services import Services
+from callplane.errors import ValidationError
+from callplane.markup.verbs import Stream
 from callplane.media.call_media import frames_of
 from callplane.media.errors import MediaError
 from callplane.rtp.errors import RtpError
 from callplane.store.models import CallRecord
+from callplane.verbs import stream
 
 
 class LiveCallControl:
@@ -117,6 +120,28 @@ class LiveCallControl:
         except RtpError as exc:
             call.note(f"API digits not sent: {exc}", "error")
             return False
+        return True
+
+    async def start_stream(self, auth_id: str, call_uuid: str, verb: Stream) -> str | None:
+        call = self._find(auth_id, call_uuid)
+        if call is None or not call.answered:
+            return None
+        forked = stream.fork(call, verb)
+        if forked is None:
+            raise ValidationError("service_url", f"{stream.MAX_FORKS} streams already run")
+        call.note(f"stream to {verb.url} started through the REST API")
+        return forked.stream_id
+
+    def streams(self, auth_id: str, call_uuid: str) -> Sequence[ForkedStream] | None:
+        call = self._find(auth_id, call_uuid)
+        return tuple(call.streams.values()) if call is not None else None
+
+    async def stop_streams(self, auth_id: str, call_uuid: str, stream_id: str | None) -> bool:
+        call = self._find(auth_id, call_uuid)
+        if call is None or (stream_id is not None and stream_id not in call.streams):
+            return False
+        chosen = [call.streams[stream_id]] if stream_id else list(call.streams.values())
+        await stream.stop_forks(chosen)
         return True
 
 

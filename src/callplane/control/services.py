@@ -25,6 +25,7 @@ from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
 from callplane.webhooks.client import Callback, WebhookClient
 from callplane.webhooks.signing import SigningKeys
+from callplane.webhooks.stream_socket import StreamConnector, StreamSockets
 
 if TYPE_CHECKING:
     from callplane.calls.call import Call
@@ -51,6 +52,7 @@ class Services:
     flows: FlowRunner | None = None  # runs the flows numbers are assigned (set by serve)
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
+    streams: StreamConnector = field(default_factory=StreamSockets)  # <Stream> WebSockets
     # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
     guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures

@@ -14,9 +14,11 @@ Dialect detection (skipped when the application pins its dialect):
 
    * Plivo: ``Speak``, ``GetInput``, ``GetDigits``, ``Wait``, ``PreAnswer``,
      ``DTMF``, ``User``, ``Conference`` directly under ``Response``, and
-     ``Hangup`` with an attribute (``reason``/``schedule``);
+     ``Hangup`` with an attribute (``reason``/``schedule``), ``Stream`` directly
+     under ``Response``;
    * TwiML/RCML: ``Say``, ``Gather``, ``Pause``, ``Reject``, ``Client``,
-     ``Sip``, ``Sms``, ``Play`` with ``digits``, ``Conference`` inside ``Dial``.
+     ``Sip``, ``Sms``, ``Connect``, ``Start``, ``Stop``, ``Play`` with
+     ``digits``, ``Conference`` inside ``Dial``.
 
 3. A document with only shared elements (``Play``, ``Redirect``, ``Hangup``,
    ``Dial``/``Number``, ``Record``, ``Message``) is ambiguous and compiles as
@@ -43,7 +45,9 @@ __all__ = ["MAX_DOCUMENT_SIZE", "detect_dialect", "parse_document"]
 MAX_DOCUMENT_SIZE = 64 << 10  # bytes; Twilio's limit for TwiML too
 
 PLIVO_ELEMENTS = frozenset({"Speak", "GetInput", "GetDigits", "Wait", "PreAnswer", "DTMF", "User"})
-TWIML_ELEMENTS = frozenset({"Say", "Gather", "Pause", "Reject", "Client", "Sip", "Sms"})
+TWIML_ELEMENTS = frozenset(
+    {"Say", "Gather", "Pause", "Reject", "Client", "Sip", "Sms", "Connect", "Start", "Stop"}
+)
 
 
 def parse_document(
@@ -111,4 +115,6 @@ def _element_dialect(parent: ET.Element, element: ET.Element) -> Dialect | None:
         return Dialect.TWIML
     if tag == "Conference":
         return Dialect.TWIML if parent.tag == "Dial" else Dialect.PLIVO
+    if tag == "Stream" and parent.tag == "Response":
+        return Dialect.PLIVO
     return None

@@ -36,6 +36,27 @@ def url(raw: object) -> str:
     return text(raw).strip()
 
 
+def websocket_url(raw: object) -> str:
+    value = url(raw)
+    if not value.lower().startswith(("ws://", "wss://")) or len(value) <= len("wss://"):
+        raise ValueError("a ws:// or wss:// URL")
+    return value
+
+
+STREAM_CONTENT_TYPES = (
+    "audio/x-l16;rate=8000",
+    "audio/x-l16;rate=16000",
+    "audio/x-mulaw;rate=8000",
+)
+
+
+def stream_content_type(raw: object) -> str:
+    value = text(raw).replace(" ", "")
+    if value not in STREAM_CONTENT_TYPES:
+        raise ValueError(", ".join(STREAM_CONTENT_TYPES))
+    return value
+
+
 def integer(low: int = 0, high: int | None = None) -> Callable[[object], int]:
     allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
 

@@ -16,6 +16,8 @@ Plivo's own documentation:
 * ``<Wait minSilence>`` is milliseconds in the document, seconds in the verb.
 * ``<PreAnswer>`` nests what Plivo's SDK lets it nest: Speak, Play, Wait,
   GetDigits, Redirect, Message, DTMF.
+* ``<Stream keepCallAlive="true">`` holds the document until the socket closes
+  (``Stream.blocking``); without it the stream runs beside the next elements.
 * Booleans accept ``true``/``false`` in any case; methods ``GET``/``POST`` in
   any case.
 """
@@ -42,8 +44,10 @@ from callplane.markup._attributes import (
     reject_reason,
     seconds_or_auto,
     sip_headers,
+    stream_content_type,
     text,
     url,
+    websocket_url,
 )
 from callplane.markup.verbs import (
     Conference,
@@ -64,6 +68,7 @@ from callplane.markup.verbs import (
     Redirect,
     Reject,
     Speak,
+    Stream,
     Verb,
     Wait,
 )
@@ -204,6 +209,17 @@ MESSAGE: Spec = {
     "callbackMethod": ("callback_method", method),
 }
 
+STREAM: Spec = {
+    "bidirectional": ("bidirectional", boolean),
+    "audioTrack": ("audio_track", choice("inbound", "outbound", "both")),
+    "streamTimeout": ("stream_timeout", integer(1)),
+    "keepCallAlive": ("blocking", boolean),
+    "contentType": ("content_type", stream_content_type),
+    "statusCallbackUrl": ("status_callback_url", url),
+    "statusCallbackMethod": ("status_callback_method", method),
+    "extraHeaders": ("extra_headers", sip_headers),
+}
+
 
 def _attrs(element: ET.Element, spec: Spec) -> dict[str, Any]:
     return convert_attributes(element.tag, element.attrib, spec)
@@ -247,6 +263,11 @@ def _dtmf(element: ET.Element) -> Dtmf:
 
 def _message(element: ET.Element) -> Message:
     return Message(text=_xml.required_text(element, "message text"), **_attrs(element, MESSAGE))
+
+
+def _stream(element: ET.Element) -> Stream:
+    raw = _xml.required_text(element, "WebSocket URL")
+    return Stream(url=convert_value("Stream", None, raw, websocket_url), **_attrs(element, STREAM))
 
 
 PROMPTS: Mapping[str, _xml.Compiler[Prompt]] = {"Speak": _speak, "Play": _play, "Wait": _wait}
@@ -321,6 +342,7 @@ RESPONSE: Mapping[str, _xml.Compiler[Verb]] = {
     "Conference": _conference,
     "DTMF": _dtmf,
     "Message": _message,
+    "Stream": _stream,
 }
 
 

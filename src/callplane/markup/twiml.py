@@ -20,6 +20,10 @@ finishOnKey="1234567890*#" trim="trim-silence">``, ``<Dial timeout=30>``,
   verb (one executor for conferences in every dialect); Dial's ``action``,
   ``method``, ``hangupOnStar`` and ``timeLimit`` carry over.
 * ``<Sms>`` and ``<Message>`` compile to ``Message``.
+* ``<Connect><Stream>`` is a blocking two-way ``Stream`` (the document goes on,
+  or fetches ``<Connect action>``, when the socket closes); ``<Start><Stream>``
+  a one-way fork; ``<Stop><Stream name>`` a ``StopStream``. ``<Parameter>``s
+  become ``Stream.parameters`` (``customParameters`` in the start message).
 * Verbs after ``<Reject>`` or ``<Hangup>`` are dropped unvalidated.
 """
 
@@ -45,6 +49,7 @@ from callplane.markup._attributes import (
     seconds_or_auto,
     text,
     url,
+    websocket_url,
 )
 from callplane.markup.verbs import (
     Conference,
@@ -65,6 +70,8 @@ from callplane.markup.verbs import (
     Redirect,
     Reject,
     Speak,
+    StopStream,
+    Stream,
     Verb,
     Wait,
 )
@@ -196,6 +203,22 @@ SMS: Spec = {
     "statusCallback": ("callback_url", url),
 }
 
+CONNECT: Spec = {"action": ("action", url), "method": ("method", method)}
+STREAM: Spec = {
+    "url": ("url", websocket_url),
+    "name": ("name", text),
+    "track": ("audio_track", choice("inbound_track", "outbound_track", "both_tracks")),
+    "statusCallback": ("status_callback_url", url),
+    "statusCallbackMethod": ("status_callback_method", method),
+}
+STREAM_TRACKS: Mapping[str, str] = {
+    "inbound_track": "inbound",
+    "outbound_track": "outbound",
+    "both_tracks": "both",
+}
+PARAMETER: Spec = {"name": ("name", text), "value": ("value", text)}
+MAX_PARAMETERS = 100
+
 
 def _attrs(element: ET.Element, spec: Spec) -> dict[str, Any]:
     return convert_attributes(element.tag, element.attrib, spec)
@@ -322,6 +345,59 @@ def _dial_conference(noun: ET.Element, dial_fields: Mapping[str, Any]) -> Confer
     return replace(conference, **{"time_limit": 14400, **carried})
 
 
+def _stream_fields(element: ET.Element) -> dict[str, Any]:
+    fields = _attrs(element, STREAM)
+    if "url" not in fields:
+        raise MarkupError("url required", "Stream", "url")
+    fields["audio_track"] = STREAM_TRACKS[fields.get("audio_track", "inbound_track")]
+    parameters: dict[str, str] = {}
+    for child in element:
+        if child.tag != "Parameter":
+            _xml.refuse_element(child.tag, "Stream", {"Parameter": None})
+        _xml.no_children(child)
+        pair = _attrs(child, PARAMETER)
+        if "name" not in pair:
+            raise MarkupError("name required", "Parameter", "name")
+        parameters[pair["name"]] = pair.get("value", "")
+    if len(parameters) > MAX_PARAMETERS:
+        raise MarkupError(f"more than {MAX_PARAMETERS} parameters", "Stream")
+    return {**fields, "parameters": parameters, "protocol": "twilio"}
+
+
+def _only_stream(element: ET.Element) -> ET.Element:
+    if len(element) != 1 or element[0].tag != "Stream":
+        raise MarkupError("exactly one <Stream> required inside", element.tag)
+    return element[0]
+
+
+def _connect(element: ET.Element) -> Stream:
+    """``<Connect><Stream>``: two-way mu-law 8 kHz; the document waits for the socket."""
+    stream = _stream_fields(_only_stream(element))
+    if stream["audio_track"] != "inbound":
+        raise MarkupError("only inbound_track is allowed in <Connect>", "Stream", "track")
+    return Stream(
+        **stream,
+        **_attrs(element, CONNECT),
+        bidirectional=True,
+        blocking=True,
+        content_type="audio/x-mulaw;rate=8000",
+    )
+
+
+def _start(element: ET.Element) -> Stream:
+    """``<Start><Stream>``: a one-way fork beside the next verbs."""
+    _attrs(element, {})
+    stream = _stream_fields(_only_stream(element))
+    return Stream(**stream, content_type="audio/x-mulaw;rate=8000")
+
+
+def _stop(element: ET.Element) -> StopStream:
+    _attrs(element, {})
+    stream = _only_stream(element)
+    _xml.no_children(stream)
+    return StopStream(name=_attrs(stream, {"name": ("name", text)}).get("name", ""))
+
+
 RESPONSE: Mapping[str, _xml.Compiler[Verb]] = {
     "Say": _say,
     "Play": _play,
@@ -334,6 +410,9 @@ RESPONSE: Mapping[str, _xml.Compiler[Verb]] = {
     "Reject": _reject,
     "Sms": _sms,
     "Message": _sms,
+    "Connect": _connect,
+    "Start": _start,
+    "Stop": _stop,
 }
 
 

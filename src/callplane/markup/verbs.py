@@ -275,6 +275,43 @@ class Message:
     callback_method: str = "POST"
 
 
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """The call's audio to a WebSocket (a voice agent), and with ``bidirectional`` back.
+
+    ``protocol`` is whose WebSocket messages to speak (``"plivo"`` or ``"twilio"``).
+    ``blocking``: the document waits here until the socket closes (Plivo
+    ``keepCallAlive``, TwiML ``<Connect>``); otherwise the stream runs beside the
+    next verbs (a fork) until the call ends, ``stream_timeout`` passes or a
+    ``StopStream`` names it. ``audio_track``: ``inbound`` (the caller),
+    ``outbound`` (what the call plays) or ``both``. ``content_type`` is the
+    audio both ways: ``audio/x-l16;rate=8000|16000`` or ``audio/x-mulaw;rate=8000``.
+    ``action``: TwiML ``<Connect action>``, fetched when the socket closes.
+    """
+
+    url: str
+    protocol: str = "plivo"
+    bidirectional: bool = False
+    blocking: bool = False
+    audio_track: str = "inbound"
+    stream_timeout: int = 86400
+    content_type: str = "audio/x-l16;rate=8000"
+    status_callback_url: str = ""
+    status_callback_method: str = "POST"
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    action: str = ""
+    method: str = "POST"
+
+
+@dataclass(frozen=True, slots=True)
+class StopStream:
+    """Stop the call's forked streams: the one called ``name``, or all (TwiML ``<Stop>``)."""
+
+    name: str = ""
+
+
 EarlyVerb = Speak | Play | Wait | GetInput | Redirect | Message | Dtmf
 
 
@@ -299,6 +336,8 @@ Verb = (
     | Conference
     | Dtmf
     | Message
+    | Stream
+    | StopStream
 )
 
 

@@ -50,6 +50,7 @@ class CallMedia(Generic[S]):
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.listeners: list[Listener] = []
         self.sent_listeners: list[Listener] = []  # see every frame the call sends
+        self.digit_listeners: list[Callable[[str], None]] = []  # keys, as they arrive
         self._overlay: Iterator[Pcm] | None = None
         self._overlay_mixed = True
         self._overlay_alone: asyncio.Task[None] | None = None
@@ -75,6 +76,8 @@ class CallMedia(Generic[S]):
         """A key the caller pressed (RFC 4733 event or SIP INFO), in arrival order."""
         self.digits.put_nowait(digit)
         self._digit_came.set()
+        for listener in list(self.digit_listeners):
+            listener(digit)
 
     def clear_digits(self) -> None:
         while not self.digits.empty():

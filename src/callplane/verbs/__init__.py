@@ -15,6 +15,7 @@ from callplane.verbs import (
     redirect,
     reject,
     speak,
+    stream,
     wait,
 )
 from callplane.verbs.base import Executor
@@ -32,6 +33,8 @@ EXECUTORS: dict[type, Executor] = {
     v.Dtmf: dtmf.run,
     v.Dial: dial.run,
     v.Conference: conference.run,
+    v.Stream: stream.run,
+    v.StopStream: stream.stop,
 }
 
 # Verbs parsed and validated today whose execution lands with the messaging work.

@@ -1,0 +1,116 @@
+"""WebSocket connections to customers' voice agents (``<Stream>``), under the outbound policy.
+
+The URL's host is resolved and every address checked for the account's
+:class:`~callplane.webhooks.ssrf.Reach` (``OutboundPolicy.resolve``); the socket
+then connects to the first checked address, while the TLS handshake and the
+``Host`` header keep the URL's name, so DNS rebinding cannot move it. Bounds:
+``CONNECT_TIMEOUT`` for TCP + TLS + the WebSocket handshake, ``MAX_MESSAGE``
+per incoming message (a bigger one closes the socket with 1009), and at most
+``MAX_QUEUE`` incoming messages buffered before reading pauses (TCP pushes
+back on the agent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
+
+from callplane.errors import WebhookError
+from callplane.webhooks.ssrf import OutboundPolicy, Reach, RefusedURL
+
+log = logging.getLogger("callplane.webhooks")
+
+CONNECT_TIMEOUT = 10.0  # seconds
+MAX_MESSAGE = 1 << 20  # bytes: about 24 s of 16 kHz L16 in base64 in one playAudio
+MAX_QUEUE = 64  # incoming messages buffered by the client
+
+
+class StreamClosed(Exception):
+    """The socket is closed: ``clean`` with a closing handshake (code 1000/1001), else broken."""
+
+    def __init__(self, reason: str, *, clean: bool = True) -> None:
+        super().__init__(reason)
+        self.clean = clean
+
+
+class StreamSocket(Protocol):
+    """One open WebSocket: text messages both ways; a closed socket raises StreamClosed."""
+
+    async def send(self, message: str) -> None: ...
+
+    async def recv(self) -> str | bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class _WebSocket:
+    def __init__(self, connection: ClientConnection) -> None:
+        self._connection = connection
+
+    async def send(self, message: str) -> None:
+        try:
+            await self._connection.send(message)
+        except ConnectionClosed as exc:
+            raise _closed(exc) from exc
+
+    async def recv(self) -> str | bytes:
+        try:
+            return await self._connection.recv()
+        except ConnectionClosed as exc:
+            raise _closed(exc) from exc
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+class StreamConnector(Protocol):
+    async def connect(
+        self, url: str, headers: Mapping[str, str], *, reach: Reach
+    ) -> StreamSocket: ...
+
+
+def _closed(exc: ConnectionClosed) -> StreamClosed:
+    return StreamClosed(str(exc), clean=isinstance(exc, ConnectionClosedOK))
+
+
+class StreamSockets:
+    """Opens agent WebSockets for calls (``Services.streams``)."""
+
+    def __init__(self, policy: OutboundPolicy | None = None) -> None:
+        self.policy = policy or OutboundPolicy()
+
+    async def connect(self, url: str, headers: Mapping[str, str], *, reach: Reach) -> StreamSocket:
+        """An open socket to ``url``, or WebhookError saying why not (refused, timeout...)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise WebhookError("not a ws:// or wss:// URL", url)
+        try:
+            port = parts.port or (443 if parts.scheme == "wss" else 80)
+        except ValueError as exc:
+            raise WebhookError(f"bad port: {exc}", url) from exc
+        try:
+            addresses = await self.policy.resolve(parts.hostname, port, reach)
+            connection = await connect(
+                url,
+                host=addresses[0],
+                port=port,
+                additional_headers=dict(headers),
+                open_timeout=CONNECT_TIMEOUT,
+                max_size=MAX_MESSAGE,
+                max_queue=MAX_QUEUE,
+                compression=None,
+                user_agent_header="Callplane",
+                proxy=None,
+            )
+            return _WebSocket(connection)
+        except RefusedURL as exc:
+            raise WebhookError(str(exc), url) from exc
+        except TimeoutError as exc:
+            raise WebhookError(f"no WebSocket within {CONNECT_TIMEOUT:g} s", url) from exc
+        except (OSError, WebSocketException) as exc:
+            raise WebhookError(f"WebSocket failed: {exc}", url) from exc

@@ -1,0 +1,101 @@
+"""Agent WebSockets (``<Stream>``) under the outbound request policy, against a real local
+``websockets`` server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+
+from callplane.errors import WebhookError
+from callplane.webhooks import stream_socket
+from callplane.webhooks.ssrf import OutboundPolicy, Reach
+from callplane.webhooks.stream_socket import StreamClosed, StreamSockets
+
+
+class Agent:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.headers: list[Headers] = []
+
+    async def handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        self.paths.append(connection.request.path)
+        self.headers.append(connection.request.headers)
+        async for message in connection:
+            if message == "big":
+                await connection.send("x" * (stream_socket.MAX_MESSAGE + 1))
+            else:
+                await connection.send(f"echo {message}")
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[tuple[Agent, int]]:
+    handler = Agent()
+    async with serve(handler.handle, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield handler, port
+
+
+async def test_connects_to_a_private_agent_for_a_private_reach_with_headers(
+    agent: tuple[Agent, int],
+) -> None:
+    handler, port = agent
+    sockets = StreamSockets()
+
+    ws = await sockets.connect(
+        f"ws://localhost:{port}/voice?x=1", {"X-Test": "yes"}, reach=Reach.PRIVATE
+    )
+    await ws.send("hello")
+    assert await ws.recv() == "echo hello"
+    await ws.close()
+
+    assert handler.paths == ["/voice?x=1"] and handler.headers[0]["X-Test"] == "yes"
+    assert handler.headers[0]["Host"] == f"localhost:{port}"
+    with pytest.raises(StreamClosed):
+        await ws.recv()
+
+
+async def test_a_public_reach_never_reaches_loopback(agent: tuple[Agent, int]) -> None:
+    handler, port = agent
+    with pytest.raises(WebhookError, match="refused by the outbound request policy"):
+        await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PUBLIC)
+    assert handler.paths == []
+
+
+async def test_callplanes_own_port_is_refused_for_everyone(agent: tuple[Agent, int]) -> None:
+    handler, port = agent
+    sockets = StreamSockets(OutboundPolicy(own_ports=[port]))
+    with pytest.raises(WebhookError, match="refused"):
+        await sockets.connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    assert handler.paths == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "ws://", "wss://127.0.0.1:99999/"])
+async def test_bad_urls_are_refused_with_a_reason(url: str) -> None:
+    with pytest.raises(WebhookError):
+        await StreamSockets().connect(url, {}, reach=Reach.PRIVATE)
+
+
+async def test_a_server_that_never_answers_the_handshake_times_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream_socket, "CONNECT_TIMEOUT", 0.3)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        with pytest.raises(WebhookError, match="no WebSocket within"):
+            await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+
+
+async def test_a_message_over_the_size_limit_closes_the_socket(agent: tuple[Agent, int]) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    await ws.send("big")
+    with pytest.raises(StreamClosed, match="1009"):
+        await asyncio.wait_for(ws.recv(), 5)

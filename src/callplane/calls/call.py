@@ -214,7 +214,7 @@ class Call:
         )
         app = self.route.application
         pinned = Dialect(app.dialect) if app and app.dialect else None
-        document = await parse_fetched(response.body, response.content_type, pinned)
+        document = await parse_fetched(response.body, response.content_type, pinned, response.url)
         self.dialect = document.dialect
         self.note(f"{method} {response.url} -> {response.status}, {document.dialect} document")
         return document

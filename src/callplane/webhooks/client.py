@@ -1,4 +1,4 @@
-"""HTTP requests to customer URLs, signed as Plivo signs them.
+"""HTTP requests to customer URLs, signed as Plivo and Twilio sign them.
 
 Two kinds of request (design.md section 4):
 

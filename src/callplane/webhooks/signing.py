@@ -1,8 +1,13 @@
-"""Request signatures that Plivo's SDK validators accept.
+"""Request signatures that Plivo's and Twilio's SDK validators accept.
 
-Every request to a customer URL carries the headers Plivo sends, so that
-``plivo.utils.validate_v3_signature`` and ``plivo.utils.validate_signature``
-(and the other SDKs' equivalents) accept it unchanged:
+Every request to a customer URL carries the headers Plivo sends and the one
+Twilio sends, whatever the application's dialect, so that
+``plivo.utils.validate_v3_signature``, ``plivo.utils.validate_signature`` and
+``twilio.request_validator.RequestValidator`` (and the other SDKs'
+equivalents) accept it unchanged. Sending all of them costs about 4 us a
+request (``sign``, measured on this project's 2-core machine), and an
+application whose dialect is not known yet (the answer URL request of an
+unpinned application) needs no guessing:
 
 * V3 - ``X-Plivo-Signature-V3`` / ``-Ma-V3`` / ``-V3-Nonce``: base64
   HMAC-SHA256 of ``"{message}.{nonce}"`` where the message is the URL without
@@ -12,6 +17,12 @@ Every request to a customer URL carries the headers Plivo sends, so that
   part of the message: it is signed as a POST without parameters.
 * V2 - ``X-Plivo-Signature-V2`` / ``-Ma-V2`` / ``-V2-Nonce``: base64
   HMAC-SHA256 of the URL without query, immediately followed by the nonce.
+
+* Twilio - ``X-Twilio-Signature``: base64 HMAC-SHA1 keyed with the account's
+  auth token over the full URL (with its query: for a GET, the parameters) and,
+  for a POST form, each parameter name followed by its value, sorted by name
+  (repeated values sorted and deduplicated, as the validator does). A JSON
+  body is not part of it (Twilio's ``bodySHA256`` is not sent).
 
 The ``Ma`` variants are keyed with the main account's auth token; for a main
 account they equal the plain ones.
@@ -62,7 +73,7 @@ def sign(
     keys: SigningKeys,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """The Plivo signature headers for one request.
+    """The Plivo and Twilio signature headers for one request.
 
     ``url`` is exactly the URL requested (for a GET, including the appended
     parameters); ``params`` are the POST form parameters (empty for GET/JSON).
@@ -81,7 +92,19 @@ def sign(
         "X-Plivo-Signature-V2": v2,
         "X-Plivo-Signature-Ma-V2": _hmac_b64(main, v2_text) if main else v2,
         "X-Plivo-Signature-V2-Nonce": nonce,
+        "X-Twilio-Signature": twilio_signature(method, url, params, keys.auth_token),
     }
+
+
+def twilio_signature(
+    method: str, url: str, params: Mapping[str, Sequence[str]], auth_token: str
+) -> str:
+    """``X-Twilio-Signature`` for a request to ``url`` (the URL as requested)."""
+    text = url
+    if method != "GET":
+        text += "".join(f"{k}{v}" for k in sorted(params) for v in sorted(set(params[k])))
+    digest = hmac.digest(auth_token.encode(), text.encode(), "sha1")
+    return base64.b64encode(digest).decode("ascii")
 
 
 def _v3_message(method: str, base: str, query: str, params: Mapping[str, Sequence[str]]) -> str:

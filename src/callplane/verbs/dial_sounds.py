@@ -33,9 +33,7 @@ async def fetch_sound(call: Call, url: str, what: str) -> Pcm:
             reach=call.reach,
             timeout=call.services.settings.answer_timeout,
         )
-        document = await parse_fetched(
-            response.body, response.content_type, base_url=response.url
-        )
+        document = await parse_fetched(response.body, response.content_type, base_url=response.url)
         parts = [await _render(call, verb) for verb in document.verbs]
     except (WebhookError, MarkupError, MediaError) as exc:
         call.note(f"Dial {what}: {exc}", "error")

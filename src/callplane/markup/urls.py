@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
 from callplane.markup.verbs import (
@@ -70,11 +70,14 @@ def _resolve_verb(verb: V, base_url: str) -> V:
     changes: dict[str, object] = {}
     for name in URL_FIELDS.get(type(verb), ()):
         value = getattr(verb, name)
-        resolved = resolve(value, base_url)
-        if resolved != value:
-            changes[name] = resolved
+        absolute = resolve(value, base_url)
+        if absolute != value:
+            changes[name] = absolute
     if isinstance(verb, GetInput) and verb.prompts:
         changes["prompts"] = tuple(_resolve_verb(prompt, base_url) for prompt in verb.prompts)
     elif isinstance(verb, PreAnswer):
         changes["verbs"] = tuple(_resolve_verb(nested, base_url) for nested in verb.verbs)
-    return replace(verb, **changes) if changes else verb  # type: ignore[type-var]
+    if not changes:
+        return verb
+    resolved: V = replace(cast(Any, verb), **changes)  # mypy cannot replace() a TypeVar
+    return resolved

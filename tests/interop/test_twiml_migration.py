@@ -22,15 +22,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from tests.interop.harness import (
-    AUTH_ID,
-    AUTH_TOKEN,
-    BusyHTTPServer,
-    CallplaneServer,
-    Page,
-    WebhookServer,
-    sipp,
-)
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, BusyHTTPServer, CallplaneServer, sipp
 from tests.interop.pjua import UserAgent
 
 _numbers = iter(range(15557770000, 15557779999))
@@ -49,6 +41,7 @@ class TwimlApp:
     every request (403 when invalid), an empty 200 for paths without a document."""
 
     pages: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # path -> a 302's Location
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,7 +82,10 @@ class TwimlApp:
         with self.lock:
             self.seen.append(Seen(path, {**query, **form}, valid))
         document = self.pages.get(path, "").encode()
-        h.send_response(200 if valid else 403)
+        location = self.moved.get(path)
+        h.send_response(403 if not valid else 302 if location else 200)
+        if location and valid:
+            h.send_header("Location", location)
         h.send_header("Content-Type", "application/xml" if document else "text/plain")
         h.send_header("Content-Length", str(len(document) if valid else 0))
         h.end_headers()
@@ -189,21 +185,21 @@ def test_gather_with_a_relative_action_gets_the_callers_digits(
 
 
 def test_relative_urls_resolve_against_the_url_after_http_redirects(
-    callplane: CallplaneServer, web: WebhookServer, workdir: Path
+    callplane: CallplaneServer, twiml_app: TwimlApp, workdir: Path
 ) -> None:
     number = str(next(_numbers))
-    moved_to = web.url(f"/v2/{number}/voice")
-    web.pages[f"/v1/{number}/voice"] = Page(b"", status=302, headers={"Location": moved_to})
-    document = VoiceResponse()
+    twiml_app.moved[f"/v1/{number}/voice"] = twiml_app.url(f"/v2/{number}/voice")
+    document, refusal = VoiceResponse(), VoiceResponse()
     document.redirect("next")  # relative to /v2/{number}/voice, where the document came from
-    web.set(f"/v2/{number}/voice", str(document))
-    refusal = VoiceResponse()
     refusal.reject(reason="busy")
-    web.set(f"/v2/{number}/next", str(refusal))
-    callplane.number(number, callplane.application(web.url(f"/v1/{number}/voice")))
+    twiml_app.pages[f"/v2/{number}/voice"] = str(document)
+    twiml_app.pages[f"/v2/{number}/next"] = str(refusal)
+    callplane.number(number, callplane.application(twiml_app.url(f"/v1/{number}/voice")))
 
     result = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=486)
 
     assert result.returncode == 0, result.output
-    assert web.seen(f"/v2/{number}/next")
-    assert not web.seen(f"/v1/{number}/next")
+    seen = [s for s in twiml_app.requests("/v") if number in s.path]
+    paths = [s.path for s in seen]
+    assert paths == [f"/v1/{number}/voice", f"/v2/{number}/voice", f"/v2/{number}/next"]
+    assert all(s.valid for s in seen), seen

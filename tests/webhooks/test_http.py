@@ -412,3 +412,17 @@ async def test_callbacks_carry_a_twilio_signature(server: Recorder, client: Webh
     assert RequestValidator(TOKEN).validate(
         server.url("/status"), form, seen.headers["x-twilio-signature"]
     )
+
+
+@pytest.mark.parametrize(("status", "method"), [(302, "GET"), (307, "POST")])
+async def test_each_redirect_hop_has_a_twilio_signature_for_its_url(
+    server: Recorder, client: WebhookClient, status: int, method: str
+) -> None:
+    server.plan("/old", Reply(status=status, headers=(("Location", "/answer?moved=1"),)))
+    await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
+    [seen] = server.seen("/answer")
+    assert seen.method == method
+    form = {k: v[0] for k, v in parse_qs(seen.body.decode(), keep_blank_values=True).items()}
+    assert RequestValidator(TOKEN).validate(
+        server.url("/answer?moved=1"), form, seen.headers["x-twilio-signature"]
+    )

@@ -23,7 +23,8 @@ known yet (the answer URL request of an unpinned application) needs no guessing:
   auth token over the full URL (with its query: for a GET, the parameters) and,
   for a POST form, each parameter name followed by its value, sorted by name
   (repeated values sorted and deduplicated, as the validator does). A JSON
-  body is not part of it (Twilio's ``bodySHA256`` is not sent).
+  body is not part of it (Twilio's ``bodySHA256`` is not sent). After an HTTP
+  redirect the client signs the next hop's URL again (``client.py``).
 
 The ``Ma`` variants are keyed with the main account's auth token; for a main
 account they equal the plain ones.
@@ -41,6 +42,7 @@ from urllib.parse import parse_qs, urlparse, urlunparse
 Params = Mapping[str, str | Sequence[str]]
 
 _NONCE_RANGE = 10**20
+TWILIO_HEADER = "X-Twilio-Signature"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ def sign(
         "X-Plivo-Signature-V2": v2,
         "X-Plivo-Signature-Ma-V2": _hmac_b64(main, v2_text) if main else v2,
         "X-Plivo-Signature-V2-Nonce": nonce,
-        "X-Twilio-Signature": twilio_signature(method, url, params, keys.auth_token),
+        TWILIO_HEADER: twilio_signature(method, url, params, keys.auth_token),
     }
 
 

@@ -51,3 +51,14 @@ def test_twiml_apps_get_twilios_values(
     assert (twiml["CallStatus"], twiml["Direction"]) == (twilio_status, twilio_direction)
     assert in_dialect(params, Dialect.PLIVO) == params == hangup_params(record, {}, "16")
     assert in_dialect(params, None) == params
+
+
+def test_a_twiml_hangup_callback_is_twilios_final_status_callback() -> None:
+    record = _record(call_status="completed")
+    record.end_time = datetime(2026, 12, 1, 10, 0, 5)
+    params = hangup_params(record, {}, "16", Dialect.TWIML)
+    assert params["Timestamp"] == "Tue, 01 Dec 2026 10:00:05 +0000"
+    assert params["CallbackSource"] == "call-progress-events"
+    assert params["SequenceNumber"] == "0"
+    assert params["CallStatus"] == "completed"
+    assert "Timestamp" not in hangup_params(record, {}, "16", Dialect.PLIVO)

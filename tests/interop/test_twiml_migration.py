@@ -179,6 +179,8 @@ def test_gather_with_a_relative_action_gets_the_callers_digits(
     status = twiml_app.wait_for(f"/{number}/status")
     assert status.params["CallStatus"] == "completed"
     assert status.params["CallSid"] == params["CallSid"]
+    assert status.params["CallbackSource"] == "call-progress-events"
+    assert status.params["Timestamp"].endswith(" +0000")
     seen = twiml_app.requests(f"/{number}/")
     assert [s.path.rsplit("/", 1)[1] for s in seen] == ["menu", "gather", "status"]
     assert all(s.valid for s in seen), seen

@@ -11,7 +11,8 @@ application gets Twilio's (:func:`in_dialect`): ``CallStatus``/``DialCallStatus`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from callplane.markup.verbs import Dialect
 from callplane.store.models import CallRecord
@@ -53,8 +54,12 @@ def answer_params(record: CallRecord, sip_headers: dict[str, str]) -> dict[str, 
     return {**call_params(record, sip_headers), "Event": "StartApp"}
 
 
-def hangup_params(record: CallRecord, sip_headers: dict[str, str], q850: str) -> dict[str, str]:
-    return {
+def hangup_params(
+    record: CallRecord, sip_headers: dict[str, str], q850: str, dialect: Dialect | None = None
+) -> dict[str, str]:
+    """The hangup callback; for a TwiML application it is also Twilio's final status
+    callback (``Timestamp``, ``CallbackSource``, ``SequenceNumber``)."""
+    params = {
         **call_params(record, sip_headers),
         "Event": "Hangup",
         "HangupCause": q850,
@@ -69,6 +74,13 @@ def hangup_params(record: CallRecord, sip_headers: dict[str, str], q850: str) ->
         "TotalCost": record.total_amount,
         "CallDuration": str(record.call_duration),
     }
+    if dialect is not Dialect.TWIML:
+        return params
+    moment = (record.end_time or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
+    params["Timestamp"] = format_datetime(moment)  # RFC 2822, "Tue, 01 Dec 2026 10:00:00 +0000"
+    params["CallbackSource"] = "call-progress-events"
+    params["SequenceNumber"] = "0"  # the one status event Callplane sends per call
+    return in_dialect(params, dialect)
 
 
 def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from callplane.calls.causes import Cause
-from callplane.calls.params import hangup_params, in_dialect, rejected_event
+from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
 from callplane.config import Settings
 from callplane.control.screening import Limits
@@ -115,8 +115,7 @@ class Services:
         auth_id = call.route.account.auth_id
         callbacks = []
         if app.hangup_url:
-            params = hangup_params(call.record, call.sip_headers, cause.q850)
-            params = in_dialect(params, call.app_dialect)
+            params = hangup_params(call.record, call.sip_headers, cause.q850, call.app_dialect)
             callbacks.append(
                 self.webhooks.prepare(
                     app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach

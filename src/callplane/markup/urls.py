@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
@@ -49,6 +50,7 @@ URL_FIELDS: Mapping[type, tuple[str, ...]] = {
     Message: ("callback_url",),
 }
 NOT_URLS = frozenset({"", "real", "beep:1", "beep:2"})
+_ABSOLUTE = ("http://", "https://")
 
 V = TypeVar("V", bound=Verb)
 
@@ -61,8 +63,15 @@ def resolve_urls(document: Document, base_url: str) -> Document:
 
 def resolve(url: str, base_url: str) -> str:
     """One URL against ``base_url``; values that are not URLs are returned unchanged."""
-    if url.lower() in NOT_URLS:
-        return url
+    if url.startswith(_ABSOLUTE) or url.lower() in NOT_URLS:
+        return url  # the common case, without urljoin's cost
+    return _join(base_url, url)
+
+
+@lru_cache(maxsize=4096)
+def _join(base_url: str, url: str) -> str:
+    """urljoin, remembered: an application's documents repeat the same few URLs, and
+    urljoin costs several microseconds."""
     return urljoin(base_url, url)
 
 
@@ -74,7 +83,9 @@ def _resolve_verb(verb: V, base_url: str) -> V:
         if absolute != value:
             changes[name] = absolute
     if isinstance(verb, GetInput) and verb.prompts:
-        changes["prompts"] = tuple(_resolve_verb(prompt, base_url) for prompt in verb.prompts)
+        prompts = tuple(_resolve_verb(prompt, base_url) for prompt in verb.prompts)
+        if prompts != verb.prompts:
+            changes["prompts"] = prompts
     elif isinstance(verb, PreAnswer):
         changes["verbs"] = tuple(_resolve_verb(nested, base_url) for nested in verb.verbs)
     if not changes:

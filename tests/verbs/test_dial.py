@@ -104,6 +104,13 @@ def test_unanswered_dial_status_hangup_cause_and_ring_status(legs, status, rang,
              "DialBLegUUID": "", "DialCallStatus": "no-answer", "DialCallSid": "",
              "DialCallDuration": "0"},
         ),
+        (
+            Dialect.TWIML,
+            DialResult("timeout", True, "NO_ANSWER"),
+            {"DialStatus": "timeout", "DialRingStatus": "true", "DialHangupCause": "NO_ANSWER",
+             "DialBLegUUID": "", "DialCallStatus": "no-answer", "DialCallSid": "",
+             "DialCallDuration": "0"},
+        ),
     ],
 )  # fmt: skip
 def test_action_url_parameters(call: Call, dialect, result, expected) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from callplane.calls import causes
 from callplane.calls.call import Call
-from callplane.markup.verbs import GetInput, Record, Speak
+from callplane.markup.verbs import Dialect, GetInput, Record, Speak
 from callplane.media.pcm import beep
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import ENDED, NEXT, NewDocument
@@ -131,6 +131,34 @@ async def test_record_saves_what_the_caller_said_and_reports_it(
         assert params["RecordingDurationMs"] == str(recording.recording_duration_ms)
         assert params["RecordUrl"].endswith(f"/Recording/{recording.recording_id}.wav")
     assert 480 <= recording.recording_duration_ms <= 560
+
+
+@pytest.mark.parametrize(("dialect", "digits"), [(Dialect.TWIML, "#"), (Dialect.PLIVO, None)])
+async def test_a_twiml_record_action_gets_the_finish_key_as_digits(
+    call: Call, leg: FakeLeg, services: FakeServices, dialect: Dialect, digits: str | None
+) -> None:
+    call.dialect = dialect
+    services.webhooks.answer(ACTION, NEXT_DOCUMENT)
+    leg.session.caller_says(pcm_level(4000, 10))
+    leg.session.caller_sends("#")
+    verb = Record(action=ACTION, file_format="wav", play_beep=False, finish_on_key="#*")
+
+    assert isinstance(await EXECUTORS[Record](call, verb), NewDocument)
+
+    assert services.webhooks.one(ACTION).params.get("Digits") == digits
+
+
+async def test_a_twiml_record_ended_by_its_length_reports_empty_digits(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    call.dialect = Dialect.TWIML
+    services.webhooks.answer(ACTION, NEXT_DOCUMENT)
+    leg.session.caller_says(pcm_level(4000, 100))
+    verb = Record(action=ACTION, file_format="wav", play_beep=False, max_length=1)
+
+    assert isinstance(await EXECUTORS[Record](call, verb), NewDocument)
+
+    assert services.webhooks.one(ACTION).params["Digits"] == ""
 
 
 async def test_record_stops_after_max_length(

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from recording_server import DOCUMENT, Recorder, Reply
+from twilio.request_validator import RequestValidator
 
 from callplane.errors import WebhookError
 from callplane.webhooks import WebhookClient, WebhookResponse
@@ -385,3 +386,43 @@ def test_https_with_keepalive(self_signed: tuple[str, str], use_uvloop: bool) ->
     assert [r.body for r in responses] == [DOCUMENT] * 3
     assert raw.connections == 1  # kept alive for the 3 fetches (the refused one never got in)
     assert "CERTIFICATE_VERIFY_FAILED" in refused
+
+
+# --- Twilio's signature --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_requests_carry_a_twilio_signature_the_sdk_accepts(
+    server: Recorder, client: WebhookClient, method: str
+) -> None:
+    await client.fetch(server.url("/answer?app=7"), method, PARAMS, TOKEN, reach=Reach.PRIVATE)
+    [seen] = server.seen("/answer")
+    form = {k: v[0] for k, v in parse_qs(seen.body.decode(), keep_blank_values=True).items()}
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(server.url(seen.path), form, seen.headers["x-twilio-signature"])
+    assert not validator.validate(server.url("/answer"), form, seen.headers["x-twilio-signature"])
+
+
+async def test_callbacks_carry_a_twilio_signature(server: Recorder, client: WebhookClient) -> None:
+    assert await client.notify(
+        server.url("/status"), "POST", PARAMS, TOKEN, auth_id="MA1", reach=Reach.PRIVATE
+    )
+    [seen] = server.seen("/status")
+    form = {k: v[0] for k, v in parse_qs(seen.body.decode(), keep_blank_values=True).items()}
+    assert RequestValidator(TOKEN).validate(
+        server.url("/status"), form, seen.headers["x-twilio-signature"]
+    )
+
+
+@pytest.mark.parametrize(("status", "method"), [(302, "GET"), (307, "POST")])
+async def test_each_redirect_hop_has_a_twilio_signature_for_its_url(
+    server: Recorder, client: WebhookClient, status: int, method: str
+) -> None:
+    server.plan("/old", Reply(status=status, headers=(("Location", "/answer?moved=1"),)))
+    await client.fetch(server.url("/old"), "POST", PARAMS, TOKEN, reach=Reach.PRIVATE)
+    [seen] = server.seen("/answer")
+    assert seen.method == method
+    form = {k: v[0] for k, v in parse_qs(seen.body.decode(), keep_blank_values=True).items()}
+    assert RequestValidator(TOKEN).validate(
+        server.url("/answer?moved=1"), form, seen.headers["x-twilio-signature"]
+    )

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from plivo.utils import validate_signature, validate_v3_signature
+from twilio.request_validator import RequestValidator
 
 from callplane.webhooks.signing import SigningKeys, new_nonce, normalize, sign
 
@@ -87,3 +88,52 @@ def test_nonce_is_twenty_digits_and_fresh() -> None:
     nonces = {new_nonce() for _ in range(100)}
     assert len(nonces) == 100
     assert all(re.fullmatch(r"\d{20}", n) for n in nonces)
+
+
+@pytest.mark.parametrize("url", GET_URLS)
+def test_get_twilio_signature_validates(url: str) -> None:
+    headers = sign("GET", url, {}, KEYS)
+    assert RequestValidator(TOKEN).validate(url, {}, headers["X-Twilio-Signature"])
+
+
+@pytest.mark.parametrize(("url", "params"), POST_CASES)
+def test_post_twilio_signature_validates(url: str, params: dict) -> None:
+    form = normalize(params)
+    headers = sign("POST", url, form, KEYS)
+    flat = {k: v[0] for k, v in form.items() if len(v) == 1}
+    multi = _MultiDict(form)
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(url, multi, headers["X-Twilio-Signature"])
+    if len(flat) == len(form):
+        assert validator.validate(url, flat, headers["X-Twilio-Signature"])
+
+
+def test_twilio_signature_fails_on_tampering_and_other_token() -> None:
+    form = normalize({"Digits": "1", "CallSid": "abc"})
+    signature = sign("POST", "https://example.com/g", form, KEYS)["X-Twilio-Signature"]
+    validator = RequestValidator(TOKEN)
+    assert validator.validate("https://example.com/g", {"Digits": "1", "CallSid": "abc"}, signature)
+    assert not validator.validate(
+        "https://example.com/g", {"Digits": "2", "CallSid": "abc"}, signature
+    )
+    assert not validator.validate(
+        "https://example.com/h", {"Digits": "1", "CallSid": "abc"}, signature
+    )
+    assert not RequestValidator(MAIN_TOKEN).validate(
+        "https://example.com/g", {"Digits": "1", "CallSid": "abc"}, signature
+    )
+
+
+def test_twilio_signature_is_keyed_with_the_accounts_own_token() -> None:
+    form = normalize({"A": "b"})
+    headers = sign("POST", "https://example.com/x", form, SigningKeys(TOKEN, MAIN_TOKEN))
+    assert RequestValidator(TOKEN).validate(
+        "https://example.com/x", {"A": "b"}, headers["X-Twilio-Signature"]
+    )
+
+
+class _MultiDict(dict[str, list[str]]):
+    """The shape Flask's request.form has: ``getall`` gives every value of a name."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]

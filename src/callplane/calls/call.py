@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from callplane.calls import causes
 from callplane.calls.causes import Cause
 from callplane.calls.documents import parse_fetched
-from callplane.calls.params import answer_params
+from callplane.calls.params import answer_params, in_dialect
 from callplane.calls.records import bill, end_record
 from callplane.errors import MarkupError, WebhookError
 from callplane.markup.verbs import Dialect, Document, Stream
@@ -176,7 +176,8 @@ class Call:
             if not url:
                 continue
             try:
-                return await self._fetch(url, method, answer_params(self.record, self.sip_headers))
+                params = in_dialect(answer_params(self.record, self.sip_headers), self.app_dialect)
+                return await self._fetch(url, method, params)
             except (WebhookError, MarkupError) as exc:
                 failures.append(exc)
                 self.note(
@@ -216,7 +217,14 @@ class Call:
         params = {**answer_params(self.record, self.sip_headers), **(extra or {})}
         params["CallStatus"] = "in-progress" if self.answered else "ringing"
         del params["Event"]
-        return params
+        return in_dialect(params, self.app_dialect)
+
+    @property
+    def app_dialect(self) -> Dialect | None:
+        """The dialect the application pins, else that of the call's last document
+        (``None`` before the first one)."""
+        app = self.route.application
+        return Dialect(app.dialect) if app and app.dialect else self.dialect
 
     async def _fetch(self, url: str, method: str, params: dict[str, str]) -> Document:
         response = await self.services.webhooks.fetch(
@@ -229,7 +237,7 @@ class Call:
         )
         app = self.route.application
         pinned = Dialect(app.dialect) if app and app.dialect else None
-        document = await parse_fetched(response.body, response.content_type, pinned)
+        document = await parse_fetched(response.body, response.content_type, pinned, response.url)
         self.dialect = document.dialect
         self.note(f"{method} {response.url} -> {response.status}, {document.dialect} document")
         return document

@@ -24,10 +24,14 @@ _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="documents")
 
 
 async def parse_fetched(
-    body: bytes, content_type: str | None, dialect: Dialect | None = None
+    body: bytes, content_type: str | None, dialect: Dialect | None = None, base_url: str = ""
 ) -> Document:
-    """:func:`~callplane.markup.parse_document`, off the loop when ``body`` is large."""
+    """:func:`~callplane.markup.parse_document`, off the loop when ``body`` is large.
+    ``base_url`` is the URL the body came from (after redirects): relative URLs in the
+    document are resolved against it."""
     if PARSE_IN_THREAD < len(body) <= MAX_DOCUMENT_SIZE:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_worker, parse_document, body, content_type, dialect)
-    return parse_document(body, content_type, dialect)
+        return await loop.run_in_executor(
+            _worker, parse_document, body, content_type, dialect, base_url
+        )
+    return parse_document(body, content_type, dialect, base_url)

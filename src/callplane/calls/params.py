@@ -1,16 +1,26 @@
 """The parameters Callplane sends to customer URLs, named as Plivo names them.
 
 TwiML users get Twilio's names beside Plivo's (CallSid, AccountSid, Called,
-Caller), so an application written for either platform finds what it reads.
+Caller, ApiVersion), so an application written for either platform finds what
+it reads. Where both platforms use one name with different values, a TwiML
+application gets Twilio's (:func:`in_dialect`): ``CallStatus``/``DialCallStatus``
+``canceled`` and ``no-answer`` for Plivo's ``cancel`` and ``timeout``,
+``Direction`` ``outbound-api`` for a call placed over the REST API.
+``ApiVersion`` is Twilio's ``2010-04-01`` for everyone (Plivo sends none).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
+from callplane.markup.verbs import Dialect
 from callplane.store.models import CallRecord
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TWILIO_API_VERSION = "2010-04-01"
+_TWILIO_STATUS = {"cancel": "canceled", "timeout": "no-answer"}
+_TWILIO_DIRECTION = {"outbound": "outbound-api"}
 
 
 def plivo_time(moment: datetime | None) -> str:
@@ -34,7 +44,7 @@ def call_params(record: CallRecord, sip_headers: dict[str, str]) -> dict[str, st
         "AccountSid": record.auth_id,
         "Called": record.to_number,
         "Caller": record.from_number,
-        "ApiVersion": "v1",
+        "ApiVersion": TWILIO_API_VERSION,
     }
     params.update(sip_headers)
     return params
@@ -44,8 +54,12 @@ def answer_params(record: CallRecord, sip_headers: dict[str, str]) -> dict[str, 
     return {**call_params(record, sip_headers), "Event": "StartApp"}
 
 
-def hangup_params(record: CallRecord, sip_headers: dict[str, str], q850: str) -> dict[str, str]:
-    return {
+def hangup_params(
+    record: CallRecord, sip_headers: dict[str, str], q850: str, dialect: Dialect | None = None
+) -> dict[str, str]:
+    """The hangup callback; for a TwiML application it is also Twilio's final status
+    callback (``Timestamp``, ``CallbackSource``, ``SequenceNumber``)."""
+    params = {
         **call_params(record, sip_headers),
         "Event": "Hangup",
         "HangupCause": q850,
@@ -60,6 +74,13 @@ def hangup_params(record: CallRecord, sip_headers: dict[str, str], q850: str) ->
         "TotalCost": record.total_amount,
         "CallDuration": str(record.call_duration),
     }
+    if dialect is not Dialect.TWIML:
+        return params
+    moment = (record.end_time or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
+    params["Timestamp"] = format_datetime(moment)  # RFC 2822, "Tue, 01 Dec 2026 10:00:00 +0000"
+    params["CallbackSource"] = "call-progress-events"
+    params["SequenceNumber"] = "0"  # the one status event Callplane sends per call
+    return in_dialect(params, dialect)
 
 
 def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
@@ -73,3 +94,20 @@ def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
         "to": record.to_number,
         "timestamp": (record.end_time or record.initiation_time or datetime.now()).isoformat(),
     }
+
+
+def twilio_status(status: str) -> str:
+    """A call or dial status as Twilio names it."""
+    return _TWILIO_STATUS.get(status, status)
+
+
+def in_dialect(params: dict[str, str], dialect: Dialect | None) -> dict[str, str]:
+    """``params`` with Twilio's values where Twilio's differ, for a TwiML application."""
+    if dialect is not Dialect.TWIML:
+        return params
+    changed = dict(params)
+    if "CallStatus" in changed:
+        changed["CallStatus"] = twilio_status(changed["CallStatus"])
+    if "Direction" in changed:
+        changed["Direction"] = _TWILIO_DIRECTION.get(changed["Direction"], changed["Direction"])
+    return changed

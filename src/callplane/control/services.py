@@ -117,7 +117,7 @@ class Services:
         auth_id = call.route.account.auth_id
         callbacks = []
         if app.hangup_url:
-            params = hangup_params(call.record, call.sip_headers, cause.q850)
+            params = hangup_params(call.record, call.sip_headers, cause.q850, call.app_dialect)
             callbacks.append(
                 self.webhooks.prepare(
                     app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach

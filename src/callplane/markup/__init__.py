@@ -24,6 +24,9 @@ Dialect detection (skipped when the application pins its dialect):
    ``Dial``/``Number``, ``Record``, ``Message``) is ambiguous and compiles as
    Plivo XML -- our native dialect, and the two agree on those elements.
 
+Relative URLs (``<Redirect>/next</Redirect>``) are resolved against the URL the
+document was fetched from when the caller passes it (:mod:`~callplane.markup.urls`).
+
 Bounds: a document is at most ``MAX_DOCUMENT_SIZE`` bytes (64 KiB, Twilio's
 limit too; the webhook client reads at most 1 MiB) and holds at most 1,000
 elements nested at most 32 deep (``_xml.MAX_ELEMENTS``/``MAX_DEPTH``; for VoXML,
@@ -38,6 +41,7 @@ from collections.abc import Iterator
 from callplane.errors import MarkupError
 from callplane.markup import plivo_xml, twiml, voxml
 from callplane.markup._xml import parse_xml
+from callplane.markup.urls import resolve_urls
 from callplane.markup.verbs import Dialect, Document
 
 __all__ = ["MAX_DOCUMENT_SIZE", "detect_dialect", "parse_document"]
@@ -54,8 +58,15 @@ def parse_document(
     body: bytes | str,
     content_type: str | None = None,
     dialect: Dialect | None = None,
+    base_url: str = "",
 ) -> Document:
-    """Detect the dialect of ``body`` (unless pinned) and compile it."""
+    """Detect the dialect of ``body`` (unless pinned) and compile it; with ``base_url``
+    (the URL the body came from) its relative URLs are resolved against it."""
+    document = _compile(body, content_type, dialect)
+    return resolve_urls(document, base_url) if base_url else document
+
+
+def _compile(body: bytes | str, content_type: str | None, dialect: Dialect | None) -> Document:
     _check_size(body)
     if dialect is Dialect.VOXML or (dialect is None and _is_json(body, content_type)):
         return voxml.compile(body)

@@ -343,10 +343,13 @@ Verb = (
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A compiled answer document: which dialect it came from and its verbs."""
+    """A compiled answer document: which dialect it came from, its verbs, and the URL
+    it was fetched from (``""`` when it was not fetched), against which its relative
+    URLs were resolved (``markup/urls.py``)."""
 
     dialect: Dialect
     verbs: tuple[Verb, ...] = ()
+    base_url: str = ""
 
 
 def is_terminal(verb: Verb) -> bool:

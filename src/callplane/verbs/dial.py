@@ -68,6 +68,7 @@ from callplane.calls.outbound import (
     number_destination,
     uri_destinations,
 )
+from callplane.calls.params import twilio_status
 from callplane.errors import SipParseError
 from callplane.markup.verbs import (
     Dial,
@@ -292,7 +293,7 @@ def params(call: Call, result: DialResult) -> dict[str, str]:
         "DialBLegUUID": b_leg.uuid if b_leg else "",
     }
     if call.dialect is Dialect.TWIML:
-        params["DialCallStatus"] = result.status
+        params["DialCallStatus"] = twilio_status(result.status)
         params["DialCallSid"] = b_leg.uuid if b_leg else ""
         params["DialCallDuration"] = str(b_leg.record.call_duration if b_leg else 0)
     return params

@@ -2,7 +2,8 @@
 
 Both URLs return a document (fetched with POST, as Plivo does) of which only
 Play, Speak and Wait count; every other verb is ignored. The document is
-rendered into one stretch of audio: each verb once (``loop`` 0 counts as once,
+rendered into one stretch of audio (its relative ``<Play>`` URLs resolved against
+the sound document's own URL): each verb once (``loop`` 0 counts as once,
 the caller of ``render`` decides about repeating), a Wait as silence.
 A URL that fails, or a sound that cannot be made, is noted and leaves silence.
 """
@@ -32,7 +33,7 @@ async def fetch_sound(call: Call, url: str, what: str) -> Pcm:
             reach=call.reach,
             timeout=call.services.settings.answer_timeout,
         )
-        document = await parse_fetched(response.body, response.content_type)
+        document = await parse_fetched(response.body, response.content_type, base_url=response.url)
         parts = [await _render(call, verb) for verb in document.verbs]
     except (WebhookError, MarkupError, MediaError) as exc:
         call.note(f"Dial {what}: {exc}", "error")

@@ -7,8 +7,9 @@ next Dial's B leg answers (nothing is recorded if no Dial connects).
 Otherwise the file is kept under the data directory and listed by the
 Recording API; the action URL and ``callbackUrl`` get RecordUrl, RecordingID, RecordingDuration
 (+Ms), RecordingStartMs and RecordingEndMs (and Twilio's RecordingUrl,
-RecordingSid). A recording cut short by the caller hanging up is still saved
-and reported to ``callbackUrl``.
+RecordingSid); in a TwiML document the action URL also gets Twilio's Digits, the
+finishOnKey key that ended the recording (``""`` if none did). A recording cut
+short by the caller hanging up is still saved and reported to ``callbackUrl``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from callplane.calls.call import Call, new_call_uuid
 from callplane.calls.session_recording import SessionRecording
-from callplane.markup.verbs import Record
+from callplane.markup.verbs import Dialect, Record
 from callplane.media.errors import RecordingError
 from callplane.media.recorder import Recorder, RecordingResult, StopReason, mp3_available
 from callplane.store.models import Recording
@@ -42,8 +43,9 @@ async def run(call: Call, verb: Record) -> Outcome:
     if recorder.prompt.size:
         await call.media.play(recorder.prompt)
     call.media.clear_digits()
+    finished_on = ""
     try:
-        await capture(call, verb, recorder)
+        finished_on = await capture(call, verb, recorder)
     finally:
         recording = await save(call, recorder)
         params = recording_params(call, recording)
@@ -60,6 +62,8 @@ async def run(call: Call, verb: Record) -> Outcome:
             )
     if call.ended or not verb.action:
         return ENDED if call.ended else NEXT
+    if call.app_dialect is Dialect.TWIML:
+        params["Digits"] = finished_on
     if not verb.redirect:
         await call.notify_action(verb.action, verb.method, params)
         return NEXT
@@ -124,7 +128,8 @@ def make_recorder(call: Call, verb: Record) -> Recorder:
         return Recorder(folder / f"{recording_id}.wav", "wav", **options)
 
 
-async def capture(call: Call, verb: Record, recorder: Recorder) -> None:
+async def capture(call: Call, verb: Record, recorder: Recorder) -> str:
+    """Record until silence, the length limit or a finish key; the key, or ``""``."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     stopped = asyncio.Event()
@@ -133,17 +138,20 @@ async def capture(call: Call, verb: Record, recorder: Recorder) -> None:
         if recorder.feed(frame, int((loop.time() - started) * 1000)):
             stopped.set()
 
-    async def finish_key() -> None:
-        while (await call.media.digits.get()) not in verb.finish_on_key:
+    async def finish_key() -> str:
+        while (key := await call.media.digits.get()) not in verb.finish_on_key:
             pass
         recorder.stop(StopReason.FINISH_KEY)
+        return key
 
-    waiters = [
+    waiters: list[asyncio.Future[Any]] = [
         asyncio.ensure_future(stopped.wait()),
         asyncio.ensure_future(call.media.silence(verb.max_length + 1)),
     ]
+    key: asyncio.Future[str] | None = None
     if verb.finish_on_key:
-        waiters.append(asyncio.ensure_future(finish_key()))
+        key = asyncio.ensure_future(finish_key())
+        waiters.append(key)
     with call.media.listening(hear):
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -151,6 +159,9 @@ async def capture(call: Call, verb: Record, recorder: Recorder) -> None:
             for waiter in waiters:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
+    if key is None or key.cancelled() or key.exception() is not None:
+        return ""
+    return key.result()
 
 
 async def save(call: Call, recorder: Recorder) -> Recording:

@@ -189,7 +189,7 @@ class AgentStream:
     def _signature(self) -> dict[str, str]:
         token = self.call.route.account.auth_token
         if self.verb.protocol == "twilio":
-            return {"X-Twilio-Signature": twilio_signature(self.verb.url, {}, token)}
+            return {"X-Twilio-Signature": twilio_signature("GET", self.verb.url, {}, token)}
         return sign("GET", self.verb.url, {}, SigningKeys(token))
 
     async def _exchange(self, socket: StreamSocket) -> None:

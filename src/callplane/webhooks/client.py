@@ -1,4 +1,4 @@
-"""HTTP requests to customer URLs, signed as Plivo signs them.
+"""HTTP requests to customer URLs, signed as Plivo and Twilio sign them.
 
 Two kinds of request (design.md section 4):
 
@@ -300,7 +300,7 @@ class WebhookClient:
     ) -> WebhookResponse | _Failure:
         signed = signing.sign(request.method, request.url, request.form, keys)
         try:
-            response = await self._exchange(request, signed, _extensions(policy), reach)
+            response = await self._exchange(request, signed, keys, _extensions(policy), reach)
         except _ERRORS as exc:
             return _translate(exc, request.url)
         return _check_status(response)
@@ -309,24 +309,28 @@ class WebhookClient:
         self,
         request: _Request,
         signed: dict[str, str],
+        keys: SigningKeys,
         extensions: dict[str, Any],
         reach: Reach,
     ) -> WebhookResponse:
-        """One request and the redirects it leads to (at most ``max_redirects``)."""
-        method, url = request.method, request.url
+        """One request and the redirects it leads to (at most ``max_redirects``).
+
+        Plivo's signature headers stay those of the first URL on every hop; Twilio's
+        is made again for each hop's URL, since ``RequestValidator`` checks it against
+        the URL the application was requested at."""
+        method, url, form = request.method, request.url, request.form
         body = request.body if method != "GET" else None
         headers: list[tuple[bytes | str, bytes | str]] = [
             (b"User-Agent", self._user_agent),
             (b"Accept", b"*/*"),
             (b"Accept-Encoding", b"gzip"),
-            *signed.items(),
         ]
         if request.content_type:
             headers.append((b"Content-Type", request.content_type))
         target = _Target.parse(url)
         auth = target.origin.auth
         for _ in range(self._max_redirects + 1):
-            hop = [(b"Host", target.origin.host_header), *headers]
+            hop = [(b"Host", target.origin.host_header), *headers, *signed.items()]
             if auth is not None:
                 hop.append((b"Authorization", auth))
             if body is not None:
@@ -344,7 +348,9 @@ class WebhookClient:
             auth = after.origin.auth or (auth if after.origin.same(target.origin) else None)
             target = after
             if status in (301, 302, 303) and method != "GET":
-                method, body = "GET", None
+                method, body, form = "GET", None, {}
+            twilio = signing.twilio_signature(method, url, form, keys.auth_token)
+            signed = {**signed, signing.TWILIO_HEADER: twilio}
         raise _TooManyRedirects(f"more than {self._max_redirects} redirects")
 
     async def _round_trip(

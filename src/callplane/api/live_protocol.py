@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from callplane.markup.verbs import Document
 from callplane.store.models import CallRecord
 
 
@@ -25,6 +26,10 @@ class LiveCalls(Protocol):
 
     async def transfer(self, auth_id: str, call_uuid: str, url: str, method: str) -> bool:
         """Stop the current document and run the one fetched from ``url``."""
+        ...
+
+    async def transfer_inline(self, auth_id: str, call_uuid: str, document: Document) -> bool:
+        """Stop the current document and run ``document`` (Twilio's ``Twiml``)."""
         ...
 
     async def play(

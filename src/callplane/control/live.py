@@ -15,6 +15,7 @@ import numpy as np
 from callplane.calls import causes
 from callplane.calls.call import Call
 from callplane.control.services import Services
+from callplane.markup.verbs import Document
 from callplane.media.call_media import frames_of
 from callplane.media.errors import MediaError
 from callplane.rtp.errors import RtpError
@@ -59,6 +60,13 @@ class LiveCallControl:
         if call is None:
             return False
         call.transfer(url, method)
+        return True
+
+    async def transfer_inline(self, auth_id: str, call_uuid: str, document: Document) -> bool:
+        call = self._find(auth_id, call_uuid)
+        if call is None:
+            return False
+        call.transfer_inline(document)
         return True
 
     async def play(

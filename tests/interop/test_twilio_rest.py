@@ -14,7 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.interop.harness import AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer
+from tests.interop.harness import AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer, sipp
 
 CALLER = "+14155550100"
 ALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -179,3 +179,40 @@ def test_unsupported_and_bad_requests_get_twilio_errors(
         auth=(account_sid(callplane), AUTH_TOKEN),
     )
     assert raw.status_code == 404 and raw.json()["code"] == 20404
+
+
+def test_incoming_phone_numbers_route_calls_to_their_voice_url_or_application(
+    callplane: CallplaneServer, client: Client, web: WebhookServer, workdir: Path
+) -> None:
+    busy = web.set("/tw/number-voice", '<Response><Reject reason="busy"/></Response>')
+    number = client.incoming_phone_numbers.create(
+        phone_number="+15557770001",
+        friendly_name="support line",
+        voice_url=busy,
+        status_callback=web.url("/tw/number-status"),
+    )
+    assert number.sid.startswith("PN") and number.phone_number == "+15557770001"
+    assert number.voice_url == busy and number.voice_application_sid is None
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to="15557770001", code=486)
+    assert result.returncode == 0, result.output
+    asked = web.wait_for("/tw/number-voice")[0].params
+    assert asked["To"] == "15557770001" and asked["Direction"] == "inbound"
+    assert web.wait_for("/tw/number-status")[0].params["CallStatus"] == "busy"
+
+    declined = web.set("/tw/app-voice", '<Response><Reject reason="rejected"/></Response>')
+    app = client.applications.create(friendly_name="front desk", voice_url=declined)
+    moved = client.incoming_phone_numbers(number.sid).update(voice_application_sid=app.sid)
+    assert moved.voice_application_sid == app.sid and moved.voice_url is None
+    own = [a for a in client.applications.list() if a.friendly_name.startswith("Incoming")]
+    assert own == []  # the number's own application went when it moved to another
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to="15557770001", code=603)
+    assert result.returncode == 0, result.output
+    assert web.wait_for("/tw/app-voice")[0].params["To"] == "15557770001"
+
+    listed = client.incoming_phone_numbers.list(friendly_name="support line")
+    assert [n.sid for n in listed] == [number.sid]
+    assert client.incoming_phone_numbers(number.sid).fetch().friendly_name == "support line"
+    assert client.incoming_phone_numbers(number.sid).delete()
+    with pytest.raises(TwilioRestException) as gone:
+        client.incoming_phone_numbers(number.sid).fetch()
+    assert gone.value.status == 404

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from callplane.api import twilio_apps, twilio_calls
+from callplane.api import twilio_apps, twilio_calls, twilio_numbers
 from callplane.api import twilio_http as tw
 from callplane.api.http import JsonResponse
 from callplane.store.models import Account
@@ -43,6 +43,7 @@ async def fetch_account(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     base = tw.BASE
+    numbers = f"{base}/IncomingPhoneNumbers"
     return [
         Route(f"{base}/Calls.json", twilio_calls.create, methods=["POST"]),
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
@@ -53,6 +54,11 @@ def routes() -> list[BaseRoute]:
         Route(f"{base}/Applications/{{app_sid}}.json", twilio_apps.fetch, methods=["GET"]),
         Route(f"{base}/Applications/{{app_sid}}.json", twilio_apps.update, methods=["POST"]),
         Route(f"{base}/Applications/{{app_sid}}.json", twilio_apps.delete, methods=["DELETE"]),
+        Route(f"{base}/IncomingPhoneNumbers.json", twilio_numbers.create, methods=["POST"]),
+        Route(f"{base}/IncomingPhoneNumbers.json", twilio_numbers.list_, methods=["GET"]),
+        Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.fetch, methods=["GET"]),
+        Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.update, methods=["POST"]),
+        Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.delete, methods=["DELETE"]),
         Route(f"{base}.json", fetch_account, methods=["GET"]),
         Route(f"/{tw.API_VERSION}/{{rest:path}}", tw.not_found, methods=ALL_METHODS),
     ]

@@ -216,3 +216,29 @@ def test_incoming_phone_numbers_route_calls_to_their_voice_url_or_application(
     with pytest.raises(TwilioRestException) as gone:
         client.incoming_phone_numbers(number.sid).fetch()
     assert gone.value.status == 404
+
+
+def test_recordings_are_listed_fetched_served_and_deleted(
+    callplane: CallplaneServer, client: Client, workdir: Path
+) -> None:
+    callee = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=100)
+    call = client.calls.create(
+        to=callee.uri(),
+        from_=CALLER,
+        twiml='<Response><Record maxLength="1" playBeep="false"/><Hangup/></Response>',
+    )
+    assert callee.result().returncode == 0
+    deadline = time.monotonic() + 15
+    while not (found := client.recordings.list(call_sid=call.sid)):
+        assert time.monotonic() < deadline, "no recording listed"
+        time.sleep(0.05)
+    (recording,) = found
+    assert recording.sid.startswith("RE") and recording.call_sid == call.sid
+    assert client.recordings(recording.sid).fetch().uri == recording.uri
+    assert recording.media_url.startswith(f"http://127.0.0.1:{callplane.http_port}/")
+    audio = httpx.get(recording.media_url, auth=(call.account_sid, AUTH_TOKEN))
+    assert audio.status_code == 200 and audio.content.startswith((b"RIFF", b"ID3", b"\xff"))
+    assert client.recordings(recording.sid).delete()
+    with pytest.raises(TwilioRestException) as gone:
+        client.recordings(recording.sid).fetch()
+    assert gone.value.status == 404

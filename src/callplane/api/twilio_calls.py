@@ -26,7 +26,7 @@ from callplane.calls.twilio_params import EVENTS
 from callplane.errors import MarkupError, NotFound, ValidationError
 from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
-from callplane.store.ids import call_uuid_of_sid, twilio_call_sid
+from callplane.store.ids import twilio_call_sid, uuid_of_sid
 from callplane.store.models import Account, CallRecord
 
 DEFAULT_TIMEOUT = 60  # Twilio's ring timeout
@@ -94,7 +94,7 @@ TWILIO_STATUSES = frozenset(
 
 def call_sid_of(value: str) -> str:
     """The CallUUID of a ``CA`` SID (or of a UUID given as is)."""
-    return call_uuid_of_sid(value) or value
+    return uuid_of_sid(value, "CA") or value
 
 
 def twilio_number(number: str) -> str:

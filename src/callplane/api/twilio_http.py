@@ -195,7 +195,9 @@ def time_bounds(name: str, value: str) -> dict[str, datetime]:
     before): the store's ``column__gte``/``__lt`` bounds. Values are ``YYYY-MM-DD`` or
     ``YYYY-MM-DDTHH:MM:SSZ`` (what the SDK sends), UTC."""
     stamp, span = _stamp(name, value)
-    column = {"StartTime": "initiation_time", "EndTime": "end_time"}[name.rstrip("<>")]
+    column = {"StartTime": "initiation_time", "EndTime": "end_time", "DateCreated": "add_time"}[
+        name.rstrip("<>")
+    ]
     if name.endswith(">"):
         return {f"{column}__gte": stamp}
     if name.endswith("<"):

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from callplane.api import twilio_apps, twilio_calls, twilio_numbers
+from callplane.api import twilio_apps, twilio_calls, twilio_numbers, twilio_recordings
 from callplane.api import twilio_http as tw
 from callplane.api.http import JsonResponse
 from callplane.store.models import Account
@@ -44,6 +44,7 @@ async def fetch_account(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     base = tw.BASE
     numbers = f"{base}/IncomingPhoneNumbers"
+    recordings = f"{base}/Recordings"
     return [
         Route(f"{base}/Calls.json", twilio_calls.create, methods=["POST"]),
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
@@ -59,6 +60,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.fetch, methods=["GET"]),
         Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.update, methods=["POST"]),
         Route(f"{numbers}/{{number_sid}}.json", twilio_numbers.delete, methods=["DELETE"]),
+        Route(f"{base}/Recordings.json", twilio_recordings.list_, methods=["GET"]),
+        Route(f"{recordings}/{{recording_file}}", twilio_recordings.fetch, methods=["GET"]),
+        Route(f"{recordings}/{{recording_file}}", twilio_recordings.delete, methods=["DELETE"]),
         Route(f"{base}.json", fetch_account, methods=["GET"]),
         Route(f"/{tw.API_VERSION}/{{rest:path}}", tw.not_found, methods=ALL_METHODS),
     ]

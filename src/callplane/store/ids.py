@@ -60,13 +60,17 @@ def twilio_account_sid(auth_id: str) -> str:
 
 
 def twilio_call_sid(call_uuid: str) -> str:
-    """``CA`` + the call UUID's 32 hex digits."""
-    return "CA" + call_uuid.replace("-", "")
+    return uuid_sid("CA", call_uuid)
 
 
-def call_uuid_of_sid(sid: str) -> str | None:
-    """The call UUID of a ``CA`` SID (either case), or None when ``sid`` is not one."""
+def uuid_sid(prefix: str, uuid_text: str) -> str:
+    """``prefix`` (``CA`` calls, ``RE`` recordings) + the UUID's 32 hex digits."""
+    return prefix + uuid_text.replace("-", "")
+
+
+def uuid_of_sid(sid: str, prefix: str = "CA") -> str | None:
+    """The UUID of a ``prefix`` SID (hex in either case), or None when ``sid`` is not one."""
     digits = sid[2:].lower()
-    if sid[:2] != "CA" or len(digits) != 32 or not set(digits) <= _HEX32:
+    if sid[:2] != prefix or len(digits) != 32 or not set(digits) <= _HEX32:
         return None
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

@@ -242,3 +242,20 @@ def test_recordings_are_listed_fetched_served_and_deleted(
     with pytest.raises(TwilioRestException) as gone:
         client.recordings(recording.sid).fetch()
     assert gone.value.status == 404
+
+
+def test_wrong_tokens_for_the_account_sid_count_towards_the_ban(
+    callplane: CallplaneServer,
+) -> None:
+    sid = account_sid(callplane)
+    url = f"http://127.0.0.1:{callplane.http_port}/2010-04-01/Accounts/{sid}/Calls.json"
+    transport = httpx.HTTPTransport(local_address="127.0.0.5")  # its own address: its own ban
+    with httpx.Client(transport=transport, timeout=10) as guesser:
+        for attempt in range(10):  # the default --auth-failures
+            response = guesser.get(url, auth=(sid, f"guess-{attempt}"))
+            assert response.status_code == 401 and response.json()["code"] == 20003
+        banned = guesser.get(url, auth=(sid, AUTH_TOKEN))
+        assert banned.status_code == 403 and banned.json()["status"] == 403
+    assert "banned 127.0.0.5" in callplane.logs()
+    with httpx.Client(timeout=10) as other:
+        assert other.get(url, auth=(sid, AUTH_TOKEN)).status_code == 200

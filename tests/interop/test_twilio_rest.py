@@ -106,6 +106,10 @@ def test_a_placed_call_is_answered_listed_fetched_and_hung_up(
     assert fetched.status == "in-progress" and fetched.to == callee.uri()
     listed = client.calls.list(from_=CALLER, page_size=5)
     assert call.sid in [c.sid for c in listed]
+    redirected = web.set("/tw/redirected", '<Response><Pause length="30"/></Response>')
+    client.calls(call.sid).update(url=redirected, method="GET")
+    moved = web.wait_for("/tw/redirected")[0]
+    assert moved.method == "GET" and moved.params["CallSid"] == call.sid
     ended = client.calls(call.sid).update(status="completed")
     assert ended.status == "completed"
     assert callee.result().returncode == 0  # it got our BYE

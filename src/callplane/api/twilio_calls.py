@@ -22,7 +22,7 @@ from callplane.api.live_protocol import LiveCalls
 from callplane.api.outbound_calls import PHONE_NUMBER, check_destination, placer_of
 from callplane.api.twilio_apps import app_id_of_sid
 from callplane.calls.placed import DEFAULT_TIME_LIMIT, CallRequest, TwilioCallbacks, is_sip_uri
-from callplane.calls.twilio_params import EVENTS
+from callplane.calls.twilio_params import EVENTS, STATUSES
 from callplane.errors import MarkupError, NotFound, ValidationError
 from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
@@ -80,10 +80,9 @@ LIST_FILTERS = frozenset(
         *tw.PAGE_PARAMS,
     }
 )
-# Plivo-style CallStatus -> Twilio's.
-STATUSES = {"cancel": "canceled", "timeout": "no-answer", "ringing": "ringing"}
-# Twilio's status filter -> the stored CallStatus.
-STORED_STATUS = {"canceled": "cancel", "queued": "queued"}
+# Twilio's status filter -> the stored CallStatus (``timeout`` is not matched by
+# ``no-answer``: the filter is one equality).
+STORED_STATUS = {"canceled": "cancel"}
 TWILIO_STATUSES = frozenset(
     {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 )

@@ -263,3 +263,19 @@ def test_wrong_tokens_for_the_account_sid_count_towards_the_ban(
     assert "banned 127.0.0.5" in callplane.logs()
     with httpx.Client(timeout=10) as other:
         assert other.get(url, auth=(sid, AUTH_TOKEN)).status_code == 200
+
+
+def test_a_call_placed_with_an_application_sid_uses_the_applications_urls(
+    client: Client, web: WebhookServer, workdir: Path
+) -> None:
+    app = client.applications.create(
+        friendly_name="outbound-app",
+        voice_url=web.set("/tw/app-answer", "<Response><Hangup/></Response>"),
+        status_callback=web.url("/tw/app-status"),
+    )
+    callee = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=100)
+    call = client.calls.create(to=callee.uri(), from_=CALLER, application_sid=app.sid)
+    assert callee.result().returncode == 0
+    assert web.wait_for("/tw/app-answer")[0].params["CallSid"] == call.sid
+    (completed,) = statuses(web, "/tw/app-status", call.sid, 1)
+    assert completed["CallStatus"] == "completed"

@@ -27,7 +27,7 @@ from callplane.errors import MarkupError, NotFound, ValidationError
 from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
 from callplane.store.ids import twilio_call_sid, uuid_of_sid
-from callplane.store.models import Account, CallRecord
+from callplane.store.models import Account, Application, CallRecord
 
 DEFAULT_TIMEOUT = 60  # Twilio's ring timeout
 MAX_TIMEOUT = 600
@@ -104,7 +104,9 @@ def call_shape(account: Account, record: CallRecord, status: str | None = None) 
     sid = twilio_call_sid(record.call_uuid)
     uri = f"{tw.account_uri(account)}/Calls/{sid}"
     direction = "inbound" if record.call_direction == "inbound" else "outbound-api"
-    price = f"-{record.total_amount}" if record.state == "ended" else None
+    price = None
+    if record.state == "ended":
+        price = f"-{record.total_amount}" if float(record.total_amount) else record.total_amount
     return {
         "sid": sid,
         "account_sid": tw.account_sid(account),
@@ -174,7 +176,17 @@ async def _call_request(
         raise tw.TwilioError(400, 21603, "A 'From' phone number is required")
     if not PHONE_NUMBER.fullmatch(sender):
         raise ValidationError("From", "must be a phone number: digits, optionally after +")
-    url, method, fallback, fallback_method = await _answer(request, account, form)
+    app = await _application(request, account, tw.single(form, "ApplicationSid"))
+    if app is None:
+        url = tw.http_url("Url", tw.single(form, "Url"))
+        method = tw.http_method("Method", tw.single(form, "Method"))
+        fallback = tw.http_url("FallbackUrl", tw.single(form, "FallbackUrl"))
+        fallback_method = tw.http_method("FallbackMethod", tw.single(form, "FallbackMethod"))
+        callbacks = _callbacks(form)
+    else:  # as on Twilio, the application's URLs replace the request's
+        url, method = app.answer_url, app.answer_method
+        fallback, fallback_method = app.fallback_answer_url, app.fallback_method
+        callbacks = replace(_callbacks(form), url=app.hangup_url, method=app.hangup_method)
     document = _twiml("Twiml", tw.single(form, "Twiml"))
     if not (url or document):
         raise tw.TwilioError(400, 21205, "Url, Twiml or ApplicationSid is required")
@@ -192,25 +204,19 @@ async def _call_request(
         ),
         send_digits=_digits(tw.single(form, "SendDigits")),
         document=document,
-        twilio=_callbacks(form),
+        twilio=callbacks,
     )
     return to, call
 
 
-async def _answer(request: Request, account: Account, form: tw.Form) -> tuple[str, str, str, str]:
-    """Url/Method/FallbackUrl/FallbackMethod, or those of ``ApplicationSid``'s application."""
-    sid = tw.single(form, "ApplicationSid")
+async def _application(request: Request, account: Account, sid: str) -> Application | None:
+    """The application of ``ApplicationSid``, if given."""
     if not sid:
-        return (
-            tw.http_url("Url", tw.single(form, "Url")),
-            tw.http_method("Method", tw.single(form, "Method")),
-            tw.http_url("FallbackUrl", tw.single(form, "FallbackUrl")),
-            tw.http_method("FallbackMethod", tw.single(form, "FallbackMethod")),
-        )
+        return None
     app = await store_of(request).get_application(account.auth_id, app_id_of_sid(sid))
     if app is None:
         raise tw.TwilioError(400, 21218, f"ApplicationSid: no application {sid}")
-    return app.answer_url, app.answer_method, app.fallback_answer_url, app.fallback_method
+    return app
 
 
 def _twiml(name: str, value: str) -> Document | None:

@@ -73,6 +73,9 @@ def test_applications_are_created_listed_updated_and_deleted(client: Client) -> 
     assert [a.sid for a in listed] == [app.sid]
     updated = client.applications(app.sid).update(status_callback="http://127.0.0.1:9/status")
     assert updated.status_callback == "http://127.0.0.1:9/status"
+    with pytest.raises(TwilioRestException) as no_voice_url:
+        client.applications.create(friendly_name="no-url")
+    assert no_voice_url.value.status == 400 and "VoiceUrl: required" in no_voice_url.value.msg
     assert client.applications(app.sid).delete()
     with pytest.raises(TwilioRestException) as gone:
         client.applications(app.sid).fetch()
@@ -279,3 +282,25 @@ def test_a_call_placed_with_an_application_sid_uses_the_applications_urls(
     assert web.wait_for("/tw/app-answer")[0].params["CallSid"] == call.sid
     (completed,) = statuses(web, "/tw/app-status", call.sid, 1)
     assert completed["CallStatus"] == "completed"
+
+
+def test_a_sub_account_has_its_own_sid_and_sees_only_its_own_resources(
+    callplane: CallplaneServer, client: Client
+) -> None:
+    sub = callplane.api("POST", "Subaccount/", json={"name": "tenant", "enabled": True})
+    shown = httpx.get(
+        f"http://127.0.0.1:{callplane.http_port}/v1/Account/{sub['auth_id']}/",
+        auth=(sub["auth_id"], sub["auth_token"]),
+    ).json()
+    sub_sid = shown["twilio_account_sid"]
+    assert sub_sid.startswith("AC") and sub_sid != account_sid(callplane)
+    tenant = twilio_client(callplane, sub_sid, sub["auth_token"])
+    assert tenant.api.v2010.accounts(sub_sid).fetch().sid == sub_sid
+    main_app = client.applications.create(friendly_name="main-only", voice_url="http://x.test/")
+    assert main_app.sid not in [a.sid for a in tenant.applications.list()]
+    with pytest.raises(TwilioRestException) as foreign:
+        tenant.applications(main_app.sid).fetch()
+    assert foreign.value.status == 404
+    with pytest.raises(TwilioRestException) as other_path:
+        tenant.api.v2010.accounts(account_sid(callplane)).fetch()
+    assert other_path.value.status == 401

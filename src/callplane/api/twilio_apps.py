@@ -20,18 +20,7 @@ from callplane.api.http import JsonResponse, changed, store_of
 from callplane.errors import NotFound, ValidationError
 from callplane.store.models import Account, Application
 
-# Twilio's name -> (our field, checker).
-FIELDS = {
-    "FriendlyName": "app_name",
-    "VoiceUrl": "answer_url",
-    "VoiceMethod": "answer_method",
-    "VoiceFallbackUrl": "fallback_answer_url",
-    "VoiceFallbackMethod": "fallback_method",
-    "StatusCallback": "hangup_url",
-    "StatusCallbackMethod": "hangup_method",
-    "SmsUrl": "message_url",
-    "SmsMethod": "message_method",
-}
+FIELDS = tw.APP_FIELDS
 # Accepted, and only false/empty: Callplane has no such feature.
 UNSUPPORTED = frozenset(
     {

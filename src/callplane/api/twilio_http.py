@@ -36,6 +36,26 @@ MAX_VALUE = 4096  # characters; Twilio's inline Twiml may be 4,000
 # Twilio's error codes for the statuses Callplane answers with.
 CODES = {400: 21100, 401: 20003, 403: 20003, 404: 20404, 405: 20004, 503: 20503}
 
+# Twilio's application fields -> Callplane's (applications, and numbers' own ones).
+APP_FIELDS = {
+    "FriendlyName": "app_name",
+    "VoiceUrl": "answer_url",
+    "VoiceMethod": "answer_method",
+    "VoiceFallbackUrl": "fallback_answer_url",
+    "VoiceFallbackMethod": "fallback_method",
+    "StatusCallback": "hangup_url",
+    "StatusCallbackMethod": "hangup_method",
+    "SmsUrl": "message_url",
+    "SmsMethod": "message_method",
+}
+# The store's field names in its errors -> the names the Twilio request used.
+TWILIO_NAMES = {
+    **{ours: theirs for theirs, ours in APP_FIELDS.items()},
+    "alias": "FriendlyName",
+    "numbers": "PhoneNumber",
+    "app_id": "VoiceApplicationSid",
+}
+
 Handler = Callable[[Request], Awaitable[Response]]
 Form = dict[str, list[str]]
 
@@ -69,7 +89,8 @@ def handler(function: Handler) -> Handler:
         except ApiError as exc:
             return error_reply(exc.status, _message(exc.error))
         except ValidationError as exc:
-            return error_reply(400, str(exc))
+            why = str(exc).removeprefix(f"{exc.field}: ")
+            return error_reply(400, f"{TWILIO_NAMES.get(exc.field, exc.field)}: {why}")
         except NotFound:
             return error_reply(404, f"The requested resource {request.url.path} was not found")
 

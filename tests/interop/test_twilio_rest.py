@@ -242,6 +242,7 @@ def test_recordings_are_listed_fetched_served_and_deleted(
     (recording,) = found
     assert recording.sid.startswith("RE") and recording.call_sid == call.sid
     assert client.recordings(recording.sid).fetch().uri == recording.uri
+    assert [r.sid for r in client.calls(call.sid).recordings.list()] == [recording.sid]
     assert recording.media_url.startswith(f"http://127.0.0.1:{callplane.http_port}/")
     audio = httpx.get(recording.media_url, auth=(call.account_sid, AUTH_TOKEN))
     assert audio.status_code == 200 and audio.content.startswith((b"RIFF", b"ID3", b"\xff"))

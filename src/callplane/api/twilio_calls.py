@@ -136,10 +136,7 @@ def call_shape(account: Account, record: CallRecord, status: str | None = None) 
         "price_unit": "USD",
         "api_version": tw.API_VERSION,
         "uri": f"{uri}.json",
-        "subresource_uris": {
-            "recordings": f"{uri}/Recordings.json",
-            "notifications": f"{uri}/Notifications.json",
-        },
+        "subresource_uris": {"recordings": f"{uri}/Recordings.json"},
     }
 
 

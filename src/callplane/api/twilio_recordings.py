@@ -59,9 +59,12 @@ def _base(request: Request) -> str:
 
 @tw.handler
 async def list_(request: Request) -> Response:
+    """``/Recordings.json``, and ``/Calls/{CallSid}/Recordings.json`` (one call's)."""
     account = await tw.account_of(request)
     query = dict(request.query_params)
     tw.check_known(query, LIST_FILTERS)
+    if "call_sid" in request.path_params:
+        query["CallSid"] = request.path_params["call_sid"]
     args = tw.page_args(query)
     filters: dict[str, Any] = {}
     for name, value in query.items():

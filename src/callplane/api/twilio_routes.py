@@ -50,6 +50,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
         Route(f"{base}/Calls/{{call_sid}}.json", twilio_calls.fetch, methods=["GET"]),
         Route(f"{base}/Calls/{{call_sid}}.json", twilio_calls.update, methods=["POST"]),
+        Route(
+            f"{base}/Calls/{{call_sid}}/Recordings.json", twilio_recordings.list_, methods=["GET"]
+        ),
         Route(f"{base}/Applications.json", twilio_apps.create, methods=["POST"]),
         Route(f"{base}/Applications.json", twilio_apps.list_, methods=["GET"]),
         Route(f"{base}/Applications/{{app_sid}}.json", twilio_apps.fetch, methods=["GET"]),

@@ -285,7 +285,7 @@ def test_a_call_placed_with_an_application_sid_uses_the_applications_urls(
     assert completed["CallStatus"] == "completed"
 
 
-def test_a_sub_account_has_its_own_sid_and_sees_only_its_own_resources(
+def test_a_sub_account_has_its_own_sid_and_its_parent_may_use_its_path(
     callplane: CallplaneServer, client: Client
 ) -> None:
     sub = callplane.api("POST", "Subaccount/", json={"name": "tenant", "enabled": True})
@@ -305,3 +305,7 @@ def test_a_sub_account_has_its_own_sid_and_sees_only_its_own_resources(
     with pytest.raises(TwilioRestException) as other_path:
         tenant.api.v2010.accounts(account_sid(callplane)).fetch()
     assert other_path.value.status == 401
+    tenant_app = tenant.applications.create(friendly_name="tenant-app", voice_url="http://x.test/")
+    parent = Client(account_sid(callplane), AUTH_TOKEN, account_sid=sub_sid)  # Twilio's way
+    parent.api.base_url = f"http://127.0.0.1:{callplane.http_port}"
+    assert [a.sid for a in parent.applications.list()] == [tenant_app.sid]

@@ -1,9 +1,10 @@
 """What every handler of the Twilio-compatible API (``/2010-04-01/``) shares: Twilio's
 error shape, form bodies with repeated keys, RFC 2822 times and Twilio's paging.
 
-Authentication is the Plivo API's own (``http.authenticate``): the path's
-``AccountSid`` is the account's ``AC...`` SID, the Basic credentials ``AC...`` (or
-the auth id) and the auth token, and wrong ones count towards the same bans.
+Authentication is the Plivo API's own (``http.credentials_account``): the Basic
+credentials are ``AC...`` (or the auth id) and the auth token or an API key secret,
+and wrong ones count towards the same bans. The path's ``AccountSid`` is that
+account's ``AC...`` SID or, for a main account, one of its sub-accounts'.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from callplane.api.http import MAX_FORM_FIELDS, ApiError, JsonResponse, authenticate
+from callplane.api.http import (
+    AUTH_FAILED,
+    MAX_FORM_FIELDS,
+    ApiError,
+    JsonResponse,
+    credentials_account,
+    store_of,
+)
 from callplane.errors import NotFound, ValidationError
 from callplane.store.ids import twilio_account_sid
 from callplane.store.models import Account
@@ -110,7 +118,17 @@ async def not_found(request: Request) -> Response:
 
 
 async def account_of(request: Request) -> Account:
-    return await authenticate(request)
+    """The account of the path: the credentials' own, or (as on Twilio) one of their
+    main account's sub-accounts; anything else is 401."""
+    account = await credentials_account(request)
+    sid = request.path_params["auth_id"]
+    if sid in (account.auth_id, account_sid(account)):
+        return account
+    if account.parent_auth_id is None:
+        sub = await store_of(request).account_by_twilio_sid(sid)
+        if sub is not None and sub.enabled and sub.parent_auth_id == account.auth_id:
+            return sub
+    raise ApiError(401, AUTH_FAILED)
 
 
 def account_sid(account: Account) -> str:

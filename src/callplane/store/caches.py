@@ -151,6 +151,12 @@ class Credentials:
             matches = (auth_id, secret_digest(token)) in known.keys
         return account if matches and account is not None and account.enabled else None
 
+    async def by_twilio_sid(self, sid: str) -> Account | None:
+        """The account whose Twilio-style SID is ``sid`` (enabled or not)."""
+        known = await self._known.get(None, self._load)
+        auth_id = known.sids.get(sid)
+        return known.accounts.get(auth_id) if auth_id else None
+
     async def _load(self) -> _Known:
         accounts, keys = await self._read()
         return _known(accounts, keys)

@@ -1,4 +1,5 @@
-"""The REST API application: Plivo-compatible paths under ``/v1/Account/{auth_id}/``.
+"""The REST API application: Plivo-compatible paths under ``/v1/Account/{auth_id}/``,
+Twilio-compatible ones under ``/2010-04-01/Accounts/{AccountSid}/`` (``twilio_routes``).
 
 Each path answers with or without its trailing slash. Errors are translated
 here, once: :class:`ApiError` (401 and malformed bodies), the store's
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callplane.api import console, openapi
+from callplane.api import console, openapi, twilio_routes
 from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls, LiveConferences
@@ -121,7 +122,7 @@ def create_app(
     ``max_body_bytes`` get 413.
     """
     app = Starlette(
-        routes=[*ROUTES, *console.routes()],
+        routes=[*ROUTES, *twilio_routes.routes(), *console.routes()],
         middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,

@@ -26,6 +26,7 @@ from callplane.errors import ValidationError
 from callplane.json_shape import shape_problem
 from callplane.net.auth_failures import AuthFailures
 from callplane.store import Page, Store
+from callplane.store.ids import twilio_account_sid
 from callplane.store.models import Account
 
 OnChange = Callable[[], Awaitable[None] | None]
@@ -120,6 +121,14 @@ async def authenticate(request: Request) -> Account:
     A client IP banned for too many wrong credentials gets 403 whatever it sends;
     wrong credentials count towards that ban (``app.state.auth_failures``).
     """
+    account = await credentials_account(request)
+    if request.path_params.get("auth_id") not in _ids_of(account):
+        raise ApiError(401, AUTH_FAILED)
+    return account
+
+
+async def credentials_account(request: Request) -> Account:
+    """The account of the Basic credentials, whatever the path (see ``authenticate``)."""
     failures: AuthFailures | None = request.app.state.auth_failures
     source = request.client.host if request.client else ""
     if failures is not None and failures.banned(source):
@@ -134,9 +143,14 @@ async def authenticate(request: Request) -> Account:
     account = await store_of(request).authenticate(auth_id, token)
     if account is None and failures is not None:
         failures.failed(source, auth_id, "REST API: wrong auth token or API key")
-    if account is None or request.path_params.get("auth_id") != account.auth_id:
+    if account is None:
         raise ApiError(401, AUTH_FAILED)
     return account
+
+
+def _ids_of(account: Account) -> tuple[str, str]:
+    """The auth id, and the Twilio-style SID the Twilio-compatible paths carry."""
+    return account.auth_id, twilio_account_sid(account.auth_id)
 
 
 def main_only(account: Account, what: str) -> None:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from callplane.calls.call import ForkedStream
 from callplane.calls.conference_views import ConferenceView, MemberIds, RecordingStarted
-from callplane.markup.verbs import Stream
+from callplane.markup.verbs import Document, Stream
 from callplane.store.models import CallRecord
 
 
@@ -29,6 +29,10 @@ class LiveCalls(Protocol):
 
     async def transfer(self, auth_id: str, call_uuid: str, url: str, method: str) -> bool:
         """Stop the current document and run the one fetched from ``url``."""
+        ...
+
+    async def transfer_inline(self, auth_id: str, call_uuid: str, document: Document) -> bool:
+        """Stop the current document and run ``document`` (Twilio's ``Twiml``)."""
         ...
 
     async def play(

@@ -145,13 +145,13 @@ def _destinations(value: str, sender: str) -> list[str]:
     if len(found) > MAX_DESTINATIONS:
         raise ValidationError("to", f"at most {MAX_DESTINATIONS} destinations")
     for to in found:
-        _check_destination(to)
+        check_destination(to)
         if not is_sip_uri(to) and to.lstrip("+") == sender.lstrip("+"):
             raise ValidationError("to", "must not include the from number")
     return found
 
 
-def _check_destination(to: str) -> None:
+def check_destination(to: str) -> None:
     if is_sip_uri(to):
         try:
             SipUri.parse(to)

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from callplane.store.ids import twilio_account_sid
 from callplane.store.models import (
     Account,
     ApiKey,
@@ -169,6 +170,7 @@ def account(acct: Account) -> dict[str, Any]:
         "rate_per_minute": acct.rate_per_minute,
         "billing_interval": acct.billing_interval,
         "created": plivo_time(acct.created),
+        "twilio_account_sid": twilio_account_sid(acct.auth_id),
     }
 
 

@@ -127,7 +127,8 @@ class Call:
         self.reject_reason: str | None = None
         self.early = False  # inside PreAnswer: media verbs must not answer
         self.executing: asyncio.Future[Document | None] | None = None  # the document running
-        self.transfer_to: tuple[str, str] | None = None  # (url, method) asked for by the API
+        # (url, method) or an inline document, asked for by the API
+        self.transfer_to: tuple[str, str] | Document | None = None
         self.end_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run once the call ends
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
         self.streams: dict[str, ForkedStream] = {}  # <Stream>s beside the document, by id
@@ -337,7 +338,14 @@ class Call:
 
     def transfer(self, url: str, method: str) -> None:
         """Replace the running document with the one at ``url`` (REST transfer)."""
-        self.transfer_to = (url, method)
+        self._replace_document((url, method))
+
+    def transfer_inline(self, document: Document) -> None:
+        """Replace the running document with ``document`` (Twilio's ``Twiml`` update)."""
+        self._replace_document(document)
+
+    def _replace_document(self, target: tuple[str, str] | Document) -> None:
+        self.transfer_to = target
         if self.executing is not None and not self.executing.done():
             self.executing.cancel()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callplane.calls.causes import Cause
+from callplane.markup.verbs import Document
 
 DEFAULT_RING_TIMEOUT = 120  # seconds, Plivo's default
 DEFAULT_TIME_LIMIT = 14400  # seconds, Plivo's default
@@ -30,6 +31,24 @@ class CallRequest:
     ring_timeout: int = DEFAULT_RING_TIMEOUT
     send_digits: str = ""
     sip_headers: tuple[tuple[str, str], ...] = ()  # sent on the INVITE (X-PH-*)
+    # The Twilio-compatible API (api/twilio_calls.py): an inline document run instead
+    # of fetching answer_url, Twilio's status callbacks, and Twilio's parameter names.
+    document: Document | None = None
+    twilio: TwilioCallbacks | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioCallbacks:
+    """Twilio's ``StatusCallback``: which of initiated/ringing/answered/completed to send.
+
+    A call placed with these sends Twilio's ids (``CallSid`` = ``CA...``,
+    ``AccountSid`` = ``AC...``) and ``Direction=outbound-api`` to every URL, and no
+    hangup callback unless ``completed`` is asked for.
+    """
+
+    url: str = ""
+    method: str = "POST"
+    events: frozenset[str] = frozenset({"completed"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,8 @@ accounts.add_command(subaccounts)
 @accounts.command("show")
 @click.pass_context
 def accounts_show(ctx: click.Context) -> None:
-    """Show the account (never the auth token)."""
-    print_get(ctx, "", [*ACCOUNT_COLUMNS, "inbound_cps"])
+    """Show the account (never the auth token), and its Twilio-style account SID."""
+    print_get(ctx, "", [*ACCOUNT_COLUMNS, "inbound_cps", "twilio_account_sid"])
 
 
 @accounts.command("update")

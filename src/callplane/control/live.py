@@ -16,7 +16,7 @@ from callplane.calls import causes
 from callplane.calls.call import Call, ForkedStream
 from callplane.control.services import Services
 from callplane.errors import ValidationError
-from callplane.markup.verbs import Stream
+from callplane.markup.verbs import Document, Stream
 from callplane.media.call_media import frames_of
 from callplane.media.errors import MediaError
 from callplane.rtp.errors import RtpError
@@ -56,6 +56,13 @@ class LiveCallControl:
         if call is None:
             return False
         call.transfer(url, method)
+        return True
+
+    async def transfer_inline(self, auth_id: str, call_uuid: str, document: Document) -> bool:
+        call = self._find(auth_id, call_uuid)
+        if call is None:
+            return False
+        call.transfer_inline(document)
         return True
 
     async def play(

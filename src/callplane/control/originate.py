@@ -29,6 +29,7 @@ from callplane.calls.call import Call, new_call_uuid, utcnow
 from callplane.calls.outbound import Destination, OutboundLeg, number_destination, uri_destinations
 from callplane.calls.params import call_params
 from callplane.calls.placed import CallRequest, Ringing, is_sip_uri
+from callplane.calls.twilio_params import status_event, twilio_ids
 from callplane.calls.uac_leg import UacLeg
 from callplane.control import session
 from callplane.control.services import Services
@@ -50,6 +51,7 @@ class Originator:
     def place(self, account: Account, request: CallRequest, to: str) -> str:
         """Start calling ``to`` (a number or a SIP URI); the request_uuid (= CallUUID)."""
         call = self.new_call(account, request, to)
+        self._report(call, request, "initiated")
         call.task = self.services.spawn(self._run(call, request, to))
         return call.uuid
 
@@ -79,16 +81,18 @@ class Originator:
             answer_method=request.answer_method,
             fallback_answer_url=request.fallback_url,
             fallback_method=request.fallback_method,
-            hangup_url=request.hangup_url or request.answer_url,
-            hangup_method=request.hangup_method,
+            hangup_url=_hangup_url(request),
+            hangup_method=request.twilio.method if request.twilio else request.hangup_method,
         )
         route = Route(Number(record.from_number, account.auth_id), account, app)
         params = {"RequestUUID": uuid, "ALegRequestUUID": uuid}
+        if request.twilio:
+            params.update(twilio_ids(record))
         return Call(self.services, route, UacLeg(self.sip), record, params, ())
 
     async def _run(self, call: Call, request: CallRequest, to: str) -> None:
         if (await self.ring(call, request, to)).answered:
-            await session.run(call)
+            await session.run(call, request.document)
 
     async def ring(self, call: Call, request: CallRequest, to: str) -> Ringing:
         """Ring ``to`` until the callee answers (the call is answered and ``time_limit``
@@ -114,6 +118,7 @@ class Originator:
             await uac.hangup(causes.NO_COMMON_CODEC)
             return Ringing(False, uac.rang, causes.NO_COMMON_CODEC)
         call.note(f"{destination.uri} answered")
+        self._report(call, request, "answered")
         limit = asyncio.get_running_loop().call_later(request.time_limit, self._time_up, call)
 
         async def disarm() -> None:
@@ -162,19 +167,27 @@ class Originator:
 
     def _report_ringing(self, call: Call, request: CallRequest) -> None:
         call.note("ringing")
+        if request.twilio:
+            self._report(call, request, "ringing")
+            return
         if not request.ring_url:
             return
         params = {**call_params(call.record, call.sip_headers), "Event": "Ring"}
         params["CallStatus"] = "ringing"
+        self._notify(call, request.ring_url, request.ring_method, params)
+
+    def _report(self, call: Call, request: CallRequest, event: str) -> None:
+        """A Twilio status callback, if the request asked for ``event``."""
+        wanted = request.twilio
+        if wanted is None or not wanted.url or event not in wanted.events:
+            return
+        self._notify(call, wanted.url, wanted.method, status_event(call, event))
+
+    def _notify(self, call: Call, url: str, method: str, params: dict[str, str]) -> None:
         account = call.route.account
         self.services.spawn(
             self.services.webhooks.notify(
-                request.ring_url,
-                request.ring_method,
-                params,
-                account.auth_token,
-                auth_id=account.auth_id,
-                reach=call.reach,
+                url, method, params, account.auth_token, auth_id=account.auth_id, reach=call.reach
             )
         )
 
@@ -185,6 +198,15 @@ class Originator:
         if call.task is not None:
             call.task.cancel()
         self.services.spawn(call.hangup(causes.TIME_LIMIT, causes.SOURCE_PLATFORM))
+
+
+def _hangup_url(request: CallRequest) -> str:
+    """Plivo: ``hangup_url``, else ``answer_url``; Twilio: the status callback, and
+    only when ``completed`` was asked for."""
+    wanted = request.twilio
+    if wanted is None:
+        return request.hangup_url or request.answer_url
+    return wanted.url if "completed" in wanted.events else ""
 
 
 async def _send_digits(call: Call, digits: str) -> None:

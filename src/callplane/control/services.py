@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
+from callplane.calls.twilio_params import twilio_statuses
 from callplane.config import Settings
 from callplane.control.screening import Limits
 from callplane.media.conference import Conferences
@@ -117,7 +118,10 @@ class Services:
         auth_id = call.route.account.auth_id
         callbacks = []
         if app.hangup_url:
-            params = hangup_params(call.record, call.sip_headers, cause.q850, call.app_dialect)
+            params = twilio_statuses(
+                hangup_params(call.record, call.sip_headers, cause.q850, call.app_dialect),
+                call.sip_headers,
+            )
             callbacks.append(
                 self.webhooks.prepare(
                     app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach

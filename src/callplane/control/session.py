@@ -21,9 +21,10 @@ log = logging.getLogger("callplane.calls")
 MAX_DOCUMENTS = 100  # redirect loops end here
 
 
-async def run(call: Call) -> None:
+async def run(call: Call, first: Document | None = None) -> None:
+    """Run the call's documents: ``first`` if given (inline), else the answer URL's."""
     try:
-        document = await call.fetch_answer()
+        document = first if first is not None else await call.fetch_answer()
         for _ in range(MAX_DOCUMENTS):
             if document is None or call.ended:
                 break
@@ -50,8 +51,12 @@ async def _execute_or_transfer(call: Call, document: Document) -> Document | Non
         current = asyncio.current_task()
         if call.transfer_to is None or (current is not None and current.cancelling()):
             raise
-    url, method = call.transfer_to
+    target = call.transfer_to
     call.transfer_to = None
+    if isinstance(target, Document):
+        call.note("transferred to an inline document")
+        return target
+    url, method = target
     call.note(f"transferred to {url}")
     return await call.fetch_action(url, method)
 

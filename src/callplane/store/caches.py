@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from callplane.store.ids import twilio_account_sid
 from callplane.store.models import Account
 from callplane.store.secrets import secret_digest
 
@@ -111,6 +112,14 @@ class Refreshed(Generic[K, V]):
 class _Known:
     accounts: dict[str, Account] = field(default_factory=dict)
     keys: frozenset[tuple[str, str]] = frozenset()
+    # Twilio-style account SIDs (``AC...``) -> auth ids, for the Twilio-compatible API.
+    sids: dict[str, str] = field(default_factory=dict)
+
+
+def _known(accounts: Iterable[Account], keys: Iterable[tuple[str, str]]) -> _Known:
+    by_id = {a.auth_id: a for a in accounts}
+    sids = {twilio_account_sid(auth_id): auth_id for auth_id in by_id}
+    return _Known(by_id, frozenset(keys), sids)
 
 
 Load = Callable[[], Awaitable[tuple[Iterable[Account], Iterable[tuple[str, str]]]]]
@@ -125,14 +134,16 @@ class Credentials:
         self._known: Refreshed[None, _Known] = Refreshed(ttl, size=1)
 
     def replace(self, accounts: Iterable[Account], keys: Iterable[tuple[str, str]]) -> None:
-        self._known.put(None, _Known({a.auth_id: a for a in accounts}, frozenset(keys)))
+        self._known.put(None, _known(accounts, keys))
 
     def invalidate(self) -> None:
         self._known.clear()
 
     async def check(self, auth_id: str, token: str) -> Account | None:
-        """The enabled account whose auth token (constant-time) or key secret is ``token``."""
+        """The enabled account whose auth token (constant-time) or key secret is ``token``;
+        ``auth_id`` may also be the account's Twilio-style SID (``AC...``)."""
         known = await self._known.get(None, self._load)
+        auth_id = known.sids.get(auth_id, auth_id)
         account = known.accounts.get(auth_id)
         expected = account.auth_token.encode() if account else _DUMMY_TOKEN
         matches = hmac.compare_digest(expected, token.encode())
@@ -140,6 +151,12 @@ class Credentials:
             matches = (auth_id, secret_digest(token)) in known.keys
         return account if matches and account is not None and account.enabled else None
 
+    async def by_twilio_sid(self, sid: str) -> Account | None:
+        """The account whose Twilio-style SID is ``sid`` (enabled or not)."""
+        known = await self._known.get(None, self._load)
+        auth_id = known.sids.get(sid)
+        return known.accounts.get(auth_id) if auth_id else None
+
     async def _load(self) -> _Known:
         accounts, keys = await self._read()
-        return _Known({a.auth_id: a for a in accounts}, frozenset(keys))
+        return _known(accounts, keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import uuid
@@ -46,3 +47,30 @@ def new_key_secret() -> str:
 def new_flow_id() -> str:
     """A UUID, like Plivo's PHLO ids."""
     return str(uuid.uuid4())
+
+
+# -- Twilio-style SIDs (the Twilio-compatible API, api/twilio_*.py) ----------------
+
+_HEX32 = frozenset("0123456789abcdef")
+
+
+def twilio_account_sid(auth_id: str) -> str:
+    """``AC`` + 32 hex characters, derived from the auth id (same id, same SID, always)."""
+    return "AC" + hashlib.sha256(b"callplane-account-sid:" + auth_id.encode()).hexdigest()[:32]
+
+
+def twilio_call_sid(call_uuid: str) -> str:
+    return uuid_sid("CA", call_uuid)
+
+
+def uuid_sid(prefix: str, uuid_text: str) -> str:
+    """``prefix`` (``CA`` calls, ``RE`` recordings) + the UUID's 32 hex digits."""
+    return prefix + uuid_text.replace("-", "")
+
+
+def uuid_of_sid(sid: str, prefix: str = "CA") -> str | None:
+    """The UUID of a ``prefix`` SID (hex in either case), or None when ``sid`` is not one."""
+    digits = sid[2:].lower()
+    if sid[:2] != prefix or len(digits) != 32 or not set(digits) <= _HEX32:
+        return None
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

@@ -298,6 +298,10 @@ class Store:
         """
         return await self._credentials.check(auth_id, token)
 
+    async def account_by_twilio_sid(self, sid: str) -> Account | None:
+        """The account whose ``AC...`` SID (``ids.twilio_account_sid``) is ``sid``."""
+        return await self._credentials.by_twilio_sid(sid)
+
     async def _read_credentials(self) -> tuple[list[Account], list[tuple[str, str]]]:
         return await self._reads.run(_credentials_in)
 

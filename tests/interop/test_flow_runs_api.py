@@ -76,12 +76,12 @@ def test_run_alias_form_body_and_refusals(callplane, web) -> None:
     draft = callplane.api("POST", "Flow/", json={"document": notify_flow(web.url("/x"))})
     refused = httpx.post(f"{callplane.api_base}Flow/{draft['flow_id']}/Run/", auth=auth)
     assert (
-        refused.status_code == 400 and "no published version" in refused.json()["error"]["flow_id"]
+        refused.status_code == 400 and "no published version" in refused.json()["fields"]["flow_id"]
     )
 
     no_api_trigger = published(callplane, reject_calls())
     refused = httpx.post(f"{callplane.api_base}Flow/{no_api_trigger}/Run/", auth=auth)
-    assert refused.status_code == 400 and "api_request" in refused.json()["error"]["flow_id"]
+    assert refused.status_code == 400 and "api_request" in refused.json()["fields"]["flow_id"]
 
     wrong = httpx.post(f"{callplane.api_base}Flow/{flow_id}/Run/", auth=(AUTH_ID, "nope"))
     assert wrong.status_code == 401
@@ -97,7 +97,7 @@ def test_numbers_point_at_published_flows(callplane, web) -> None:
         f"{callplane.api_base}Number/15550700001/", json={"flow_id": draft}, auth=auth
     )
     assert refused.status_code == 400
-    assert refused.json()["error"] == {"flow_id": f"flow {draft} has no published version"}
+    assert refused.json()["fields"] == {"flow_id": f"flow {draft} has no published version"}
 
     flow_id = published(callplane, reject_calls())
     callplane.api("POST", "Number/15550700001/", json={"flow_id": flow_id})

@@ -7,9 +7,11 @@ Audio, Get Input, IVR Menu and Record answer the call first, as the verbs do.
 
 Once the call has ended these nodes log why and end the run. Call Forward
 interrupted by the call's end (the caller hung up during the bridge or while
-the callee rang) still names its exit, so the nodes after it that need no call
-(HTTP Request, Branch...) run, as on Plivo. A run without a call gets one from ``flows/outbound.py`` (Initiate Call, Call Forward) when the
-runner can place calls; otherwise they log that and end the run as failed.
+the callee rang) still names its exit (``RunContext.exit_on_hangup``), so the
+nodes after it that need no call (HTTP Request, Branch...) run, as on Plivo.
+A run without a call gets one from ``flows/outbound.py`` (Initiate Call, Call
+Forward) when the runner can place calls; otherwise they log that and end the
+run as failed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Caller), so an application written for either platform finds what it reads.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from callplane.store.models import CallRecord
 
@@ -63,7 +63,11 @@ def hangup_params(record: CallRecord, sip_headers: dict[str, str], q850: str) ->
 
 
 def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
-    """The JSON ``call-rejected`` status event (VoXML style)."""
+    """The JSON ``call-rejected`` status event (VoXML style); ``timestamp`` is when the
+    call was refused, UTC with ``Z`` (``2026-01-02T03:04:05.678Z``)."""
+    when = record.end_time or record.initiation_time or datetime.now(UTC)
+    if when.tzinfo is not None:  # record times are naive UTC; a clock reading is not
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return {
         "event": "call-rejected",
         "call_uuid": record.call_uuid,
@@ -71,5 +75,5 @@ def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
         "reject_reason": reason,
         "from": record.from_number,
         "to": record.to_number,
-        "timestamp": (record.end_time or record.initiation_time or datetime.now()).isoformat(),
+        "timestamp": when.isoformat(timespec="milliseconds") + "Z",
     }

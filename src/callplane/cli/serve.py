@@ -13,7 +13,9 @@ import click
 @click.option("--sip-port", default=5060, show_default=True, help="SIP port (UDP and TCP).")
 @click.option("--http-port", default=8080, show_default=True, help="REST API port.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--advertised-host", default="", help="Address for Contact/SDP (default: --host).")
+@click.option(
+    "--advertised-host", default="", help="Address for Contact/SDP/Via (default: --host)."
+)
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),

@@ -1,8 +1,8 @@
 """``/v1/Account/{auth_id}/Number/``: the account's own (carrier) numbers.
 
 A number runs an application (``app_id``) or a flow (``flow_id``). Plivo code links
-a PHLO to a number through ``app_id`` (the PHLO's id, as its console does), so a
-flow id given as ``app_id`` assigns that flow: see ``_flow_given_as_app``.
+a PHLO to a number through ``app_id``, so a flow id given as ``app_id`` assigns
+that flow: see ``_flow_given_as_app``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ class Settings:
     http_host: str = "0.0.0.0"
     http_port: int = 8080
     database_url: str = ""  # "" = SQLite in data_dir
-    advertised_host: str = ""  # address put in Contact and SDP; "" = guessed from sip_host
+    advertised_host: str = ""  # in Contact, SDP and Via; "" = guessed from sip_host
     answer_timeout: float = 5.0  # seconds, answer/action URL requests (Plivo's default)
     log_format: str = "text"  # "text" | "json"
     rtp_ports: str = "20000-30000"  # even RTP ports, RTCP on port+1

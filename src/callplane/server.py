@@ -129,7 +129,7 @@ async def serve(settings: Settings) -> None:
     )
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
-    await sip.start(settings.sip_host, settings.sip_port)
+    await sip.start(settings.sip_host, settings.sip_port, settings.public_host)
     registrar.start()
     records.start()
     worker.start()

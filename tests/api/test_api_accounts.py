@@ -193,4 +193,4 @@ def test_pricing_is_set_by_the_main_account(
     assert priced.status_code == 202
     assert subs[0].account.get().rate_per_minute == "0.02000"
     bad = httpx.post(base, json={"rate_per_minute": "cheap"}, auth=creds)
-    assert bad.json()["error"] == {"rate_per_minute": "must be a decimal number, not 'cheap'"}
+    assert bad.json()["fields"] == {"rate_per_minute": "must be a decimal number, not 'cheap'"}

@@ -144,4 +144,4 @@ def test_usage_per_day_and_month(live: LiveServer) -> None:
     ).json()
     assert [(m["period"], m["calls"]) for m in months["objects"]] == [("2025-03", 3)]
     bad = httpx.get(url, params={"period": "week"}, auth=auth)
-    assert bad.status_code == 400 and list(bad.json()["error"]) == ["period"]
+    assert bad.status_code == 400 and list(bad.json()["fields"]) == ["period"]

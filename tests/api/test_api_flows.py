@@ -94,7 +94,8 @@ def test_malformed_documents_are_400(
 ) -> None:
     response = http.post("Flow/", json=body)
     assert response.status_code == 400
-    assert response.json()["error"] == error
+    assert response.json()["fields"] == error
+    assert response.json()["error"] == "; ".join(f"{k}: {v}" for k, v in error.items())
 
 
 def test_an_invalid_draft_can_be_saved_and_validated(http: httpx.Client) -> None:
@@ -129,7 +130,7 @@ def test_publish_keeps_versions(http: httpx.Client, live: LiveServer) -> None:
     assert http.get(f"Flow/{flow_id}").json()["published_version"] == 2
     assert http.get(f"Flow/{flow_id}/Version/3/").status_code == 404
     bad = http.get(f"Flow/{flow_id}/Version/one/")
-    assert bad.status_code == 400 and bad.json()["error"] == {"version": "must be an integer"}
+    assert bad.status_code == 400 and bad.json()["fields"] == {"version": "must be an integer"}
 
 
 def test_publish_refuses_an_invalid_draft(http: httpx.Client) -> None:
@@ -138,7 +139,8 @@ def test_publish_refuses_an_invalid_draft(http: httpx.Client) -> None:
     flow_id = _create(http, doc)
     response = http.post(f"Flow/{flow_id}/Publish/")
     assert response.status_code == 400
-    assert response.json()["error"] == {
+    assert response.json()["error"] == "Speak_1: settings.text: required; not reachable from Start"
+    assert response.json()["fields"] == {
         "Speak_1": "settings.text: required; not reachable from Start"
     }
     assert response.json()["errors"] == [

@@ -56,7 +56,7 @@ def test_key_of_one_account_does_not_open_another(
 
 def test_key_needs_a_name(live: LiveServer) -> None:
     with _http(live) as http:
-        assert http.post("/ApiKey/", json={}).json()["error"] == {"name": "required"}
+        assert http.post("/ApiKey/", json={}).json()["fields"] == {"name": "required"}
 
 
 def test_rotate_auth_token(live: LiveServer) -> None:

@@ -49,7 +49,8 @@ def test_bad_json_and_unknown_field_are_400(live: LiveServer) -> None:
         bad = http.post("/Application/", content=b"{", headers={"content-type": "application/json"})
         unknown = http.post("/Application/", json={"app_name": "x", "answr_url": "http://a/"})
     assert bad.status_code == 400
-    assert unknown.json()["error"] == {"answr_url": "unknown parameter"}
+    assert unknown.json()["fields"] == {"answr_url": "unknown parameter"}
+    assert unknown.json()["error"] == "answr_url: unknown parameter"
 
 
 def test_blocklist_create_list_delete(live: LiveServer) -> None:
@@ -71,9 +72,9 @@ def test_blocklist_rejects_bad_reason_and_scope(live: LiveServer) -> None:
         reason = http.post("/Blocklist/", json={"pattern": "1900", "reason": "go-away"})
         scope = http.post("/Blocklist/", json={"pattern": "1900", "number": "14155550100"})
         match = http.post("/Blocklist/", json={"pattern": "1900", "match": "regex"})
-    assert list(reason.json()["error"]) == ["reason"]
-    assert list(scope.json()["error"]) == ["number"]
-    assert list(match.json()["error"]) == ["match"]
+    assert list(reason.json()["fields"]) == ["reason"]
+    assert list(scope.json()["fields"]) == ["number"]
+    assert list(match.json()["fields"]) == ["match"]
 
 
 def test_account_get_and_modify(live: LiveServer) -> None:
@@ -91,3 +92,26 @@ def test_account_get_and_modify(live: LiveServer) -> None:
 def test_sdk_account_get(client: plivo.RestClient, live: LiveServer) -> None:
     details = client.account.get()
     assert details.auth_id == live.account.auth_id
+
+
+def test_sdk_errors_are_text_with_the_fields_beside(
+    live: LiveServer, client: plivo.RestClient
+) -> None:
+    """Plivo's ``error`` is a string: the SDKs print it (plivo-node printed [object Object])."""
+    with pytest.raises(exceptions.ValidationError) as raised:
+        client.applications.create(app_name="x", answer_url="http://a/", answer_method="PUT")
+    assert str(raised.value) == "answer_method: must be GET or POST, not 'PUT'"
+    with _http(live) as http:
+        body = http.post("/Application/", json={"answer_url": "http://a/"}).json()
+    assert body["error"] == "app_name: required" and body["fields"] == {"app_name": "required"}
+
+
+@pytest.mark.parametrize("empty", [b'""', b"null", b""])
+def test_an_empty_json_payload_is_an_empty_body(live: LiveServer, empty: bytes) -> None:
+    """plivo-node's ``phlo(id).run()`` without a payload sends the JSON body ``""``."""
+    with _http(live) as http:
+        response = http.post(
+            "/Blocklist/", content=empty, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400  # for the missing pattern, not for the body
+    assert list(response.json()["fields"]) == ["pattern"]

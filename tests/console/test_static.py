@@ -37,5 +37,8 @@ async def test_unbuilt_console_says_how_to_build_it(tmp_path: Path) -> None:
     async with _client(tmp_path) as client:
         for path in ("/console", "/console/", "/console/flows/FL123"):
             found = await client.get(path)
-            assert found.status_code == 500
-            assert "npm ci &amp;&amp; npm run build" in found.text
+            assert found.status_code == 200, path  # a page, not a server error
+            assert "cd console &amp;&amp; npm ci &amp;&amp; npm run build" in found.text
+            assert found.headers["content-type"].startswith("text/html")
+        script = await client.get("/console/assets/app.js")
+        assert script.status_code == 404 and "npm run build" in script.text

@@ -185,7 +185,25 @@ async def test_counter_limit_and_call_nodes_without_a_call(
         store, await runner.start_request(await publish(store, doc), owner, Reach.PRIVATE, {})
     )
     assert run.status == "failed"
-    assert "outbound calls from flows are not available yet" in events(run, "error")[0]["message"]
+    assert "this process places no calls" in events(run, "error")[0]["message"]
+
+
+async def test_hangup_on_the_api_trigger_says_the_run_has_no_call(
+    store: Store, runner: FlowRunner, owner: str
+) -> None:
+    doc = {
+        "schema": 1,
+        "name": "api hangup",
+        "nodes": [node("Start", "start"), node("Hangup_1", "hangup")],
+        "edges": [edge("Start", "api_request", "Hangup_1")],
+    }
+    run = await finished(
+        store, await runner.start_request(await publish(store, doc), owner, Reach.PRIVATE, {})
+    )
+    assert run.status == "failed"
+    message = events(run, "error")[0]["message"]
+    assert message.startswith("hangup needs a call and this run has none: place one first")
+    assert "not available" not in message
 
 
 async def test_runs_are_listed_newest_first(

@@ -148,3 +148,26 @@ def test_caller_hanging_up_cancels_the_ringing_b_leg(callplane, web, workdir) ->
     assert result.returncode == 0 and "CANCEL sip:15557654321@" in result.output
     params = report(web, action)
     assert params["DialHangupCause"] == "ORIGINATOR_CANCEL"
+
+
+@pytest.mark.parametrize(
+    ("caller_scenario", "callee_scenario", "call_status"),
+    [
+        ("uac_dial_answered_bye.xml", "uas_answer_until_bye.xml", "completed"),
+        ("uac_dial_answered.xml", "uas_answer.xml", "in-progress"),
+    ],
+    ids=["caller-hangs-up-first", "callee-hangs-up-first"],
+)
+def test_bridged_dial_is_reported_whoever_hangs_up_first(
+    callplane, web, workdir, caller_scenario, callee_scenario, call_status
+) -> None:
+    """Seed "dial status reporting" (XML): the report carries the call's real status."""
+    number, action = dial_line(callplane, web, dial_number(), method="POST")
+    uas = SippUas(workdir, callee_scenario, GATEWAY_PORT, ring_ms=100, hold_ms=600)
+    caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, hold_ms=600)
+    assert caller.returncode == 0, caller.output
+    assert uas.result().returncode == 0
+    params = report(web, action, "POST")
+    assert params["DialStatus"] == "completed" and params["DialHangupCause"] == "NORMAL_CLEARING"
+    assert params["CallStatus"] == call_status
+    assert params["DialBLegUUID"] and params["DialALegUUID"] == params["CallUUID"]

@@ -9,9 +9,12 @@ import time
 from typing import Any
 
 import httpx
+import plivo
+import pytest
+from plivo import exceptions
 
 from tests.flows.examples import edge, node, reject_calls
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, sipp
 
 
 def notify_flow(url: str) -> dict[str, Any]:
@@ -76,12 +79,12 @@ def test_run_alias_form_body_and_refusals(callplane, web) -> None:
     draft = callplane.api("POST", "Flow/", json={"document": notify_flow(web.url("/x"))})
     refused = httpx.post(f"{callplane.api_base}Flow/{draft['flow_id']}/Run/", auth=auth)
     assert (
-        refused.status_code == 400 and "no published version" in refused.json()["error"]["flow_id"]
+        refused.status_code == 400 and "no published version" in refused.json()["fields"]["flow_id"]
     )
 
     no_api_trigger = published(callplane, reject_calls())
     refused = httpx.post(f"{callplane.api_base}Flow/{no_api_trigger}/Run/", auth=auth)
-    assert refused.status_code == 400 and "api_request" in refused.json()["error"]["flow_id"]
+    assert refused.status_code == 400 and "api_request" in refused.json()["fields"]["flow_id"]
 
     wrong = httpx.post(f"{callplane.api_base}Flow/{flow_id}/Run/", auth=(AUTH_ID, "nope"))
     assert wrong.status_code == 401
@@ -97,13 +100,41 @@ def test_numbers_point_at_published_flows(callplane, web) -> None:
         f"{callplane.api_base}Number/15550700001/", json={"flow_id": draft}, auth=auth
     )
     assert refused.status_code == 400
-    assert refused.json()["error"] == {"flow_id": f"flow {draft} has no published version"}
+    assert refused.json()["fields"] == {"flow_id": f"flow {draft} has no published version"}
 
     flow_id = published(callplane, reject_calls())
     callplane.api("POST", "Number/15550700001/", json={"flow_id": flow_id})
     assert callplane.api("GET", "Number/15550700001/")["flow_id"] == flow_id
     callplane.api("DELETE", f"Flow/{flow_id}/")
     assert callplane.api("GET", "Number/15550700001/")["flow_id"] is None
+
+
+def test_sdk_links_a_flow_to_a_number_through_app_id(
+    callplane: CallplaneServer, sdk: plivo.RestClient, workdir
+) -> None:
+    """Plivo code attaches a PHLO with ``numbers.update(number, app_id=phlo_id)``."""
+    number = "15550700002"
+    callplane.api("POST", "Number/", json={"numbers": number})
+    draft = callplane.api("POST", "Flow/", json={"document": reject_calls()})["flow_id"]
+    with pytest.raises(exceptions.ValidationError, match="has no published version"):
+        sdk.numbers.update(number, app_id=draft)
+    with pytest.raises(exceptions.ValidationError, match="app_id: no application nope"):
+        sdk.numbers.update(number, app_id="nope")
+
+    flow_id = published(callplane, reject_calls())
+    sdk.numbers.update(number, app_id=flow_id)
+    shown = callplane.api("GET", f"Number/{number}/")
+    assert shown["flow_id"] == flow_id and shown["app_id"] is None
+
+    caller = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=603)
+    assert caller.returncode == 0, caller.output
+    [run] = callplane.api("GET", f"Flow/{flow_id}/Run/")["objects"]
+    assert run["trigger"] == "incoming_call"
+
+    app_id = callplane.application("http://127.0.0.1:9/answer")
+    sdk.numbers.update(number, app_id=app_id)  # an application takes the flow's place
+    shown = callplane.api("GET", f"Number/{number}/")
+    assert shown["app_id"] == app_id and shown["flow_id"] is None
 
 
 def test_cli_runs_a_flow_and_lists_its_runs(callplane, web) -> None:

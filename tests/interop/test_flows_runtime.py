@@ -153,3 +153,73 @@ def test_call_forward_reports_each_exit_over_http(
     assert visited == ["CallForward_1", f"Report_{exit_}"]
     record = callplane.api("GET", f"Call/{run['call_uuid']}/")
     assert record["call_status"] == ("completed" if exit_ == "answered" else "no-answer")
+
+
+def test_call_forward_reports_when_the_caller_hangs_up_during_the_bridge(
+    callplane, web, workdir
+) -> None:
+    """Seed "dial status reporting" (PHLO): the caller's BYE ends the call, and the HTTP
+    Request after the ``answered`` exit still sends the report."""
+    number = str(next(_numbers))
+    flow_id = callplane.api("POST", "Flow/", json={"document": dial_report_flow(web, number)})[
+        "flow_id"
+    ]
+    callplane.api("POST", f"Flow/{flow_id}/Publish/")
+    callplane.number(number, None, flow_id=flow_id)
+
+    uas = SippUas(workdir, "uas_answer_until_bye.xml", GATEWAY_PORT, ring_ms=100)
+    caller = sipp(workdir, "uac_dial_answered_bye.xml", callplane.sip_port, to=number, hold_ms=600)
+    assert caller.returncode == 0, caller.output
+    assert uas.result().returncode == 0
+
+    request = web.wait_for(f"/report/{number}/answered", timeout=20)[0]
+    assert request.params["DialStatus"] == "completed"
+    assert request.params["DialHangupCause"] == "NORMAL_CLEARING"
+    assert request.params["DialBLegUUID"]
+    run = only_run(callplane, flow_id)
+    assert run["run_status"] == "completed"
+    assert [e["event"] for e in run["log"] if e["node"] == "CallForward_1"][-2:] == [
+        "call_ended",
+        "exit",
+    ]
+    assert events(run, "http_response")[0]["status_code"] == 200
+    record = callplane.api("GET", f"Call/{run['call_uuid']}/")
+    assert record["call_status"] == "completed" and record["hangup_source"] == "Caller"
+
+
+def test_an_http_request_under_way_when_the_caller_leaves_finishes_and_the_run_goes_on(
+    callplane, web, workdir
+) -> None:
+    """A node that needs no call is not cut off by the caller's CANCEL; the nodes after it
+    that need no call run, and the first that needs the call ends the run."""
+    number = str(next(_numbers))
+    slow = web.set(f"/slow/{number}", "{}", "application/json", delay=1.5)
+    doc = {
+        "schema": 1,
+        "name": "slow lookup",
+        "nodes": [
+            node("Start", "start"),
+            node("Lookup", "http_request", method="POST", url=slow),
+            node(
+                "Note", "set_variable", variables={"looked_up": "{{Lookup.response.status_code}}"}
+            ),
+            node("Greet", "speak", text="hello"),
+        ],
+        "edges": [
+            edge("Start", "incoming_call", "Lookup"),
+            edge("Lookup", "success", "Note"),
+            edge("Note", "next", "Greet"),
+        ],
+    }
+    number, flow_id = flow_line(callplane, doc)
+    caller = sipp(workdir, "uac_cancel.xml", callplane.sip_port, to=number, pause_ms=300)
+    assert caller.returncode == 0, caller.output
+
+    run = only_run(callplane, flow_id)
+    assert run["run_status"] == "completed"
+    assert run["variables"]["Note"] == {"looked_up": "200"}
+    assert events(run, "http_response")[0]["status_code"] == 200
+    ended = events(run, "call_ended")
+    assert [entry["node"] for entry in ended] == ["Lookup", "Greet"]
+    record = callplane.api("GET", f"Call/{run['call_uuid']}/")
+    assert record["call_status"] == "cancel" and record["sip_response_code"] == 487

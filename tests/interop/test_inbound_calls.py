@@ -8,6 +8,7 @@ import itertools
 import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -273,6 +274,20 @@ def test_blocklist_refuses_without_a_webhook_and_emits_call_rejected(
     assert body["from"] == "14155550100" and body["call_uuid"]
     assert line.hangup()["CallStatus"] == "failed"
     assert web.seen(line.answer_path) == []
+
+
+def test_voxml_reject_sends_call_rejected_with_a_utc_timestamp(callplane, web, workdir) -> None:
+    """Seed: a VoXML Reject with a status callback; the event's time is UTC, with ``Z``."""
+    events = "/events/voxml"
+    line = Line(callplane, web, voxml_reject("busy"), JSON, status_callback_url=web.url(events))
+    before = datetime.now(UTC)
+    call(workdir, callplane, line, 486)
+    body = json.loads(web.wait_for(events)[0].body)
+    assert set(body) == {"event", "call_uuid", "status", "reject_reason", "from", "to", "timestamp"}
+    assert body["event"] == "call-rejected" and body["reject_reason"] == "busy"
+    assert body["timestamp"].endswith("Z")
+    when = datetime.fromisoformat(body["timestamp"].removesuffix("Z") + "+00:00")
+    assert before - timedelta(seconds=60) <= when <= datetime.now(UTC) + timedelta(seconds=60)
 
 
 def test_blocklist_anonymous_callers(callplane, web, workdir) -> None:

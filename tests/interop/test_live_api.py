@@ -216,7 +216,7 @@ def test_bad_fields_are_400_naming_the_field(
         callplane.api_base.rstrip("/") + path, json=body, auth=(AUTH_ID, AUTH_TOKEN)
     )
     assert response.status_code == 400, response.text
-    assert list(response.json()["error"]) == [field]
+    assert list(response.json()["fields"]) == [field]
 
 
 def test_sdk_sees_a_bad_legs_as_validation_error(sdk: plivo.RestClient) -> None:

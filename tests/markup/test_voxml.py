@@ -125,6 +125,17 @@ def test_instructions_alias() -> None:
     assert voxml.compile(json.dumps(body)).verbs == (Hangup(),)
 
 
+def test_errors_name_instructions_among_the_allowed_keys() -> None:
+    """A document written with TryVox's ``instructions`` is told that key is fine."""
+    with pytest.raises(MarkupError) as extra:
+        voxml.compile('{"voxml_version": "1.0", "instructions": [], "extra": 1}')
+    assert "allowed: voxml_version, verbs, instructions" in str(extra.value)
+    with pytest.raises(MarkupError) as not_a_list:
+        voxml.compile('{"voxml_version": "1.0", "instructions": {"verb": "Hangup"}}')
+    assert "instructions" in str(not_a_list.value)
+    assert "(verbs or instructions)" in str(not_a_list.value)
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [

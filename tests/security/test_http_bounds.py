@@ -58,7 +58,7 @@ def test_body_under_the_limit_reaches_the_handler(
         auth=(sub_account.auth_id, sub_account.auth_token),
     )
     assert response.status_code == 400
-    assert response.json()["error"] == {"app_name": "at most 2048 characters"}
+    assert response.json()["fields"] == {"app_name": "at most 2048 characters"}
 
 
 @pytest.mark.parametrize("depth", [100, 100_000])

@@ -18,7 +18,7 @@ from callplane.calls.causes import Cause
 from callplane.markup.verbs import Dial, DialClient, Dialect, DialNumber, Speak
 from callplane.store.models import Trunk
 from callplane.verbs import EXECUTORS
-from callplane.verbs.base import NEXT, NewDocument
+from callplane.verbs.base import ENDED, NEXT, NewDocument
 from callplane.verbs.dial import DialResult, _unanswered, params
 from tests.verbs.fake_sip import FakeSip, Phone, sdp
 from tests.verbs.fakes import AUTH_ID, FakeLeg, FakeServices, RtpLeg, new_call, pcm_level, until
@@ -304,7 +304,24 @@ async def test_the_caller_hanging_up_cancels_the_ringing_legs(
     assert len(sip.requests("CANCEL")) == 1
     params = services.webhooks.one(ACTION).params
     assert (params["DialStatus"], params["DialHangupCause"]) == ("no-answer", "ORIGINATOR_CANCEL")
+    assert params["CallStatus"] == "cancel"  # the call's status when the report left
     assert call.record.hangup_cause_name == causes.CANCELLED.name
+
+
+async def test_a_call_that_ends_as_the_callee_answers_is_still_reported(
+    call: Call, leg: FakeLeg, services: FakeServices, sip: FakeSip, gateway: Trunk
+) -> None:
+    """The A leg cannot be answered (no common codec): the call ends with no
+    cancellation, and the action URL still hears how the Dial ended."""
+    leg.no_common_codec = True
+    sip.callee(NUMBER, (200, sdp(50002)))
+
+    outcome = await dial(call, services, Dial((DialNumber(NUMBER),), action=ACTION))
+
+    assert call.ended and outcome is ENDED  # nothing is left to drive: the answer is ignored
+    request = services.webhooks.one(ACTION)
+    assert request.params["DialStatus"] == "completed" and request.params["DialBLegUUID"]
+    assert request.params["CallStatus"] == "failed"
 
 
 async def test_an_answered_leg_is_bridged_until_the_time_limit(

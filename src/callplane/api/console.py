@@ -3,7 +3,8 @@ builds them into ``callplane/console_static/``).
 
 The console is a single-page app with its own paths (``/console/flows/...``), so
 any path that is not a file gets ``index.html``. Without a build, every console
-path answers 500 with a page that says how to make one.
+page answers 200 with a page that says how to make one (the server is fine: the
+console is optional), and a file path (``/console/assets/app.js``) 404 with it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ async def _to_console(request: Request) -> Response:
 
 
 async def _not_built(request: Request) -> Response:
-    return HTMLResponse(NOT_BUILT.format(path=STATIC), status_code=500)
+    is_file = "." in request.url.path.rsplit("/", 1)[-1]
+    return HTMLResponse(NOT_BUILT.format(path=STATIC), status_code=404 if is_file else 200)
 
 
 def routes(static: Path = STATIC) -> list[BaseRoute]:

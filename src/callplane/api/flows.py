@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from callplane.api.http import (
     authenticate,
+    field_errors,
     integer,
     list_reply,
     page_args,
@@ -138,8 +139,8 @@ async def publish(request: Request) -> Response:
     flow = await owned_flow(request)
     problems = validate(Flow.parse(flow.document))
     if problems:
-        error = {node: "; ".join(messages) for node, messages in by_node(problems).items()}
-        return reply(400, error=error, errors=[p.to_dict() for p in problems])
+        fields = {node: "; ".join(messages) for node, messages in by_node(problems).items()}
+        return reply(400, **field_errors(fields), errors=[p.to_dict() for p in problems])
     version = await store_of(request).publish_flow(flow.auth_id, flow.flow_id, flow.document)
     return reply(201, **version_shape(flow.auth_id, version), message="published")
 

@@ -1,8 +1,9 @@
 """The small helpers every handler uses: auth, bodies, fields, pages, replies.
 
 Replies follow Plivo: every body carries a fresh ``api_id``; errors are
-``{"api_id": ..., "error": ...}`` where ``error`` is a message, or for a bad
-field ``{"<field>": "<what is wrong>"}``.
+``{"api_id": ..., "error": "<message>"}``, ``error`` always a string (the SDKs
+print it); a bad field also gets ``"fields": {"<field>": "<what is wrong>"}``,
+and ``error`` then reads ``"<field>: <what is wrong>"`` (``; `` between fields).
 """
 
 from __future__ import annotations
@@ -79,17 +80,25 @@ def reply(status: int = 200, **fields: Any) -> Response:
 
 
 def error_reply(request: Request, status: int, error: str | dict[str, str]) -> Response:
-    """``{"api_id", "error"}``; list requests also get ``"objects": []``.
+    """``{"api_id", "error"}`` (and ``fields`` for field errors); list requests also get
+    ``"objects": []``.
 
     The plivo SDK tests the truth of a parsed list response, which calls
     ``len(response.objects)``: without ``objects`` a 401 on a list would raise
     AttributeError in the SDK instead of its AuthenticationError.
     """
     headers = {"WWW-Authenticate": 'Basic realm="callplane"'} if status == 401 else None
-    body: dict[str, Any] = {"api_id": str(uuid.uuid4()), "error": error}
+    shown = {"error": error} if isinstance(error, str) else field_errors(error)
+    body: dict[str, Any] = {"api_id": str(uuid.uuid4()), **shown}
     if _is_list_request(request):
         body["objects"] = []
     return JsonResponse(body, status_code=status, headers=headers)
+
+
+def field_errors(fields: Mapping[str, str]) -> dict[str, Any]:
+    """An error body's ``error`` text and ``fields`` for bad fields."""
+    text = "; ".join(f"{field}: {why}" for field, why in fields.items())
+    return {"error": text, "fields": dict(fields)}
 
 
 def _is_list_request(request: Request) -> bool:
@@ -177,7 +186,8 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """A JSON object or a url-encoded form as one mapping (empty body: ``{}``).
+    """A JSON object or a url-encoded form as one mapping (empty body, JSON ``""`` or
+    ``null``: ``{}``).
 
     The body's size is bounded by :class:`~callplane.api.body_limit.BodyLimit`; its
     shape here: at most ``MAX_FORM_FIELDS`` form fields, JSON nested at most
@@ -222,6 +232,8 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
+    if data is None or data == "":  # plivo-node sends "" for a call without parameters
+        return {}
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     return data

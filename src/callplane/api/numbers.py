@@ -1,4 +1,9 @@
-"""``/v1/Account/{auth_id}/Number/``: the account's own (carrier) numbers."""
+"""``/v1/Account/{auth_id}/Number/``: the account's own (carrier) numbers.
+
+A number runs an application (``app_id``) or a flow (``flow_id``). Plivo code links
+a PHLO to a number through ``app_id``, so a flow id given as ``app_id`` assigns
+that flow: see ``_flow_given_as_app``.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +72,9 @@ async def create(request: Request) -> Response:
     """Add numbers from the account's own carrier (Plivo replies 202 "changed")."""
     account = await authenticate(request)
     values = parse_fields(await read_body(request), CREATE_FIELDS, CREATE_IGNORED)
-    await store_of(request).add_numbers(
+    store = store_of(request)
+    flow = await _flow_given_as_app(request, account.auth_id, values)
+    added = await store.add_numbers(
         account.auth_id,
         required(values, "numbers"),
         carrier=values.get("carrier", ""),
@@ -75,6 +82,8 @@ async def create(request: Request) -> Response:
         number_type=values.get("number_type", "local"),
         app_id=values.get("app_id") or None,
     )
+    for num in added if flow else ():
+        await store.update_number(account.auth_id, num.number, flow)
     await changed(request)
     return reply(202, message="changed")
 
@@ -118,9 +127,34 @@ async def modify(request: Request) -> Response:
         main_only(account, "move numbers between accounts")
         store = store_of(request)
         changes["auth_id"] = await store.resolve_owner(account.auth_id, changes.pop("subaccount"))
+    owner = changes.get("auth_id") or num.auth_id
+    changes.update(await _flow_given_as_app(request, owner, changes))
     await store_of(request).update_number(num.auth_id, num.number, changes)
     await changed(request)
     return reply(202, message="changed")
+
+
+async def _flow_given_as_app(
+    request: Request, auth_id: str, values: dict[str, Any]
+) -> dict[str, str]:
+    """``{"flow_id": ...}`` when ``values["app_id"]`` names a flow of ``auth_id`` and no
+    application (``app_id`` is then dropped from ``values``); else ``{}``.
+
+    Plivo's SDK code attaches a PHLO with ``numbers.update(number, app_id=phlo_id)``;
+    application ids (digits) and flow ids (UUIDs) never collide."""
+    app_id = values.get("app_id")
+    if not app_id or "flow_id" in values:
+        return {}
+    store = store_of(request)
+    if await store.get_application(auth_id, app_id) is not None:
+        return {}
+    flow = await store.get_flow(auth_id, app_id)
+    if flow is None:
+        return {}  # the store answers "no application"
+    if flow.published_version is None:
+        raise ValidationError("app_id", f"flow {app_id} has no published version")
+    del values["app_id"]
+    return {"flow_id": app_id}
 
 
 async def delete(request: Request) -> Response:

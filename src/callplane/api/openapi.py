@@ -23,11 +23,15 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 _PAGE_PARAMS = {"limit": integer, "offset": integer}
 _ERROR = {
     "type": "object",
-    "properties": {"api_id": {"type": "string"}, "error": {}},
+    "properties": {
+        "api_id": {"type": "string"},
+        "error": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
     "required": ["api_id", "error"],
 }
 _ERRORS = {
-    "400": "bad parameter: `error` names the field",
+    "400": "bad parameter: `error` names the field, `fields` maps it to what is wrong",
     "401": "bad or missing credentials, or another account's path",
     "403": "a sub-account asked for what only a main account may do",
     "404": "no such resource (or not yours)",

@@ -214,9 +214,16 @@ class Call:
         except WebhookError as exc:
             self.note(f"action URL: {exc}", "error")
 
+    @property
+    def status(self) -> str:
+        """CallStatus now: ringing, in-progress, or how the call ended (completed...)."""
+        if self.ended:
+            return self.record.call_status
+        return "in-progress" if self.answered else "ringing"
+
     def action_params(self, extra: dict[str, str] | None) -> dict[str, str]:
         params = {**answer_params(self.record, self.sip_headers), **(extra or {})}
-        params["CallStatus"] = "in-progress" if self.answered else "ringing"
+        params["CallStatus"] = self.status
         del params["Event"]
         return in_dialect(params, self.app_dialect)
 

@@ -84,7 +84,11 @@ def hangup_params(
 
 
 def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
-    """The JSON ``call-rejected`` status event (VoXML style)."""
+    """The JSON ``call-rejected`` status event (VoXML style); ``timestamp`` is when the
+    call was refused, UTC with ``Z`` (``2026-01-02T03:04:05.678Z``)."""
+    when = record.end_time or record.initiation_time or datetime.now(UTC)
+    if when.tzinfo is not None:  # record times are naive UTC; a clock reading is not
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return {
         "event": "call-rejected",
         "call_uuid": record.call_uuid,
@@ -92,7 +96,7 @@ def rejected_event(record: CallRecord, reason: str) -> dict[str, str]:
         "reject_reason": reason,
         "from": record.from_number,
         "to": record.to_number,
-        "timestamp": (record.end_time or record.initiation_time or datetime.now()).isoformat(),
+        "timestamp": when.isoformat(timespec="milliseconds") + "Z",
     }
 
 

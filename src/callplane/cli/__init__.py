@@ -48,7 +48,7 @@ from callplane.cli.usage import usage
     type=click.Path(path_type=Path),
     default=Path("callplane-data"),
     show_default=True,
-    help="Where serve keeps its database and credentials.",
+    help="Where serve keeps its database and credentials (`serve --data-dir` too).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.pass_context

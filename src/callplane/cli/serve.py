@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +13,16 @@ import click
 @click.option("--sip-port", default=5060, show_default=True, help="SIP port (UDP and TCP).")
 @click.option("--http-port", default=8080, show_default=True, help="REST API port.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--advertised-host", default="", help="Address for Contact/SDP (default: --host).")
+@click.option(
+    "--advertised-host", default="", help="Address for Contact/SDP/Via (default: --host)."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the database and credentials live (the same as `callplane --data-dir`; "
+    "given here it wins).  [default: callplane-data]",
+)
 @click.option("--database-url", default="", help="SQLAlchemy URL (default: SQLite in data dir).")
 @click.option(
     "--answer-timeout", default=5.0, show_default=True, help="Seconds to wait for an answer URL."
@@ -102,6 +112,7 @@ def serve(
     http_port: int,
     host: str,
     advertised_host: str,
+    data_dir: Path | None,
     database_url: str,
     answer_timeout: float,
     log_format: str,
@@ -142,7 +153,7 @@ def serve(
         "http_body_timeout": http_body_timeout,
     }
     settings = Settings(
-        data_dir=ctx.find_root().obj["data_dir"],
+        data_dir=data_dir or ctx.find_root().obj["data_dir"],
         sip_host=host,
         sip_port=sip_port,
         http_host=host,

@@ -5,9 +5,13 @@ as ``rejected``: 603) and hangs up an answered one. Call Forward runs
 ``verbs.dial.dial`` and leaves through the exit of its DialStatus. Speak, Play
 Audio, Get Input, IVR Menu and Record answer the call first, as the verbs do.
 
-Once the call has ended these nodes log why and end the run. A run without a
-call gets one from ``flows/outbound.py`` (Initiate Call, Call Forward) when the
-runner can place calls; otherwise they log that and end the run as failed.
+Once the call has ended these nodes log why and end the run. Call Forward
+interrupted by the call's end (the caller hung up during the bridge or while
+the callee rang) still names its exit (``RunContext.exit_on_hangup``), so the
+nodes after it that need no call (HTTP Request, Branch...) run, as on Plivo.
+A run without a call gets one from ``flows/outbound.py`` (Initiate Call, Call
+Forward) when the runner can place calls; otherwise they log that and end the
+run as failed.
 """
 
 from __future__ import annotations
@@ -48,12 +52,16 @@ DIAL_EXITS = {
 }
 _NUMBER = re.compile(r"\+?[0-9]{2,20}")
 ALL_KEYS = "0123456789*#"
+NO_PLACING = "this process places no calls (`callplane serve` does)"  # a runner without outbound
 
 
 def _live_call(ctx: RunContext, node: Node) -> Call | None:
     """The run's call, or None (logged) when there is none or it has ended."""
     if ctx.call is None:
-        message = f"{node.type} needs a call; outbound calls from flows are not available yet"
+        message = (
+            f"{node.type} needs a call and this run has none: place one first"
+            " (Initiate Call, or Call Forward, which calls its 'from')"
+        )
         ctx.fail(node.id, message)
         return None
     if ctx.call.ended:
@@ -90,6 +98,9 @@ def dial_targets(to: str) -> tuple[DialTarget, ...]:
 
 
 async def call_forward(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -> str | None:
+    if ctx.call is None:
+        ctx.fail(node.id, f"Call Forward without a call calls 'from' first; {NO_PLACING}")
+        return None
     call = _live_call(ctx, node)
     if call is None:
         return None
@@ -103,7 +114,7 @@ async def call_forward(ctx: RunContext, node: Node, settings: Mapping[str, Any])
     ctx.log(node.id, "dial", to=to, mode=settings["mode"], timeout=settings["timeout"])
 
     def abandoned(result: DialResult) -> None:
-        dialled(ctx, node, call, result)
+        ctx.exit_on_hangup = dialled(ctx, node, call, result)
 
     if settings["mode"] == "sequential":
         result = await _one_by_one(call, verb, abandoned)
@@ -272,7 +283,7 @@ async def conference(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -
 
 
 async def initiate_call(ctx: RunContext, node: Node, settings: Mapping[str, Any]) -> str | None:
-    """Outbound calls cannot be started from a flow yet: leave through ``failed``."""
+    """A runner without ``outbound`` places no calls: leave through ``failed``."""
     ctx.set(node.id, {"call_uuid": "", "call_status": "failed", "hangup_cause": ""})
-    ctx.fail(node.id, "Initiate Call: outbound calls from flows are not available yet")
+    ctx.fail(node.id, f"Initiate Call: {NO_PLACING}")
     return "failed"

@@ -36,6 +36,9 @@ class RunContext:
     call: Call | None
     http: httpx.AsyncClient
     counters: dict[tuple[str, str], int] = field(default_factory=dict)  # (flow, name) -> count
+    # the exit a node leaves by when the call ends under it (Call Forward: how the dial ended)
+    exit_on_hangup: str | None = None
+    hung_up: bool = False  # the call's end has already interrupted this run once
 
     @property
     def variables(self) -> dict[str, Any]:

@@ -10,6 +10,14 @@ A call run ends like a document does (``Call.end_of_document``): an answered
 call is hung up, an unanswered one refused with 603, so every call still ends
 with exactly one call record. An API-triggered run may place its call
 (``flows/outbound.py``, when the runner has ``outbound``); it ends the same way.
+
+The call ending under a run (the caller's BYE, the callee of a placed call
+hanging up, an API hangup) cancels the run's task; that first cancellation is
+taken back and the run goes on without the call, as a PHLO does: the node it
+interrupted leaves by the exit it names for that case (Call Forward: how the
+dial ended, so its report still goes out), nodes that need no call
+(``CALL_FREE``: HTTP Request, Branch, Set Variable, Counter) run to their end,
+and the first node that needs the call logs ``call_ended`` and ends the run.
 Each run is saved (``flow_runs``) when it starts and when it ends, with its log
 and final variables.
 """
@@ -58,6 +66,10 @@ NODES: dict[str, Handler] = {
     "set_variable": logic_nodes.set_variable,
     "record": call_nodes.record_node,
 }
+
+# nodes that never touch the call: they run to the end even when it ends under them
+CALL_FREE = frozenset({"http_request", "branch", "set_variable", "counter"})
+HUNG_UP = "the call has ended; only the nodes that need no call run now"
 
 INCOMING_CALL = "incoming_call"
 API_REQUEST = "api_request"
@@ -214,11 +226,49 @@ async def _step(
         ctx.fail(node.id, f"{node.type} nodes cannot run")
         return None
     _, settings = check_settings(COMPONENTS[node.type], node.settings)
-    exit_ = await handler(ctx, node, settings)
+    exit_ = await _run_node(ctx, node, handler, settings)
     target = following.get((node.id, exit_)) if exit_ else None
     values = copy.deepcopy(ctx.variables.get(node.id, {}))
     ctx.log(node.id, "exit", exit=exit_, next=target, variables=values)
     return target
+
+
+async def _run_node(
+    ctx: RunContext, node: Node, handler: Handler, settings: Mapping[str, Any]
+) -> str | None:
+    """The node's exit. The call ending cancels the run's task once: a call node then
+    leaves by its ``exit_on_hangup`` (None: the run ends), a node that needs no call
+    finishes anyway, and the walk goes on (the call nodes after it log the call's end)."""
+    ctx.exit_on_hangup = None
+    if node.type not in CALL_FREE:  # in the run's task: it may own a call it places
+        try:
+            return await handler(ctx, node, settings)
+        except asyncio.CancelledError:
+            if not _call_just_ended(ctx):
+                raise
+            ctx.log(node.id, "call_ended", message=HUNG_UP)
+            return ctx.exit_on_hangup
+    work = asyncio.ensure_future(handler(ctx, node, settings))
+    while True:
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if not _call_just_ended(ctx):
+                work.cancel()
+                raise
+            ctx.log(node.id, "call_ended", message=HUNG_UP)
+
+
+def _call_just_ended(ctx: RunContext) -> bool:
+    """Whether this cancellation is the run's call ending (the first one after it ended);
+    if so it is taken back, so the rest of the run can still await."""
+    if ctx.call is None or not ctx.call.ended or ctx.hung_up:
+        return False
+    ctx.hung_up = True
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return True
 
 
 def _start(flow: Flow) -> Node:

@@ -95,6 +95,7 @@ from callplane.markup.verbs import (
 from callplane.reject_reasons import RejectReason
 
 VERSION = "1.0"
+TOP_KEYS = ("voxml_version", "verbs", "instructions")  # instructions: TryVox's name for verbs
 JSONObject = dict[str, Any]
 VerbCompiler = Callable[[JSONObject], Any]
 
@@ -347,16 +348,18 @@ def _refuse(name: object, parent: str, selector: str, table: Mapping[str, object
 
 
 def _verb_list(data: JSONObject) -> list[object]:
-    unknown = set(data) - {"voxml_version", "verbs", "instructions"}
+    unknown = set(data) - set(TOP_KEYS)
     if unknown:
-        raise MarkupError("unknown key; allowed: voxml_version, verbs", None, sorted(unknown)[0])
+        allowed = ", ".join(TOP_KEYS)
+        raise MarkupError(f"unknown key; allowed: {allowed}", None, sorted(unknown)[0])
     if data.get("voxml_version") != VERSION:
         raise MarkupError(f"must be {VERSION!r}", None, "voxml_version")
     if "verbs" in data and "instructions" in data:
         raise MarkupError("give either verbs or instructions, not both", None, "verbs")
-    verbs = data.get("verbs", data.get("instructions"))
+    key = "instructions" if "instructions" in data else "verbs"
+    verbs = data.get(key)
     if not isinstance(verbs, list):
-        raise MarkupError("required, as a list of verb objects", None, "verbs")
+        raise MarkupError("required (verbs or instructions), as a list of verb objects", None, key)
     return verbs
 
 

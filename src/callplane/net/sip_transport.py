@@ -83,8 +83,11 @@ class SipTransport:
             raise SipError("transport not started")
         return self._address
 
-    async def start(self, host: str = "0.0.0.0", port: int = 5060) -> None:
-        """Listen on UDP and TCP; with port 0 both get the same free port."""
+    async def start(self, host: str = "0.0.0.0", port: int = 5060, advertised: str = "") -> None:
+        """Listen on UDP and TCP; with port 0 both get the same free port.
+
+        ``advertised``: the host our requests' Via names (sent-by), as Contact does
+        (default: the bound address, which must then not be a wildcard such as 0.0.0.0)."""
         self._loop = asyncio.get_running_loop()
         attempts = 20 if port == 0 else 1
         for attempt in range(attempts):
@@ -94,7 +97,8 @@ class SipTransport:
             except OSError:
                 if attempt == attempts - 1:
                     raise
-        self.endpoint.local_sent_by = self.local_address
+        bound, bound_port = self.local_address
+        self.endpoint.local_sent_by = (advertised or bound, bound_port)
 
     async def _bind(self, host: str, port: int) -> None:
         assert self._loop is not None

@@ -26,7 +26,10 @@ the answer (``<Record startOnDialAnswer>``, TwiML ``record``) start at the bridg
 Dial status reporting (design.md §4), with the Dial's ``method``: DialStatus,
 DialRingStatus (any 180/183), DialHangupCause (Q.850 name), DialALegUUID,
 DialBLegUUID ("" if nobody answered); TwiML documents also get DialCallStatus,
-DialCallSid and DialCallDuration. The exact mapping:
+DialCallSid and DialCallDuration. The report carries the call's CallStatus as
+it is when it leaves: ``completed`` once the caller hung up (the report is then
+sent and its answer ignored: no call is left to drive), ``in-progress`` when
+the callee hung up first. The exact mapping:
 
 =====================================  ==========  ===========================
 what happened                          DialStatus  DialHangupCause
@@ -105,7 +108,8 @@ async def run(call: Call, verb: Dial) -> Outcome:
             call.services.spawn(call.notify_action(verb.action, verb.method, params(call, result)))
 
     result = await dial(call, verb, abandoned)
-    if call.ended:
+    if call.ended:  # e.g. the caller left as the winner answered: still reported
+        abandoned(result)
         return ENDED
     return await _report(call, verb, result)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -76,9 +77,13 @@ class SipPeer:
     def send(self, request: Request, timeout: float = 5.0) -> Response | None:
         """The final response to ``request`` (None: no answer within ``timeout``)."""
         self.sock.sendto(bytes(request), self.server)
-        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout  # retransmitted earlier responses do not extend it
         branch = request.top_via.branch
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
             try:
                 message = parse_message(self.sock.recv(65535))
             except TimeoutError:

@@ -8,6 +8,7 @@ Plivo or Twilio fails here. Node SDKs come from tests/sdks/package-lock.json
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer
+from tests.interop.test_flow_runs_api import notify_flow, published
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -64,7 +66,8 @@ Run = Callable[[str, dict[str, str]], subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def run_snippet(request: pytest.FixtureRequest) -> Run:
-    """Runs a snippet file as it is, under the loopback-only guard, with ``env`` added."""
+    """Runs a snippet (a file name in docs/sdk-snippets, or a path) as it is, under the
+    loopback-only guard, with ``env`` added."""
 
     def run(snippet: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **env}
@@ -156,3 +159,71 @@ def test_the_guide_shows_each_snippet_as_tested() -> None:
     assert sorted(blocks) == sorted(NUMBERS)
     for name, code in blocks.items():
         assert code == (SNIPPETS / name).read_text(), f"docs/sdks.md shows another {name}"
+
+
+def test_the_guide_shows_the_connection_lines_of_its_snippets() -> None:
+    """The short excerpts ("the lines that point it at Callplane") are in the snippets."""
+    text = GUIDE.read_text()
+    snippets = [path.read_text() for path in SNIPPETS.iterdir()]
+    excerpts = re.findall(r"(?<!-->\n)```\w+\n(.*?)```\n", text, flags=re.DOTALL)
+    assert len(excerpts) == len(NUMBERS)
+    for excerpt in excerpts:
+        assert any(excerpt in snippet for snippet in snippets), excerpt
+
+
+PLIVO_NODE_LIMITS = """
+const report = (what, value) => console.log(JSON.stringify({ what, ...value }));
+(async () => {
+  try {
+    await client.lookup.get("+14155550100");
+    report("lookup", { ok: true });
+  } catch (error) {
+    report("lookup", { ok: false, message: String(error.message || error) });
+  }
+  try {
+    await client.calls.get("no-such-call");
+    report("missing", { ok: true });
+  } catch (error) {
+    report("missing", { ok: false, status: error.status, message: error.message });
+  }
+  const run = await new plivo.PhloClient(AUTH_ID, AUTH_TOKEN).phlo(process.env.FLOW_ID).run();
+  report("phlo", { ok: true, phloId: run.phloId });
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+"""
+
+
+def test_plivo_node_connection_refuses_lookup_and_carries_phlo_and_errors(
+    callplane: CallplaneServer, web: WebhookServer, tmp_path: Path, run_snippet: Run
+) -> None:
+    """What docs/sdks.md says of plivo-node behind the adapter: Lookup is refused without
+    a connection, PhloClient reaches Callplane with no `url`, errors carry `status`."""
+    text = (SNIPPETS / "plivo_node.js").read_text()
+    connected = "const client = new plivo.Client(AUTH_ID, AUTH_TOKEN);\n"
+    assert connected in text
+    script = tmp_path / "limits.js"
+    script.write_text(text[: text.index(connected) + len(connected)] + PLIVO_NODE_LIMITS)
+    flow_id = published(callplane, notify_flow(web.url("/notify/plivo-node")))
+    env = {
+        "CALLPLANE_URL": f"http://127.0.0.1:{callplane.http_port}",
+        "CALLPLANE_AUTH_ID": AUTH_ID,
+        "CALLPLANE_AUTH_TOKEN": AUTH_TOKEN,
+        "FLOW_ID": flow_id,
+    }
+    done = run_snippet(str(script), env)
+    assert "blocked" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    found = {report["what"]: report for report in reports}
+    assert not found["lookup"]["ok"]
+    assert "not sent: Callplane does not serve lookup.plivo.com" in found["lookup"]["message"]
+    assert found["missing"] == {
+        "what": "missing",
+        "ok": False,
+        "status": 404,
+        "message": "call no-such-call not found",
+    }
+    assert found["phlo"]["phloId"] == flow_id
+    assert web.wait_for("/notify/plivo-node")  # the flow ran on Callplane

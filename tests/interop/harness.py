@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -53,15 +53,15 @@ class BusyHTTPServer(ThreadingHTTPServer):
     request_queue_size = 512
 
 
-@dataclass
-class WebhookServer:
-    """The customer's web server: serves documents by path and records every request."""
+class LocalHttp:
+    """A threaded HTTP server on 127.0.0.1 that hands every GET and POST to ``_handle``."""
 
-    pages: dict[str, Page] = field(default_factory=dict)
-    requests: list[Recorded] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    httpd: BusyHTTPServer
 
-    def start(self) -> WebhookServer:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +86,15 @@ class WebhookServer:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@dataclass
+class WebhookServer(LocalHttp):
+    """The customer's web server: serves documents by path and records every request."""
+
+    pages: dict[str, Page] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set(
         self,

@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, BusyHTTPServer, CallplaneServer, sipp
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, LocalHttp, sipp
 from tests.interop.pjua import UserAgent
 
 _numbers = iter(range(15557770000, 15557779999))
@@ -36,7 +35,7 @@ class Seen:
 
 
 @dataclass
-class TwimlApp:
+class TwimlApp(LocalHttp):
     """The customer's TwiML application: documents by path, ``RequestValidator`` on
     every request (403 when invalid), an empty 200 for paths without a document."""
 
@@ -44,32 +43,6 @@ class TwimlApp:
     moved: dict[str, str] = field(default_factory=dict)  # path -> a 302's Location
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> TwimlApp:
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                app._handle(self)
-
-            def do_POST(self) -> None:
-                app._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = BusyHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))

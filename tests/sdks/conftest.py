@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.interop.harness import CallplaneServer, SippUas, WebhookServer
+# The interop tests' real server, webhook server and SIPp clean-up, shared.
+from tests.interop.conftest import _stop_sipp_callees, callplane, web, workdir  # noqa: F401
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -15,28 +14,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if "tests/sdks" in str(item.fspath):
                 item.add_marker(skip)
-
-
-@pytest.fixture(autouse=True)
-def _stop_sipp_callees() -> Iterator[None]:
-    yield
-    SippUas.stop_all()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebhookServer]:
-    server = WebhookServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
-    server = CallplaneServer(tmp_path_factory.mktemp("callplane")).start()
-    yield server
-    assert server.stop() == 0, server.logs()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path

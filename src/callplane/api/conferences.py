@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +19,8 @@ from callplane.api.http import (
     ApiError,
     Parser,
     authenticate,
+    http_method,
+    http_url,
     parse_fields,
     read_body,
     reply,
@@ -137,13 +138,13 @@ async def record(request: Request) -> Response:
         raise ValidationError("transcription_type", "transcription is not supported")
     callback_url = values.get("callback_url") or ""
     if callback_url:
-        _http_url("callback_url", callback_url)
+        http_url("callback_url", callback_url)
     started = conferences.record(
         auth_id,
         name,
         file_format=file_format,
         callback_url=callback_url,
-        callback_method=_method("callback_method", values.get("callback_method", "")),
+        callback_method=http_method("callback_method", values.get("callback_method", "")),
     )
     if started is None:
         raise NotFound(f"conference {name}")
@@ -204,7 +205,7 @@ async def hangup_member(request: Request) -> Response:
 
 async def play(request: Request) -> Response:
     auth_id, conferences, name, ids, values = await _member_control(request, PLAY_FIELDS)
-    url = _http_url("url", required(values, "url"))
+    url = http_url("url", required(values, "url"))
     try:
         done = await conferences.play(auth_id, name, ids, url)
     except MediaError as exc:
@@ -269,18 +270,3 @@ def _no_query(request: Request) -> None:
     for name in request.query_params:
         if name not in BODY_IGNORED:  # the SDK sends conference_name in the query too
             raise ValidationError(name, "unknown parameter")
-
-
-def _http_url(name: str, value: str) -> str:
-    url = value.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(name, "must be an http:// or https:// URL")
-    return url
-
-
-def _method(name: str, value: str) -> str:
-    method = (value or "POST").upper()
-    if method not in ("GET", "POST"):
-        raise ValidationError(name, "must be GET or POST")
-    return method

@@ -16,7 +16,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 from starlette.datastructures import QueryParams
@@ -351,3 +351,20 @@ def list_reply(
         "previous": link(max(offset - limit, 0)) if offset > 0 else None,
     }
     return reply(meta=meta, objects=objects)
+
+
+def http_url(name: str, value: str) -> str:
+    """``value`` as an http:// or https:// URL, else a 400 naming ``name``."""
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(name, "must be an http:// or https:// URL")
+    return url
+
+
+def http_method(name: str, value: str) -> str:
+    """``value`` as GET or POST (default POST), else a 400 naming ``name``."""
+    method = (value or "POST").upper()
+    if method not in ("GET", "POST"):
+        raise ValidationError(name, "must be GET or POST")
+    return method

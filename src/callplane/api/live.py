@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +21,8 @@ from callplane.api.http import (
     Parser,
     authenticate,
     flag,
+    http_method,
+    http_url,
     integer,
     page_args,
     parse_fields,
@@ -166,8 +167,8 @@ async def transfer(request: Request) -> Response:
     for name in ("bleg_url", "bleg_method"):
         if values.get(name):
             raise ValidationError(name, "calls have no B leg to transfer yet")
-    url = _http_url("aleg_url", required(values, "aleg_url"))
-    method = _method("aleg_method", values.get("aleg_method", ""))
+    url = http_url("aleg_url", required(values, "aleg_url"))
+    method = http_method("aleg_method", values.get("aleg_method", ""))
     _found(await live.transfer(account.auth_id, call_uuid, url, method), call_uuid)
     return reply(202, message="call transferred")
 
@@ -176,7 +177,7 @@ async def play(request: Request) -> Response:
     account, live, call_uuid = await _controller(request)
     values = parse_fields(await read_body(request), PLAY_FIELDS, BODY_IGNORED)
     _a_leg_only(values.get("legs", ""), "legs")
-    urls = [_http_url("urls", url) for url in required(values, "urls").split(",")]
+    urls = [http_url("urls", url) for url in required(values, "urls").split(",")]
     length = values.get("length")
     if length is not None and length <= 0:
         raise ValidationError("length", "must be more than 0 seconds")
@@ -237,18 +238,3 @@ async def send_digits(request: Request) -> Response:
 def _a_leg_only(value: str, name: str) -> None:
     if value not in ("", "aleg"):
         raise ValidationError(name, "only aleg is supported (calls have no B leg yet)")
-
-
-def _http_url(name: str, value: str) -> str:
-    url = value.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(name, "must be http:// or https:// URLs")
-    return url
-
-
-def _method(name: str, value: str) -> str:
-    method = (value or "POST").upper()
-    if method not in ("GET", "POST"):
-        raise ValidationError(name, "must be GET or POST")
-    return method

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from callplane.api import twilio_http as tw
-from callplane.api.http import JsonResponse, changed, store_of
+from callplane.api.http import JsonResponse, changed, http_method, store_of
 from callplane.errors import NotFound, ValidationError
 from callplane.store.models import Account, Application
 
@@ -85,7 +85,7 @@ def _changes(form: tw.Form) -> dict[str, Any]:
             continue
         value = tw.single(form, name)
         if name.endswith("Method"):
-            value = tw.http_method(name, value)
+            value = http_method(name, value)
         elif name != "FriendlyName":
             value = tw.http_url(name, value)
         changes[field] = value

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from callplane.api import twilio_http as tw
-from callplane.api.http import JsonResponse, store_of
+from callplane.api.http import JsonResponse, http_method, store_of
 from callplane.api.live import live_of
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.outbound_calls import PHONE_NUMBER, check_destination, placer_of
@@ -176,9 +176,9 @@ async def _call_request(
     app = await _application(request, account, tw.single(form, "ApplicationSid"))
     if app is None:
         url = tw.http_url("Url", tw.single(form, "Url"))
-        method = tw.http_method("Method", tw.single(form, "Method"))
+        method = http_method("Method", tw.single(form, "Method"))
         fallback = tw.http_url("FallbackUrl", tw.single(form, "FallbackUrl"))
-        fallback_method = tw.http_method("FallbackMethod", tw.single(form, "FallbackMethod"))
+        fallback_method = http_method("FallbackMethod", tw.single(form, "FallbackMethod"))
         callbacks = _callbacks(form)
     else:  # as on Twilio, the application's URLs replace the request's
         url, method = app.answer_url, app.answer_method
@@ -237,7 +237,7 @@ def _callbacks(form: tw.Form) -> TwilioCallbacks:
             )
     return TwilioCallbacks(
         url=tw.http_url("StatusCallback", tw.single(form, "StatusCallback")),
-        method=tw.http_method("StatusCallbackMethod", tw.single(form, "StatusCallbackMethod")),
+        method=http_method("StatusCallbackMethod", tw.single(form, "StatusCallbackMethod")),
         events=frozenset(events) if events else frozenset({"completed"}),
     )
 
@@ -327,7 +327,7 @@ async def update(request: Request) -> Response:
         done = await live.transfer_inline(account.auth_id, call_uuid, document)
     else:
         done = await live.transfer(
-            account.auth_id, call_uuid, url, tw.http_method("Method", tw.single(form, "Method"))
+            account.auth_id, call_uuid, url, http_method("Method", tw.single(form, "Method"))
         )
     if not done:
         raise tw.TwilioError(400, 21220, "Call is not in-progress. Cannot redirect.")

@@ -191,13 +191,6 @@ def http_url(name: str, value: str) -> str:
     return value
 
 
-def http_method(name: str, value: str) -> str:
-    method = (value or "POST").upper()
-    if method not in ("GET", "POST"):
-        raise ValidationError(name, "must be GET or POST")
-    return method
-
-
 def flag(name: str, value: str) -> bool:
     lowered = value.lower()
     if lowered in ("true", "1"):

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from callplane.api import twilio_http as tw
-from callplane.api.http import JsonResponse, changed, store_of
+from callplane.api.http import JsonResponse, changed, http_method, store_of
 from callplane.api.twilio_apps import FIELDS as APP_FIELDS
 from callplane.api.twilio_apps import app_id_of_sid, app_sid
 from callplane.errors import NotFound, ValidationError
@@ -115,7 +115,7 @@ def _voice_changes(form: tw.Form) -> dict[str, Any]:
         if name in form:
             value = tw.single(form, name)
             is_method = name.endswith("Method")
-            changes[field] = tw.http_method(name, value) if is_method else tw.http_url(name, value)
+            changes[field] = http_method(name, value) if is_method else tw.http_url(name, value)
     if changes and tw.single(form, "VoiceApplicationSid"):
         raise ValidationError("VoiceApplicationSid", "give it or voice URLs, not both")
     return changes

@@ -201,8 +201,8 @@ def test_wrong_invite_passwords_of_endpoints_and_trunks_ban_too(
             assert response is not None and response.status == 403, (attempt, response)
         assert refused(carrier.invite("15554440003", "15550001111"))
     logs = callplane.logs()  # failure lines are rate-limited; each ban line names its reason
-    assert f"from 127.0.0.11 as '{user}': INVITE: endpoint {user}: wrong digest" in logs
-    assert "banned 127.0.0.11" in logs
+    banned = "banned 127.0.0.11 for 300 s: 10 failed authentications in 60 s"
+    assert f"{banned} (INVITE: endpoint {user}: wrong digest" in logs
     assert "banned 127.0.0.12 for 300 s: 10 failed authentications" in logs
     assert "(INVITE: trunk digest refused: wrong digest response)" in logs
     assert web.seen("/t/c") == []

@@ -21,8 +21,9 @@ from callplane.api.live import live_of
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.outbound_calls import PHONE_NUMBER, check_destination, placer_of
 from callplane.api.twilio_apps import app_id_of_sid
+from callplane.calls.params import twilio_status
 from callplane.calls.placed import DEFAULT_TIME_LIMIT, CallRequest, TwilioCallbacks, is_sip_uri
-from callplane.calls.twilio_params import EVENTS, STATUSES
+from callplane.calls.twilio_params import EVENTS
 from callplane.errors import MarkupError, NotFound, ValidationError
 from callplane.markup import parse_document
 from callplane.markup.verbs import Dialect, Document
@@ -118,7 +119,7 @@ def call_shape(account: Account, record: CallRecord, status: str | None = None) 
         "from": twilio_number(record.from_number),
         "from_formatted": twilio_number(record.from_number),
         "caller_name": record.caller_name or None,
-        "status": status or STATUSES.get(record.call_status, record.call_status),
+        "status": status or twilio_status(record.call_status),
         "direction": direction,
         "answered_by": None,
         "forwarded_from": None,

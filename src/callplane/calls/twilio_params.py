@@ -12,15 +12,13 @@ from datetime import UTC
 from email.utils import format_datetime
 
 from callplane.calls.call import Call, utcnow
-from callplane.calls.params import call_params
+from callplane.calls.params import call_params, twilio_status
 from callplane.store.ids import twilio_account_sid, twilio_call_sid
 from callplane.store.models import CallRecord
 
 API_VERSION = "2010-04-01"
 # The order Twilio sends progress events in (their SequenceNumber).
 EVENTS = ("initiated", "ringing", "answered", "completed")
-# Plivo's CallStatus values that Twilio names otherwise.
-STATUSES = {"cancel": "canceled", "timeout": "no-answer"}
 
 
 def twilio_ids(record: CallRecord) -> dict[str, str]:
@@ -37,7 +35,7 @@ def twilio_statuses(params: dict[str, str], extra: Mapping[str, str]) -> dict[st
     (its extra parameters, ``Call.sip_headers``, carry Twilio's ids)."""
     if extra.get("ApiVersion") == API_VERSION:
         status = params.get("CallStatus", "")
-        params["CallStatus"] = STATUSES.get(status, status)
+        params["CallStatus"] = twilio_status(status)
     return params
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def default_node_name(sip_port: int) -> str:
+    """``<hostname>-<sip port>``: unique per node even with several on one machine."""
+    return f"{socket.gethostname()}-{sip_port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,14 @@ class Settings:
     sip_tcp_idle_timeout: float = 600.0  # seconds without a message or keep-alive
     sip_tcp_max_per_source: int = 32  # concurrent SIP/TCP connections from one IP
     sip_tcp_max_connections: int = 2048  # concurrent SIP/TCP connections in all
+    # Operations (docs/operations.md): node name in logs and metrics, draining, /metrics.
+    node_name: str = ""  # "" = default_node_name(sip_port)
+    drain_timeout: float = 3600.0  # seconds live calls may run on after SIGTERM / node drain
+    metrics_token: str = ""  # bearer token for GET /metrics; "" = loopback clients only
+
+    @property
+    def node(self) -> str:
+        return self.node_name or default_node_name(self.sip_port)
 
     @property
     def public_http_url(self) -> str:

@@ -2,8 +2,10 @@
 
 Start-up: open the store, make sure the main account exists (printing its
 credentials the first time), finish records of calls a previous process left
-live, then listen. Shut-down (SIGINT/SIGTERM): end live calls (503 or BYE),
-let callbacks in flight finish, flush records.
+live, then listen. SIGTERM (or ``POST .../Node/Drain/``) drains first: new calls
+get 503, live calls go on until they end or ``--drain-timeout`` passes (then they
+are hung up). Shut-down (SIGINT, a second SIGTERM, or the end of draining): end
+live calls (503 or BYE), let callbacks in flight finish, flush records.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ async def serve(settings: Settings) -> None:
     announce(settings, account, created)
     services = build_services(settings, store)
     webhooks, records, audio = services.webhooks, services.records, services.audio
+    webhooks.observe = services.metrics.webhook
+    node = services.node
     interrupted = await store.outbox.release_interrupted(datetime.now(UTC))
     if interrupted:
         log.warning("sending again %d callback(s) a previous run was sending", interrupted)
@@ -130,6 +134,7 @@ async def serve(settings: Settings) -> None:
     router.sip = sip
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port, settings.public_host)
+    node.sip_bound = True
     registrar.start()
     records.start()
     worker.start()
@@ -146,6 +151,10 @@ async def serve(settings: Settings) -> None:
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
         services.flows.outbound = OutboundCalls(app.state.originator, store.get_account)
     flow_runs.install(app, services.flows)  # API-triggered flow runs (api/flow_runs.py)
+    app.state.node = node  # /readyz, /Node/ and POST /Call/ while draining (api/node.py)
+    app.state.metrics = services.metrics
+    app.state.metrics_token = settings.metrics_token
+    app.state.live_count = lambda: len(services.live)
     http = HttpServer(
         uvicorn.Config(
             app,
@@ -159,18 +168,26 @@ async def serve(settings: Settings) -> None:
         )
     )
     log.info(
-        "listening: SIP udp+tcp %s:%d, HTTP %s:%d",
+        "node %s listening: SIP udp+tcp %s:%d, HTTP %s:%d",
+        node.name,
         settings.sip_host,
         sip.local_address[1],
         settings.http_host,
         settings.http_port,
     )
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, http.stop)
+    loop.add_signal_handler(signal.SIGINT, http.stop)
+
+    def on_sigterm() -> None:
+        if not node.drain():  # the second SIGTERM stops at once
+            http.stop()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    drainer = loop.create_task(drain_then_stop(services, router, sip, http))
     try:
         await http.serve()
     finally:
+        drainer.cancel()
         router.stop_all()
         reporter.cancel()
         await services.drain()
@@ -184,6 +201,31 @@ async def serve(settings: Settings) -> None:
         await audio.aclose()
         await store.close()
         log.info("stopped")
+
+
+async def drain_then_stop(
+    services: Services, router: Router, sip: SipTransport, http: HttpServer
+) -> None:
+    """Once draining starts: probes get 503, live calls may end until the drain
+    timeout (then they are hung up, cause ``node_drained``), then the server stops."""
+    node = services.node
+    await node.drain_requested.wait()
+    sip.endpoint.unavailable = True
+    log.warning(
+        "node %s draining: new calls get 503; waiting up to %g s for %d live call(s)",
+        node.name,
+        node.drain_timeout,
+        len(services.live),
+    )
+    try:
+        await asyncio.wait_for(services.calls_ended(), node.drain_timeout)
+    except TimeoutError:
+        log.warning("drain timeout: hanging up %d live call(s)", len(services.live))
+        router.stop_all(causes.NODE_DRAINED, "the call outlived the node's --drain-timeout")
+        with contextlib.suppress(TimeoutError):  # each hangup ends its call at once
+            await asyncio.wait_for(services.calls_ended(), 10.0)
+    log.info("node %s drained", node.name)
+    http.stop()
 
 
 def build_services(settings: Settings, store: Store) -> Services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -222,7 +223,8 @@ class CallplaneServer:
         return (self.data_dir / "serve.log").read_text()
 
     def stop(self) -> int:
-        self.proc.terminate()
+        """Stop at once (SIGINT: SIGTERM would drain, waiting for live calls)."""
+        self.proc.send_signal(signal.SIGINT)
         try:
             code = self.proc.wait(10)
         except subprocess.TimeoutExpired:

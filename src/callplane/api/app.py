@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callplane.api import console, openapi, twilio_routes
+from callplane.api import console, node, openapi, twilio_routes
 from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls, LiveConferences
@@ -122,7 +122,7 @@ def create_app(
     ``max_body_bytes`` get 413.
     """
     app = Starlette(
-        routes=[*ROUTES, *twilio_routes.routes(), *console.routes()],
+        routes=[*node.routes(), *ROUTES, *twilio_routes.routes(), *console.routes()],
         middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)],
         exception_handlers={
             ApiError: _api_error,

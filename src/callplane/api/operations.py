@@ -26,6 +26,7 @@ from callplane.api import (
     flows,
     keys,
     live,
+    node,
     numbers,
     outbound_calls,
     recordings,
@@ -613,6 +614,21 @@ OPERATIONS: tuple[Operation, ...] = (
         "Lift the ban of a SIP source (main account only)",
         "Security",
         204,
+    ),
+    Operation(
+        "GET",
+        "/Node",
+        node.get,
+        "This node's name, state and live calls (main account only)",
+        "Node",
+    ),
+    Operation(
+        "POST",
+        "/Node/Drain",
+        node.drain,
+        "Drain this node: refuse new calls, let live ones end, exit (main account only)",
+        "Node",
+        202,
     ),
     # -- flow runs (api/flow_runs.py; also POST /v1/account/{auth_id}/phlo/{id}/) --
     Operation(

@@ -36,6 +36,7 @@ from callplane.calls.placed import (
     CallRequest,
     is_sip_uri,
 )
+from callplane.control.node import Node
 from callplane.errors import SipParseError, ValidationError
 from callplane.sip.uri import SipUri
 from callplane.store.models import Account
@@ -90,6 +91,9 @@ UNSUPPORTED = {
 }
 
 
+DRAINING = "this node is draining: place the call through another node"
+
+
 class Placer(Protocol):
     def place(self, account: Account, request: CallRequest, to: str) -> str: ...
 
@@ -98,6 +102,9 @@ def placer_of(request: Request) -> Placer:
     placer: Placer | None = getattr(request.app.state, "originator", None)
     if placer is None:
         raise ApiError(503, UNAVAILABLE)
+    node: Node | None = getattr(request.app.state, "node", None)
+    if node is not None and node.draining:
+        raise ApiError(503, DRAINING)
     return placer
 
 

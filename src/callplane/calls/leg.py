@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from callplane.errors import SipError, SipParseError
 from callplane.media.call_media import CallMedia
@@ -71,6 +73,8 @@ class InboundLeg:
         self.media: CallMedia[RtpSession] | None = None
         self.local_sdp = b""
         self._acked = asyncio.Event()
+        self.received_at = time.monotonic()
+        self.on_final: Callable[[float], None] | None = None  # seconds to the final response
 
     @property
     def transport(self) -> str:
@@ -87,6 +91,8 @@ class InboundLeg:
             return
         response = self.sip.endpoint.response(self.txn, code, phrase, headers=headers, body=body)
         self.sip.send_response(self.txn, response)
+        if code >= 200 and self.on_final is not None:
+            self.on_final(time.monotonic() - self.received_at)
 
     async def open_media(self) -> CallMedia[RtpSession] | None:
         """Bind RTP and prepare our SDP; None after sending 488 when no codec is common."""

@@ -23,6 +23,7 @@ from callplane.cli.calls import calls
 from callplane.cli.endpoints import endpoints
 from callplane.cli.flows import flows
 from callplane.cli.keys import keys
+from callplane.cli.node import node
 from callplane.cli.numbers import numbers
 from callplane.cli.recordings import recordings
 from callplane.cli.security import security
@@ -81,5 +82,6 @@ for command in (
     trunks,
     security,
     flows,
+    node,
 ):
     main.add_command(command)

@@ -105,6 +105,26 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client may take to send a request's body.  [default: 60]",
 )
+@click.option(
+    "--node-name",
+    default="",
+    help="This node's name in logs, metrics and /Node/.  [default: <hostname>-<sip port>]",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds live calls may go on after SIGTERM or `callplane node drain`; "
+    "then they are hung up (cause Node Drained) and the process exits.",
+)
+@click.option(
+    "--metrics-token",
+    envvar="CALLPLANE_METRICS_TOKEN",
+    default="",
+    help="Bearer token GET /metrics asks for (env CALLPLANE_METRICS_TOKEN); "
+    "without one, /metrics answers loopback clients only.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -134,14 +154,21 @@ def serve(
     http_max_connections: int | None,
     http_header_timeout: float | None,
     http_body_timeout: float | None,
+    node_name: str,
+    drain_timeout: float,
+    metrics_token: str,
 ) -> None:
-    """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
-    from callplane.config import Settings
+    """Run Callplane: SIP on --sip-port, the REST API on --http-port.
+
+    SIGTERM drains (new calls get 503, live ones go on up to --drain-timeout), a
+    second SIGTERM or SIGINT stops at once."""
+    from callplane.config import Settings, default_node_name
     from callplane.logs import setup_logging
     from callplane.net.resolver import parse_nameservers
     from callplane.server import run_server
 
-    setup_logging(log_format, log_level)
+    node_name = node_name or default_node_name(sip_port)
+    setup_logging(log_format, log_level, node_name)
     try:
         parse_nameservers(dns_server)
     except ValueError as exc:
@@ -175,6 +202,9 @@ def serve(
         sip_tcp_idle_timeout=sip_tcp_idle_timeout,
         sip_tcp_max_per_source=sip_tcp_max_per_ip,
         sip_tcp_max_connections=sip_tcp_max,
+        node_name=node_name,
+        drain_timeout=drain_timeout,
+        metrics_token=metrics_token,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

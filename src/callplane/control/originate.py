@@ -34,6 +34,7 @@ from callplane.calls.uac_leg import UacLeg
 from callplane.control import session
 from callplane.control.services import Services
 from callplane.errors import SipParseError
+from callplane.logs import CALL_UUID
 from callplane.net.sip_transport import SipTransport
 from callplane.rtp.errors import RtpError
 from callplane.store.models import Account, Application, CallRecord, Number, Route
@@ -91,6 +92,7 @@ class Originator:
         return Call(self.services, route, UacLeg(self.sip), record, params, ())
 
     async def _run(self, call: Call, request: CallRequest, to: str) -> None:
+        CALL_UUID.set(call.uuid)  # this task's log lines (and its tasks') name the call
         if (await self.ring(call, request, to)).answered:
             await session.run(call, request.document)
 

@@ -25,7 +25,9 @@ from callplane.control.endpoint_calls import EndpointCalls, Refusal, from_user
 from callplane.control.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.control.services import Services
 from callplane.errors import SipError
+from callplane.logs import CALL_UUID
 from callplane.net.sip_transport import SipTransport
+from callplane.sip.endpoint import DRAINING_RETRY_AFTER
 from callplane.sip.events import AckReceived, BadMessage, CancelReceived, Event, RequestReceived
 from callplane.sip.message import Request
 from callplane.sip.uri import SipUri
@@ -183,8 +185,11 @@ class Router:
     def _new_call(self, event: RequestReceived) -> None:
         """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
         ip = event.source[0]
+        if self.services.node.draining:
+            self._refuse(event, "draining", 503, (("Retry-After", DRAINING_RETRY_AFTER),))
+            return
         if self.failures.banned(ip):
-            self._respond(event.transaction, 403)
+            self._refuse(event, "banned", 403)
             return
         route = self.store.route(dialed_number(event.request))
         found = None
@@ -197,20 +202,21 @@ class Router:
                 self.failures.failed(ip, from_user(event.request), f"INVITE: {found.why}")
             else:
                 log.info("INVITE from %s:%s: %d, %s", *event.source, found.status, found.why)
-            self._respond(event.transaction, found.status, found.headers)
+            self._refuse(event, "endpoint", found.status, found.headers)
         else:
             endpoint = found.endpoint
             note = f"from endpoint {endpoint.username} ({endpoint.endpoint_id})"
             self._start_call(event, found.route, note, found.missing_app_note, found.caller)
 
     def _number_call(self, event: RequestReceived, route: Route | None) -> None:
-        request, txn = event.request, event.transaction
+        request = event.request
         if route is None:
             log.info("INVITE for unknown number %r from %s", request.uri, event.source)
-            self._respond(txn, 404)
+            self._refuse(event, "unknown_number", 404)
             return
         verdict = self._check_trunk(event, route)
         if verdict.status:
+            self.services.metrics.calls_refused.labels("trunk").inc()
             return
         trunk = verdict.trunk
         note = f"from trunk {trunk.name} ({trunk.trunk_id})" if trunk is not None else ""
@@ -231,25 +237,37 @@ class Router:
         assert self.sip is not None
         request, txn = event.request, event.transaction
         if not self._within_cps(route):
-            self._respond(txn, 486)
+            self._refuse(event, "inbound_cps", 486)
             return
         settings = self.services.settings
         leg = InboundLeg(
             self.sip, txn, settings.public_host, self.services.ports, settings.sip_host
         )
+        leg.on_final = self.services.metrics.call_setup.observe
         leg.respond(100)
         call = self._make_call(route, leg, request, caller)
+        token = CALL_UUID.set(call.uuid)  # the call's tasks copy it: their log lines name it
+        try:
+            self._run_call(call, route, note, missing_app)
+        finally:
+            CALL_UUID.reset(token)
+
+    def _run_call(self, call: Call, route: Route, note: str, missing_app: str) -> None:
+        request = call.leg.invite
+        assert request is not None  # an incoming call's leg has its INVITE
         if note:
             call.note(note)
         refusal = self._screen(route, call)
         self.services.call_started(call, request.call_id)
         if refusal is not None:
             call.note(refusal[1])
+            self.services.metrics.calls_refused.labels(refusal[2]).inc()
             call.reject(refusal[0], causes.SOURCE_PLATFORM)
         elif route.flow is not None and self.services.flows is not None:
             call.task = self.services.spawn(self.services.flows.run_call(call, route.flow))
         elif route.application is None:
             call.note(missing_app, "error")
+            self.services.metrics.calls_refused.labels("no_application").inc()
             call.refuse(
                 480, "Temporarily Unavailable", causes.NO_APPLICATION, causes.SOURCE_PLATFORM
             )
@@ -295,20 +313,20 @@ class Router:
             keys.append(f"app:{route.application.app_id}")
         return Call(self.services, route, leg, record, passed_headers(request), tuple(keys))
 
-    def _screen(self, route: Route, call: Call) -> tuple[str, str] | None:
-        """(reject reason, why) when screening refuses the call."""
+    def _screen(self, route: Route, call: Call) -> tuple[str, str, str] | None:
+        """(reject reason, why, metrics cause) when screening refuses the call."""
         request = call.leg.invite
         assert request is not None  # an incoming call's leg has its INVITE
         from_user = call.record.from_number
         anonymous = is_anonymous(from_user, request.headers.get("Privacy"))
         reason = blocked_reason(route.block_rules, caller_digits(from_user), anonymous)
         if reason:
-            return reason, f"caller {from_user or 'anonymous'} is on the blocklist"
+            return reason, f"caller {from_user or 'anonymous'} is on the blocklist", "blocklist"
         caps = [(f"number:{route.number.number}", route.number.max_concurrent_calls)]
         if route.application:
             caps.append((f"app:{route.application.app_id}", route.application.max_concurrent_calls))
         if self.services.limits.over_cap(caps):
-            return "busy", "maximum concurrent calls reached"
+            return "busy", "maximum concurrent calls reached", "concurrency"
         return None
 
     def _within_cps(self, route: Route) -> bool:
@@ -328,15 +346,28 @@ class Router:
             return True
         return self.registrar is not None and self.registrar.any_registered_from(source_ip)
 
-    def stop_all(self) -> None:
+    def _refuse(
+        self,
+        event: RequestReceived,
+        cause: str,
+        status: int,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Answer a new INVITE refused before it became a call (no record), counted."""
+        self.services.metrics.calls_refused.labels(cause).inc()
+        self._respond(event.transaction, status, headers)
+
+    def stop_all(
+        self,
+        cause: causes.Cause = causes.PROCESS_STOPPED,
+        why: str = "Callplane stopped while the call was live",
+    ) -> None:
         """End every live call because the process stops (503 or BYE)."""
         for call in list(self.services.live.values()):
-            call.note("Callplane stopped while the call was live", "error")
+            call.note(why, "error")
             if call.answered:
-                self.services.spawn(call.hangup(causes.PROCESS_STOPPED, causes.SOURCE_PLATFORM))
+                self.services.spawn(call.hangup(cause, causes.SOURCE_PLATFORM))
             else:
-                call.refuse(
-                    503, "Service Unavailable", causes.PROCESS_STOPPED, causes.SOURCE_PLATFORM
-                )
+                call.refuse(503, "Service Unavailable", cause, causes.SOURCE_PLATFORM)
             if call.task:
                 call.task.cancel()

@@ -14,14 +14,17 @@ from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
 from callplane.calls.twilio_params import twilio_statuses
 from callplane.config import Settings
+from callplane.control.node import Node
 from callplane.control.screening import Limits
 from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
+from callplane.metrics import Metrics
 from callplane.net.auth_failures import AuthFailures
 from callplane.net.bans import DEFAULT_BAN_SECONDS
 from callplane.net.guard import SourceGuard
 from callplane.net.ports import PortAllocator
+from callplane.net.rtp_session import RtpSession
 from callplane.store.models import Recording
 from callplane.store.trunks import TrunkTable
 from callplane.webhooks.client import Callback, WebhookClient
@@ -57,10 +60,18 @@ class Services:
     # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
     guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
+    metrics: Metrics = field(default_factory=Metrics)  # this server's own registry
+    node: Node = field(init=False)  # probes and draining (control/node.py)
+    _quiet: asyncio.Event | None = field(default=None, init=False)  # set when live empties
 
     def __post_init__(self) -> None:
         s = self.settings
         self.auth_failures = AuthFailures(self.guard.bans, s.auth_failures, s.auth_window)
+        self.node = Node(s.node, s.drain_timeout)
+        self.metrics.calls_active.set_function(lambda: len(self.live))
+        self.metrics.bans_active.set_function(lambda: len(self.guard.bans.active()))
+        self.metrics.draining.set_function(lambda: int(self.node.draining))
+        self.metrics.count_guard(lambda: self.guard.tally.totals)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()
@@ -90,11 +101,13 @@ class Services:
         self.by_call_id[sip_call_id] = call
         self.limits.acquire(call.limit_keys)
         self.records.put(call.record)
+        self.metrics.inbound_started.inc()
 
     def call_placed(self, call: Call) -> None:
         """A call placed over REST: live and recorded; its SIP is its B leg's (``outbound``)."""
         self.live[call.uuid] = call
         self.records.put(call.record)
+        self.metrics.outbound_started.inc()
 
     def call_ended(self, call: Call, cause: Cause) -> None:
         self.live.pop(call.uuid, None)
@@ -102,6 +115,12 @@ class Services:
         if invite is not None and self.by_call_id.get(invite.call_id) is call:
             del self.by_call_id[invite.call_id]
         self.limits.release(call.limit_keys)
+        self.metrics.calls_ended.labels(cause.q850).inc()
+        media = call.leg.media
+        if media is not None and isinstance(media.session, RtpSession):
+            self.metrics.leg_ended(media.session.stats())
+        if not self.live and self._quiet is not None:
+            self._quiet.set()
         callbacks = self._ended_callbacks(call, cause)
         self.records.put(call.record, [callback.stored for callback in callbacks])
         if callbacks:
@@ -140,6 +159,12 @@ class Services:
                 )
             )
         return callbacks
+
+    async def calls_ended(self) -> None:
+        """Return once no call is live (draining waits on it)."""
+        while self.live:
+            self._quiet = asyncio.Event()
+            await self._quiet.wait()
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Let callbacks in flight finish (every one has its outbox row: what does not

@@ -145,6 +145,7 @@ class Tally:
     def __init__(self, max_keys: int = MAX_KEYS) -> None:
         self.max_keys = max_keys
         self.counts: dict[tuple[str, str], int] = {}
+        self.totals: dict[str, int] = {}  # kind -> count, never evicted (metrics)
         self._reported: dict[tuple[str, str], int] = {}
 
     def add(self, kind: str, key: str) -> None:
@@ -154,6 +155,7 @@ class Tally:
             entry = (kind, OVERFLOW_KEY)
             count = self.counts.get(entry)
         self.counts[entry] = (count or 0) + 1
+        self.totals[kind] = self.totals.get(kind, 0) + 1
 
     def largest(self, limit: int) -> list[tuple[str, str, int]]:
         """The ``limit`` largest counts since start, largest first."""

@@ -13,7 +13,8 @@ The TU answers with ``send_response(txn, response, now)`` and starts client
 transactions with ``send_request(request, dest, transport, now)``.
 
 Handled here without bothering the TU: retransmissions (§17.2), ACKs of
-non-2xx responses, CANCEL (200 or 481, §9.2), OPTIONS (200), unknown methods
+non-2xx responses, CANCEL (200 or 481, §9.2), OPTIONS (200, or 503 while the
+TU says it is ``unavailable``: a draining node), unknown methods
 (501), unsupported Require (420), Max-Forwards 0 (483, configurable),
 unsupported INVITE bodies (415) or Accept (406), and malformed requests (400,
 505 or 416 when the message is readable enough to answer). ``receive`` never
@@ -75,6 +76,7 @@ KNOWN_METHODS = (
     "UPDATE",
 )
 SDP_TYPES = ("application/sdp", "multipart/mixed")
+DRAINING_RETRY_AFTER = "60"  # seconds, in 503s of a draining node (OPTIONS, new INVITEs)
 
 
 class SipEndpoint:
@@ -95,6 +97,7 @@ class SipEndpoint:
         self.supported = frozenset(tag.lower() for tag in supported)
         self.reject_zero_max_forwards = reject_zero_max_forwards
         self.allow = ", ".join(KNOWN_METHODS)
+        self.unavailable = False  # OPTIONS (a load balancer's probe) gets 503: draining
         self.local_sent_by: Address | None = None
         self._server: dict[object, ServerTransaction] = {}
         self._client: dict[object, ClientTransaction] = {}
@@ -317,6 +320,8 @@ class SipEndpoint:
         return None
 
     def _options_response(self, txn: ServerTransaction) -> Response:
+        if self.unavailable:
+            return self.response(txn, 503, headers=[("Retry-After", DRAINING_RETRY_AFTER)])
         headers = [("Allow", self.allow), ("Accept", "application/sdp")]
         if self.supported:
             headers.append(("Supported", ", ".join(sorted(self.supported))))

@@ -88,6 +88,11 @@ class SqlOutbox:
                 _RESCHEDULE, [{"id": callback_id, "attempts": attempts, "next": next_attempt}]
             )
 
+    async def depth(self) -> int:
+        """How many callbacks wait in the outbox (metrics)."""
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one())
+
     async def release_interrupted(self, now: datetime) -> int:
         """Make callbacks whose first attempt never finished (``attempts == 0``: a
         previous process stopped while sending them) due at ``now``; return how many.

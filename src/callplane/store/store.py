@@ -169,6 +169,10 @@ class Store:
         await store.reload_routes()
         return store
 
+    async def ping(self) -> None:
+        """One trivial read: raises if the database does not answer (GET /healthz)."""
+        await self._first(sa.select(sa.literal(1)))
+
     async def close(self) -> None:
         await self._reads.close()
         await self._engine.dispose()

@@ -36,7 +36,7 @@ import logging
 import ssl
 import uuid
 import zlib
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -71,6 +71,10 @@ JSON = "application/json"
 _OTHER = "other"
 _TOTAL = "tt"
 _REFUSED = "refused"  # never retried, never queued
+# A request's outcome as metrics name it (``observe``): "ok" or what the failure was.
+_OUTCOMES = {CONNECT_TIMEOUT: "connect_timeout", READ_TIMEOUT: "read_timeout", _TOTAL: "timeout"}
+# ``observe(kind, outcome, seconds)`` once per request, retries included.
+Observer = Callable[[str, str, float], None]
 _METHODS = frozenset({"GET", "POST"})
 # httpcore's pool does O(connections) work per request; beyond ~10 connections
 # a pool costs more than it saves, so requests go round-robin over small pools.
@@ -147,6 +151,7 @@ class WebhookClient:
         policy: OutboundPolicy | None = None,
     ) -> None:
         self.outbox: OutboxSink = outbox if outbox is not None else MemoryOutbox()
+        self.observe: Observer | None = None  # metrics, set by the server
         self._action_defaults = action_policy(default_timeout)
         self._retry_backoff = retry_backoff
         self._outbox_delay = outbox_delay
@@ -181,7 +186,7 @@ class WebhookClient:
         target, policy = split_url(url, defaults)
         request = _form_request(_method(method), target, params)
         keys = SigningKeys(auth_token, main_auth_token)
-        result = await self._send(request, policy, keys, reach)
+        result = await self._send(request, policy, keys, reach, "action")
         if isinstance(result, _Failure):
             raise result.error
         return result
@@ -245,7 +250,9 @@ class WebhookClient:
         """The first attempt (with the URL's retries) at a callback already in the
         outbox: its row is deleted once delivered (or refused by the outbound request
         policy), else scheduled for the worker."""
-        result = await self._send(callback.request, callback.policy, keys, callback.reach)
+        result = await self._send(
+            callback.request, callback.policy, keys, callback.reach, "callback"
+        )
         callback_id = callback.stored.callback_id
         if not isinstance(result, _Failure) or result.kind == _REFUSED:
             await self.outbox.delete(callback_id)
@@ -263,14 +270,29 @@ class WebhookClient:
         """One attempt at a stored callback, same body, fresh signature."""
         target, policy = split_url(cb.url, CALLBACK_POLICY)
         request = _stored_request(cb, target)
-        result = await self._send(request, replace(policy, retry_count=0), keys, reach)
+        result = await self._send(
+            request, replace(policy, retry_count=0), keys, reach, "callback_retry"
+        )
         return not isinstance(result, _Failure)
 
     async def _send(
-        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach
+        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach, kind: str
     ) -> WebhookResponse | _Failure:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + policy.total_timeout
+        started = loop.time()
+        result = await self._send_with_retries(request, policy, keys, reach, started)
+        if self.observe is not None:
+            outcome = (
+                _OUTCOMES.get(result.kind, result.kind) if isinstance(result, _Failure) else "ok"
+            )
+            self.observe(kind, outcome, loop.time() - started)
+        return result
+
+    async def _send_with_retries(
+        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach, started: float
+    ) -> WebhookResponse | _Failure:
+        loop = asyncio.get_running_loop()
+        deadline = started + policy.total_timeout
         attempt = 1
         while True:
             result = await self._attempt_until(request, policy, keys, reach, deadline)

@@ -105,10 +105,18 @@ class Router:
         )
 
     def on_event(self, event: Event) -> None:
+        token = None
         try:
+            request = getattr(event, "request", None)
+            call = self.services.by_call_id.get(request.call_id) if request is not None else None
+            if call is not None:
+                token = CALL_UUID.set(call.uuid)  # what this event logs names the call
             self._dispatch(event)
         except SipError as exc:  # a request the parser let through but we cannot use
             log.info("unusable SIP request: %s", exc)
+        finally:
+            if token is not None:
+                CALL_UUID.reset(token)
 
     def _dispatch(self, event: Event) -> None:
         outbound = self.services.outbound

@@ -71,6 +71,7 @@ class LiveServer:
         )
         if data_dir is not None:  # POST /Call/ places real calls over a real SIP socket
             app.state.originator = self.run(self._originator(services))
+            app.state.node = services.node  # GET /Node/
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(), self.loop)

@@ -17,7 +17,8 @@ from callplane.api.openapi import document
 from tests.api.conftest import LiveServer
 from tests.store.databases import fresh_url
 
-schema = schemathesis.openapi.from_dict(document())
+# Draining is one-way by design: after it, POST /Call/ rightly answers 503.
+schema = schemathesis.openapi.from_dict(document()).exclude(path_regex="/Node/Drain/$")
 EXAMPLES = int(os.environ.get("CALLPLANE_SCHEMATHESIS_EXAMPLES", "12"))
 
 
@@ -51,7 +52,7 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 47
+    assert len(doc["paths"]) == 49
     streams = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/Stream/"]
     assert set(streams) == {"get", "post", "delete"}
     for path in ("Trunk/{trunk_id}/", "Flow/Components/", "Flow/{flow_id}/Run/{run_id}/"):

@@ -207,7 +207,7 @@ async def drain_then_stop(
     services: Services, router: Router, sip: SipTransport, http: HttpServer
 ) -> None:
     """Once draining starts: probes get 503, live calls may end until the drain
-    timeout (then they are hung up, cause ``node_drained``), then the server stops."""
+    timeout (then they are hung up: Node Drained, 5091), then the server stops."""
     node = services.node
     await node.drain_requested.wait()
     sip.endpoint.unavailable = True

@@ -151,6 +151,20 @@ def test_node_drain_hangs_up_after_drain_timeout(
     assert record["hangup_source"] == "Callplane"
 
 
+def test_second_sigterm_stops_at_once(
+    draining_server: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    server = draining_server
+    caller, call_uuid = answered_call(server, web, workdir, "uac_answer_bye.xml")
+    server.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: http(server, "/readyz").status_code == 503, "/readyz to say draining")
+    server.proc.send_signal(signal.SIGTERM)
+    assert caller.wait(30) == 0, "the caller got no BYE"
+    assert server.proc.wait(20) == 0, server.logs()
+    record = record_of(server, call_uuid)
+    assert (record["hangup_cause_name"], record["hangup_cause_code"]) == ("Callplane Stopped", 5090)
+
+
 def scrape(server: CallplaneServer) -> dict[str, float]:
     response = http(server, "/metrics")
     assert response.status_code == 200, response.text

@@ -114,6 +114,13 @@ def test_sigterm_drains_live_call_then_exits(
     assert probe is not None and probe.status == 503
     assert refused is not None and refused.status == 503
     assert refused.headers.get("Retry-After") == "60"
+    placed = httpx.post(
+        server.api_base + "Call/",
+        auth=(AUTH_ID, AUTH_TOKEN),
+        json={"from": "14155550100", "to": NUMBER, "answer_url": web.url("/placed")},
+        timeout=10,
+    )
+    assert placed.status_code == 503 and "draining" in placed.json()["error"]
     assert server.proc.poll() is None, "the node exited with a call still live"
 
     assert caller.wait(30) == 0, "the caller's BYE was not answered"
@@ -188,10 +195,15 @@ def test_metrics_count_refused_and_webhook_calls(
     refused = sipp(workdir, "uac_final.xml", callplane.sip_port, to="19990000000", code=404)
     assert refused.returncode == 0, refused.output
     number = "15550002222"
-    callplane.number(number, callplane.application(web.set("/m-answer", "<Response/>")))
+    app = callplane.application(
+        web.set("/m-answer", "<Response/>"), hangup_url=web.url("/m-hangup")
+    )
+    callplane.number(number, app)
     ended = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=603)
     assert ended.returncode == 0, ended.output
     web.wait_for("/m-answer")
+    callback = 'callplane_webhook_requests_total{kind="callback",outcome="ok"}'
+    wait_until(lambda: moved(before, scrape(callplane), callback) == 1, "the hangup callback")
     after = scrape(callplane)
 
     assert moved(before, after, 'callplane_calls_refused_total{cause="unknown_number"}') == 1

@@ -33,6 +33,7 @@ from callplane.api.http import (
     reply,
     store_of,
 )
+from callplane.api.node import check_taking_calls
 from callplane.api.shapes import account_uri, plivo_time
 from callplane.errors import NotFound, ValidationError
 from callplane.flows.model import Flow
@@ -94,6 +95,7 @@ async def run(request: Request) -> Response:
     owner = await store.get_account(flow.auth_id)
     if owner is None:  # deleted meanwhile
         raise NotFound(f"flow {flow.flow_id}")
+    check_taking_calls(request)
     started = await runner.start_request(version, flow.auth_id, reach_of(owner), payload)
     return reply(
         201,

@@ -30,6 +30,16 @@ log = logging.getLogger("callplane.api")
 STORE_TIMEOUT = 2.0  # seconds a health check or scrape waits for the database
 
 
+DRAINING = "this node is draining: place the call through another node"
+
+
+def check_taking_calls(request: Request) -> None:
+    """503 for a request that would start a call (POST /Call/, a flow run) while draining."""
+    node: Node | None = getattr(request.app.state, "node", None)
+    if node is not None and node.draining:
+        raise ApiError(503, DRAINING)
+
+
 def _node(request: Request) -> Node:
     node: Node | None = getattr(request.app.state, "node", None)
     if node is None:

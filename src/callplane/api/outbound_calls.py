@@ -30,13 +30,13 @@ from callplane.api.http import (
     required,
     text,
 )
+from callplane.api.node import check_taking_calls
 from callplane.calls.placed import (
     DEFAULT_RING_TIMEOUT,
     DEFAULT_TIME_LIMIT,
     CallRequest,
     is_sip_uri,
 )
-from callplane.control.node import Node
 from callplane.errors import SipParseError, ValidationError
 from callplane.sip.uri import SipUri
 from callplane.store.models import Account
@@ -91,9 +91,6 @@ UNSUPPORTED = {
 }
 
 
-DRAINING = "this node is draining: place the call through another node"
-
-
 class Placer(Protocol):
     def place(self, account: Account, request: CallRequest, to: str) -> str: ...
 
@@ -102,9 +99,7 @@ def placer_of(request: Request) -> Placer:
     placer: Placer | None = getattr(request.app.state, "originator", None)
     if placer is None:
         raise ApiError(503, UNAVAILABLE)
-    node: Node | None = getattr(request.app.state, "node", None)
-    if node is not None and node.draining:
-        raise ApiError(503, DRAINING)
+    check_taking_calls(request)
     return placer
 
 

@@ -31,6 +31,9 @@ class LegStats(Protocol):
     def packets_lost(self) -> int: ...
 
     @property
+    def packets_late(self) -> int: ...
+
+    @property
     def jitter_ms(self) -> float: ...
 
 
@@ -101,6 +104,11 @@ class Metrics:
         self.rtp_lost = Counter(
             "callplane_rtp_packets_lost", "RTP packets lost (counted at leg end)", registry=r
         )
+        self.rtp_late = Counter(
+            "callplane_rtp_packets_late",
+            "RTP packets that came after a newer one (counted at leg end)",
+            registry=r,
+        )
         self.rtp_jitter = Histogram(
             "callplane_rtp_jitter_seconds",
             "Interarrival jitter of a leg's inbound RTP at its end",
@@ -124,6 +132,7 @@ class Metrics:
         if stats.packets_received:
             self.rtp_received.inc(stats.packets_received)
             self.rtp_lost.inc(stats.packets_lost)
+            self.rtp_late.inc(stats.packets_late)
             self.rtp_jitter.observe(stats.jitter_ms / 1000)
 
     def render(self) -> bytes:

@@ -41,9 +41,10 @@ def test_options_answers_503_with_retry_after_while_unavailable() -> None:
 def test_each_server_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()  # the default registry would refuse the second
     first.inbound_started.inc()
-    first.leg_ended(stats(received=100, lost=3, jitter_ms=12.0))
+    first.leg_ended(stats(received=100, lost=3, late=2, jitter_ms=12.0))
     assert b'callplane_calls_started_total{direction="inbound"} 1.0' in first.render()
     assert b"callplane_rtp_packets_lost_total 3.0" in first.render()
+    assert b"callplane_rtp_packets_late_total 2.0" in first.render()
     assert b"callplane_rtp_jitter_seconds_count 1.0" in first.render()
     assert b'callplane_calls_started_total{direction="inbound"} 0.0' in second.render()
 
@@ -58,7 +59,7 @@ def test_guard_refusals_are_read_when_scraped() -> None:
     assert 'callplane_guard_refusals_total{kind="pike"} 2.0' in text
 
 
-def stats(received: int, lost: int, jitter_ms: float) -> RtpSessionStats:
+def stats(received: int, lost: int, late: int, jitter_ms: float) -> RtpSessionStats:
     return RtpSessionStats(
         local_port=20000,
         remote=None,
@@ -66,6 +67,7 @@ def stats(received: int, lost: int, jitter_ms: float) -> RtpSessionStats:
         octets_sent=0,
         packets_received=received,
         packets_lost=lost,
+        packets_late=late,
         jitter_ms=jitter_ms,
         ignored_packets=0,
         malformed_packets=0,

@@ -74,6 +74,7 @@ def test_duplicates_and_reordering() -> None:
     feed(stream, [1, 2, 3, 5, 4, 5, 6])
     assert stream.max_seq == 6
     assert stream.lost == -1  # a duplicate counts as received, as in RFC 3550 A.3
+    assert stream.late == 1  # 4 came after 5
 
 
 def test_large_jump_needs_two_packets() -> None:

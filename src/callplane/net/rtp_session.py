@@ -211,6 +211,7 @@ class RtpSessionStats:
     octets_sent: int
     packets_received: int
     packets_lost: int
+    packets_late: int  # arrived after a newer packet (reordered)
     jitter_ms: float
     ignored_packets: int
     malformed_packets: int
@@ -658,6 +659,7 @@ class RtpSession:
             octets_sent=self.stream.octet_count,
             packets_received=inbound.received if inbound else 0,
             packets_lost=max(0, inbound.lost) if inbound else 0,
+            packets_late=inbound.late if inbound else 0,
             jitter_ms=inbound.jitter_seconds * 1000 if inbound else 0.0,
             ignored_packets=self._counters["ignored"],
             malformed_packets=self._counters["malformed"],

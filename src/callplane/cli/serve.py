@@ -108,7 +108,7 @@ import click
 @click.option(
     "--node-name",
     default="",
-    help="This node's name in logs, metrics and /Node/.  [default: <hostname>-<sip port>]",
+    help="This node's name in JSON logs and /Node/.  [default: <hostname>-<sip port>]",
 )
 @click.option(
     "--drain-timeout",

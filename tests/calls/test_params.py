@@ -62,3 +62,16 @@ def test_a_twiml_hangup_callback_is_twilios_final_status_callback() -> None:
     assert params["SequenceNumber"] == "0"
     assert params["CallStatus"] == "completed"
     assert "Timestamp" not in hangup_params(record, {}, "16", Dialect.PLIVO)
+
+
+def test_twiml_apps_get_numbers_in_e164_with_the_plus() -> None:
+    """Twilio writes From/To/Caller/Called as +E.164 (its guides' blocklists compare
+    them so); Plivo without the plus. SIP URIs and client names stay as they are."""
+    params = answer_params(_record(), {})
+    twiml = in_dialect(params, Dialect.TWIML)
+    assert (twiml["From"], twiml["Caller"]) == ("+14155550100", "+14155550100")
+    assert (twiml["To"], twiml["Called"]) == ("+15550001111", "+15550001111")
+    assert in_dialect(params, Dialect.PLIVO)["From"] == "14155550100"
+    record = _record()
+    record.from_number = "sip:alice@example.com"
+    assert in_dialect(answer_params(record, {}), Dialect.TWIML)["From"] == "sip:alice@example.com"

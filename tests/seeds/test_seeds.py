@@ -1,0 +1,275 @@
+"""The seeds' examples pass as written (issue 15): each file in tests/seeds/examples
+re-creates a public guide's example (Node Express answer servers, PHLO flows, VoXML
+and RCML documents) and runs here against one real `callplane serve`, with SIPp as
+the callers and, where the example dials, as the callee behind a trunk. Only host,
+port and URL values are filled in; each test checks what its guide promises."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import string
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import plivo
+import pytest
+
+from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_port, sipp
+from tests.seeds.node_app import EXAMPLES, NodeApp
+
+GATEWAY_PORT = free_port()  # the trunk's gateway: where every dialled number rings
+FORWARD_TO = "15557654321"  # the number the dialling examples forward to
+_numbers = itertools.count(15558880000)
+
+# The RCML seed's table of reasons and the SIP responses it names.
+SEED_REASONS = {
+    "rejected": 603,
+    "busy": 486,
+    "forbidden": 403,
+    "anonymity_disallowed": 433,
+    "address_incomplete": 484,
+    "no_route": 404,
+    "service_unavailable": 503,
+    "unwanted": 607,
+}
+
+
+@pytest.fixture(scope="module")
+def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+    server = CallplaneServer(tmp_path_factory.mktemp("callplane-seeds")).start()
+    server.api("POST", "Trunk/", json={"name": "gw", "host": "127.0.0.1", "port": GATEWAY_PORT})
+    yield server
+    assert server.stop() == 0, server.logs()
+
+
+@pytest.fixture
+def node_app(node_modules: Path) -> Iterator[type[NodeApp]]:
+    """Starts examples/<name>.js (skipped without node); stops what a test started."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    started: list[NodeApp] = []
+
+    class Started(NodeApp):
+        def __init__(self, name: str, port: int = 0, **env: str) -> None:
+            super().__init__(name, node_modules, port, **env)
+            started.append(self)
+
+    yield Started
+    for app in started:
+        app.stop()
+
+
+def line_for(sdk: plivo.RestClient, answer_url: str, web: WebhookServer, **app: Any) -> str:
+    """A new number whose application (made with the plivo SDK) fetches ``answer_url``
+    and reports its hang-ups to the webhook server: the number."""
+    number = str(next(_numbers))
+    made = sdk.applications.create(
+        app_name=f"seed-{number}",
+        answer_url=answer_url,
+        hangup_url=web.url(f"/hangup/{number}"),
+        **app,
+    )
+    sdk.numbers.create(numbers=number, carrier="own", region="lab", app_id=made.app_id)
+    return number
+
+
+def ended(callplane: CallplaneServer, web: WebhookServer, number: str, count: int = 1) -> dict:
+    """The record of the ``count``-th call to ``number``, once its hang-up is reported."""
+    hangup = web.wait_for(f"/hangup/{number}", count=count, timeout=20)[count - 1]
+    return callplane.api("GET", f"Call/{hangup.params['CallUUID']}/")
+
+
+def flow_number(callplane: CallplaneServer, sdk: plivo.RestClient, doc: str) -> tuple[str, str]:
+    """A published flow of ``doc`` on a new number, linked the Plivo way (the number's
+    application is the PHLO): (number, flow id)."""
+    flow_id = callplane.api("POST", "Flow/", json={"document": json.loads(doc)})["flow_id"]
+    assert callplane.api("POST", f"Flow/{flow_id}/Publish/")["version"] == 1
+    number = str(next(_numbers))
+    sdk.numbers.create(numbers=number, carrier="own", region="lab", app_id="")
+    sdk.numbers.update(number, app_id=flow_id)
+    return number, flow_id
+
+
+def only_run(callplane: CallplaneServer, flow_id: str, count: int = 1) -> dict[str, Any]:
+    """The flow's ``count``-th run (oldest first) once it has ended, with its log."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        runs = callplane.api("GET", f"Flow/{flow_id}/Run/")["objects"]
+        done = [run for run in runs if run["run_status"] != "running"]
+        if len(done) >= count:
+            run = sorted(done, key=lambda r: r["run_id"])[count - 1] if count > 1 else done[-1]
+            return callplane.api("GET", f"Flow/{flow_id}/Run/{run['run_id']}/")
+        time.sleep(0.05)
+    raise AssertionError(f"no finished run of flow {flow_id}")
+
+
+# --- Plivo, Reject incoming calls (Node, XML) -------------------------------------------
+
+
+def test_plivo_reject_node_app_refuses_the_call_with_603(
+    callplane, sdk, web, workdir, node_app
+) -> None:
+    app = node_app("plivo_reject.js")
+    number = line_for(sdk, app.url("/reject/"), web)
+    caller = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=603)
+    assert caller.returncode == 0, caller.output
+    record = ended(callplane, web, number)
+    assert record["sip_response_code"] == 603 and record["bill_duration"] == 0
+    assert record["hangup_cause_name"] == "Rejected" and record["call_status"] == "no-answer"
+    assert app.wait_line(lambda line: "<Hangup" in line) == (
+        '<Response><Hangup reason="rejected"/></Response>'
+    )
+
+
+# --- Plivo, Screen incoming calls (Node, XML) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "blocked"),
+    [("12025551234", True), ("447700900123", True), ("14155550100", False)],
+    ids=["blocked-number", "blocked-country", "allowed"],
+)
+def test_plivo_screen_node_app_refuses_blocked_callers_and_greets_others(
+    callplane, sdk, web, workdir, node_app, caller: str, blocked: bool
+) -> None:
+    app = node_app("plivo_screen.js")
+    number = line_for(sdk, app.url("/screen/"), web)
+    if blocked:
+        result = sipp(
+            workdir, "uac_final.xml", callplane.sip_port, to=number, code=603, caller=caller
+        )
+    else:  # answered, hears the greeting, then Callplane hangs up (BYE)
+        result = sipp(workdir, "uac_answer_bye.xml", callplane.sip_port, to=number, caller=caller)
+    assert result.returncode == 0, result.output
+    record = ended(callplane, web, number)
+    assert record["from_number"] == caller
+    if blocked:
+        assert record["sip_response_code"] == 603 and record["bill_duration"] == 0
+    else:
+        assert record["call_status"] == "completed" and record["answer_time"]
+    element = "<Hangup" if blocked else "<Speak"
+    assert app.wait_line(lambda line: element in line)
+
+
+# --- Plivo, Dial status reporting (Node, XML) --------------------------------------------
+
+DIAL_CASES = {
+    # exit: (callee scenario, its values, caller scenario, its values, DialStatus)
+    "callee-hangs-up": ("uas_answer.xml", {"ring_ms": 100, "hold_ms": 500},
+                        "uac_dial_answered.xml", {}, "completed"),
+    "caller-hangs-up": ("uas_answer_until_bye.xml", {"ring_ms": 100},
+                        "uac_dial_answered_bye.xml", {"hold_ms": 500}, "completed"),
+    # The guide's action route answers plain text, not XML, while its Dial says
+    # redirect="true": the report arrives, then the call ends as Invalid Answer XML
+    # (on Plivo too, which runs a redirect action's answer as the next document).
+    "busy": ("uas_refuse.xml", {"code": 486, "reason": "Busy Here"},
+             "uac_dial_refused.xml", {"code": 500}, "busy"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(DIAL_CASES))
+def test_plivo_dial_status_node_app_logs_how_the_dial_ended(
+    callplane, sdk, web, workdir, node_app, case: str
+) -> None:
+    callee_scenario, callee_values, caller_scenario, caller_values, status = DIAL_CASES[case]
+    port = free_port()
+    app = node_app("plivo_dial_status.js", port=port, BASE_URL=f"http://127.0.0.1:{port}")
+    number = line_for(sdk, app.url("/dialstatus/"), web)
+    callee = SippUas(workdir, callee_scenario, GATEWAY_PORT, **callee_values)
+    caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, **caller_values)
+    assert caller.returncode == 0, caller.output
+    assert callee.result().returncode == 0
+    record = ended(callplane, web, number)
+
+    line = app.wait_line(lambda text: text.startswith("Status : "))
+    words = line.split()
+    assert words[:3] == ["Status", ":", status], line
+    assert words[3:7] == ["Aleg", "UUID", ":", record["call_uuid"]], line
+    bleg = words[10] if len(words) > 10 else ""
+    if status == "completed":
+        assert uuid.UUID(bleg) and bleg != record["call_uuid"], line
+        b_record = callplane.api("GET", f"Call/{bleg}/")
+        assert b_record["to_number"] == FORWARD_TO
+    else:  # Plivo sends DialBLegUUID empty, and the guide's `a || b` logs it as undefined
+        assert bleg == "undefined", line
+        assert record["hangup_cause_name"] == "Invalid Answer XML"
+    if case == "caller-hangs-up":
+        assert record["hangup_source"] == "Caller"
+
+
+# --- Twilio, Reject an incoming call (Node, TwiML) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "blocked"),
+    [("+14155554345", True), ("+14155550100", False)],
+    ids=["blocked", "other"],
+)
+def test_twilio_reject_node_app_rejects_blocklisted_callers(
+    callplane, sdk, web, workdir, node_app, caller: str, blocked: bool
+) -> None:
+    app = node_app("twilio_reject.js")
+    number = str(next(_numbers))
+    # Pinned to TwiML, as an application or number made through the Twilio API is.
+    app_id = callplane.application(
+        app.url("/reject"), dialect="twiml", hangup_url=web.url(f"/hangup/{number}")
+    )
+    callplane.number(number, app_id)
+    if blocked:  # <Reject/> (reason "rejected"): 603, never answered, nothing billed
+        result = sipp(
+            workdir, "uac_final.xml", callplane.sip_port, to=number, code=603, caller=caller
+        )
+    else:
+        result = sipp(workdir, "uac_answer_bye.xml", callplane.sip_port, to=number, caller=caller)
+    assert result.returncode == 0, result.output
+    status = web.wait_for(f"/hangup/{number}", timeout=20)[0].params  # Twilio's final status
+    assert status["From"] == caller and status["To"] == f"+{number}"
+    assert status["CallStatus"] == ("no-answer" if blocked else "completed")
+    record = ended(callplane, web, number)
+    assert record["bill_duration"] == 0 if blocked else record["answer_time"]
+
+
+# --- VoXML (TryVox) and RCML Reject documents ----------------------------------------------
+
+
+@pytest.mark.parametrize("reason", sorted(SEED_REASONS))
+@pytest.mark.parametrize("dialect", ["rcml", "voxml"])
+def test_reject_documents_refuse_with_each_reason_of_the_seed(
+    callplane, sdk, web, workdir, dialect: str, reason: str
+) -> None:
+    """The seeds' Reject documents, as written (reason "busy") and with each reason of
+    the RCML seed's table: the SIP response it names; VoXML apps also get the JSON
+    ``call-rejected`` status event."""
+    if dialect == "rcml":
+        text = (EXAMPLES / "rcml_reject.xml").read_text()
+        assert '<Reject reason="busy"/>' in text
+        body, ctype = text.replace('reason="busy"', f'reason="{reason}"'), "application/xml"
+    else:
+        doc = json.loads((EXAMPLES / "voxml_reject.json").read_text())
+        assert doc["instructions"] == [{"verb": "Reject", "reason": "busy"}]
+        doc["instructions"][0]["reason"] = reason
+        body, ctype = json.dumps(doc), "application/json"
+    number = str(next(_numbers))
+    answer = web.set(f"/doc/{number}", body, content_type=ctype)
+    line_number = str(next(_numbers))
+    app_id = callplane.application(  # status_callback_url is Callplane's own field
+        answer,
+        hangup_url=web.url(f"/hangup/{line_number}"),
+        status_callback_url=web.url(f"/events/{number}"),
+    )
+    callplane.number(line_number, app_id)
+    code = SEED_REASONS[reason]
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to=line_number, code=code)
+    assert result.returncode == 0, result.output
+    record = ended(callplane, web, line_number)
+    assert record["sip_response_code"] == code and record["bill_duration"] == 0
+    event = json.loads(web.wait_for(f"/events/{number}")[0].body)
+    assert event["event"] == "call-rejected" and event["reject_reason"] == reason
+    assert event["call_uuid"] == record["call_uuid"] and event["to"] == line_number
+    assert event["timestamp"].endswith("Z")

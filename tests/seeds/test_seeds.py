@@ -10,6 +10,7 @@ import itertools
 import json
 import shutil
 import string
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,19 +95,16 @@ def flow_number(callplane: CallplaneServer, sdk: plivo.RestClient, doc: str) -> 
     return number, flow_id
 
 
-def only_run(callplane: CallplaneServer, flow_id: str, count: int = 1) -> dict[str, Any]:
-    """The flow's ``count``-th run (oldest first) once it has ended, with its log."""
-    import time
-
+def finished_runs(callplane: CallplaneServer, flow_id: str, count: int = 1) -> list[dict]:
+    """The flow's runs once ``count`` of them have ended, each with its log."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         runs = callplane.api("GET", f"Flow/{flow_id}/Run/")["objects"]
         done = [run for run in runs if run["run_status"] != "running"]
         if len(done) >= count:
-            run = sorted(done, key=lambda r: r["run_id"])[count - 1] if count > 1 else done[-1]
-            return callplane.api("GET", f"Flow/{flow_id}/Run/{run['run_id']}/")
+            return [callplane.api("GET", f"Flow/{flow_id}/Run/{r['run_id']}/") for r in done]
         time.sleep(0.05)
-    raise AssertionError(f"no finished run of flow {flow_id}")
+    raise AssertionError(f"fewer than {count} finished runs of flow {flow_id}")
 
 
 # --- Plivo, Reject incoming calls (Node, XML) -------------------------------------------
@@ -273,3 +271,100 @@ def test_reject_documents_refuse_with_each_reason_of_the_seed(
     assert event["event"] == "call-rejected" and event["reject_reason"] == reason
     assert event["call_uuid"] == record["call_uuid"] and event["to"] == line_number
     assert event["timestamp"].endswith("Z")
+
+
+# --- VoXML (TryVox), the blocklist use case (Node) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "blocked"),
+    [("13105550199", True), ("14155550100", False)],
+    ids=["blocked", "other"],
+)
+def test_voxml_blocklist_node_app_rejects_blocked_callers(
+    callplane, web, workdir, node_app, caller: str, blocked: bool
+) -> None:
+    app = node_app("voxml_blocklist.js")
+    number = str(next(_numbers))
+    app_id = callplane.application(  # a VoXML app compares From as its webhook gets it
+        app.url("/voice"), dialect="voxml", hangup_url=web.url(f"/hangup/{number}")
+    )
+    callplane.number(number, app_id)
+    if blocked:
+        result = sipp(
+            workdir, "uac_final.xml", callplane.sip_port, to=number, code=603, caller=caller
+        )
+    else:
+        result = sipp(workdir, "uac_answer_bye.xml", callplane.sip_port, to=number, caller=caller)
+    assert result.returncode == 0, result.output
+    record = ended(callplane, web, number)
+    if blocked:
+        assert record["sip_response_code"] == 603 and record["bill_duration"] == 0
+    else:
+        assert record["call_status"] == "completed" and record["answer_time"]
+
+
+# --- Plivo PHLO: reject, screen, dial status reporting ---------------------------------------
+
+
+def test_phlo_reject_refuses_every_call(callplane, sdk, workdir) -> None:
+    """Start -> Hangup, nothing configured: "calls are rejected" (a Hangup before
+    answer rejects, as Plivo's Hangup XML does by default)."""
+    number, flow_id = flow_number(callplane, sdk, (EXAMPLES / "phlo_reject.json").read_text())
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=603)
+    assert result.returncode == 0, result.output
+    [run] = finished_runs(callplane, flow_id)
+    assert run["run_status"] == "completed"
+    record = callplane.api("GET", f"Call/{run['call_uuid']}/")
+    assert record["sip_response_code"] == 603 and record["bill_duration"] == 0
+
+
+def test_phlo_screen_rejects_the_blocked_number_and_forwards_others(
+    callplane, sdk, workdir
+) -> None:
+    number, flow_id = flow_number(callplane, sdk, (EXAMPLES / "phlo_screen.json").read_text())
+    blocked = sipp(
+        workdir, "uac_final.xml", callplane.sip_port, to=number, code=603, caller="12025551234"
+    )
+    assert blocked.returncode == 0, blocked.output
+    callee = SippUas(workdir, "uas_answer.xml", GATEWAY_PORT, ring_ms=100, hold_ms=300)
+    other = sipp(workdir, "uac_dial_answered.xml", callplane.sip_port, to=number)
+    assert other.returncode == 0, other.output
+    assert callee.result().returncode == 0
+    runs = finished_runs(callplane, flow_id, 2)
+    records = [callplane.api("GET", f"Call/{run['call_uuid']}/") for run in runs]
+    by_caller = {record["from_number"]: record for record in records}
+    assert by_caller["12025551234"]["sip_response_code"] == 603
+    assert by_caller["14155550100"]["call_status"] == "completed"
+
+
+@pytest.mark.parametrize("case", sorted(DIAL_CASES))
+def test_phlo_dial_status_reports_every_exit_over_http(
+    callplane, sdk, web, workdir, case: str
+) -> None:
+    callee_scenario, callee_values, caller_scenario, caller_values, status = DIAL_CASES[case]
+    report = f"/report/{next(_numbers)}"
+    doc = string.Template((EXAMPLES / "phlo_dial_status.json").read_text())
+    number, flow_id = flow_number(callplane, sdk, doc.substitute(REPORT_URL=web.url(report)))
+    callee = SippUas(workdir, callee_scenario, GATEWAY_PORT, **callee_values)
+    if case == "busy":  # the flow ends after its report: the caller is refused
+        caller_values = {"code": 603}
+    caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, **caller_values)
+    assert caller.returncode == 0, caller.output
+    assert callee.result().returncode == 0
+
+    sent = web.wait_for(report, timeout=20)[0].params
+    [run] = finished_runs(callplane, flow_id)
+    assert sent["DialStatus"] == status
+    assert sent["DialALegUUID"] == run["call_uuid"]
+    assert sent["DialRingStatus"] == ("true" if status == "completed" else "false")  # 486 at once
+    if status == "completed":
+        assert sent["DialHangupCause"] == "NORMAL_CLEARING"
+        b_leg = callplane.api("GET", f"Call/{sent['DialBLegUUID']}/")
+        assert b_leg["to_number"] == FORWARD_TO
+    else:
+        assert sent["DialHangupCause"] == "USER_BUSY" and sent["DialBLegUUID"] == ""
+    assert len(web.seen(report)) == 1  # one HTTP Request, on the exit the dial took
+    record = callplane.api("GET", f"Call/{run['call_uuid']}/")
+    if case == "caller-hangs-up":
+        assert record["hangup_source"] == "Caller"

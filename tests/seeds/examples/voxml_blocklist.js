@@ -2,6 +2,8 @@
 // https://docs.tryvox.io/voxml/reject
 // Re-created in our own words: a webhook that answers a blocked caller with a VoXML
 // JSON document rejecting the call, and anyone else with Say then Hangup.
+// VoXML's webhook carries Callplane's (Plivo's) parameters: From is the caller's
+// number without "+", so the blocklist holds numbers in that form.
 // Only the port comes from the environment (tests/seeds sets PORT).
 const express = require('express');
 
@@ -9,7 +11,7 @@ const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(express.json());
 
-const blocked = new Set(['+13105550199']);
+const blocked = new Set(['13105550199']);
 const isNumberBlocked = (number) => blocked.has(number);
 
 app.post('/voice', (req, res) => {

@@ -168,7 +168,10 @@ DIAL_CASES = {
     # (on Plivo too, which runs a redirect action's answer as the next document).
     "busy": ("uas_refuse.xml", {"code": 486, "reason": "Busy Here"},
              "uac_dial_refused.xml", {"code": 500}, "busy"),
+    "failed": ("uas_refuse.xml", {"code": 503, "reason": "Service Unavailable"},
+               "uac_dial_refused.xml", {"code": 500}, "failed"),
 }  # fmt: skip
+REFUSED_CAUSES = {"busy": "USER_BUSY", "failed": "NORMAL_TEMPORARY_FAILURE"}
 
 
 @pytest.mark.parametrize("case", sorted(DIAL_CASES))
@@ -199,6 +202,24 @@ def test_plivo_dial_status_node_app_logs_how_the_dial_ended(
         assert record["hangup_cause_name"] == "Invalid Answer XML"
     if case == "caller-hangs-up":
         assert record["hangup_source"] == "Caller"
+
+
+@pytest.mark.parametrize(("code", "reason"), [(486, "Busy Here"), (503, "Service Unavailable")])
+def test_plivo_dial_status_corrected_app_ends_a_refused_dial_cleanly(
+    callplane, sdk, web, workdir, node_app, code: int, reason: str
+) -> None:
+    """plivo_dial_status_fixed.js (its action route answers XML): after the report the
+    empty document ends the unanswered call, declined (603), without an error."""
+    port = free_port()
+    app = node_app("plivo_dial_status_fixed.js", port=port, BASE_URL=f"http://127.0.0.1:{port}")
+    number = line_for(sdk, app.url("/dialstatus/"), web)
+    callee = SippUas(workdir, "uas_refuse.xml", GATEWAY_PORT, code=code, reason=reason)
+    caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
+    assert caller.returncode == 0, caller.output
+    assert callee.result().returncode == 0
+    record = ended(callplane, web, number)
+    assert app.wait_line(lambda text: text.startswith("Status : ")).split()[2] in ("busy", "failed")
+    assert record["hangup_cause_name"] != "Invalid Answer XML" and not record["error"]
 
 
 # --- Twilio, Reject an incoming call (Node, TwiML) ---------------------------------------
@@ -347,7 +368,7 @@ def test_phlo_dial_status_reports_every_exit_over_http(
     doc = string.Template((EXAMPLES / "phlo_dial_status.json").read_text())
     number, flow_id = flow_number(callplane, sdk, doc.substitute(REPORT_URL=web.url(report)))
     callee = SippUas(workdir, callee_scenario, GATEWAY_PORT, **callee_values)
-    if case == "busy":  # the flow ends after its report: the caller is refused
+    if status != "completed":  # the flow ends after its report: the caller is refused
         caller_values = {"code": 603}
     caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, **caller_values)
     assert caller.returncode == 0, caller.output
@@ -363,7 +384,7 @@ def test_phlo_dial_status_reports_every_exit_over_http(
         b_leg = callplane.api("GET", f"Call/{sent['DialBLegUUID']}/")
         assert b_leg["to_number"] == FORWARD_TO
     else:
-        assert sent["DialHangupCause"] == "USER_BUSY" and sent["DialBLegUUID"] == ""
+        assert sent["DialHangupCause"] == REFUSED_CAUSES[status] and sent["DialBLegUUID"] == ""
     assert len(web.seen(report)) == 1  # one HTTP Request, on the exit the dial took
     record = callplane.api("GET", f"Call/{run['call_uuid']}/")
     if case == "caller-hangs-up":

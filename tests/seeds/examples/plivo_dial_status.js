@@ -4,6 +4,10 @@
 // the call with <Dial action=... method="POST" redirect="true"><Number/></Dial>,
 // and whose action route logs how the dial ended (DialStatus, DialALegUUID,
 // DialBLegUUID) and answers with a plain-text acknowledgement, as the guide does.
+// That answer is not a document, yet redirect="true" makes Plivo run the action URL's
+// answer as the call's next document: a dial that ends before the caller is answered
+// then ends the call as Invalid Answer XML, on Plivo as on Callplane (tests/seeds
+// checks it; plivo_dial_status_fixed.js is the corrected form).
 // Only the port and the public address of this server come from the environment
 // (tests/seeds sets PORT and BASE_URL); the guide has https://<yourdomain>.com.
 var plivo = require('plivo');

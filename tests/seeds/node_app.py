@@ -46,12 +46,17 @@ class NodeApp:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait_line(self, wanted: Callable[[str], bool], timeout: float = 15) -> str:
-        """The first output line ``wanted`` accepts, waiting for it."""
+    def mark(self) -> int:
+        """Where the output is now: ``wait_line(..., since=mark)`` skips what came before."""
+        with self.changed:
+            return len(self.lines)
+
+    def wait_line(self, wanted: Callable[[str], bool], since: int = 0, timeout: float = 15) -> str:
+        """The first output line from ``since`` on that ``wanted`` accepts, waiting for it."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                found = [line for line in self.lines if wanted(line)]
+                found = [line for line in self.lines[since:] if wanted(line)]
                 if found:
                     return found[0]
                 left = deadline - time.monotonic()

@@ -12,7 +12,7 @@ import shutil
 import string
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +47,22 @@ def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneSer
     assert server.stop() == 0, server.logs()
 
 
-@pytest.fixture
-def node_app(node_modules: Path) -> Iterator[type[NodeApp]]:
-    """Starts examples/<name>.js (skipped without node); stops what a test started."""
+@pytest.fixture(scope="module")
+def node_app(node_modules: Path) -> Iterator[Callable[[str], NodeApp]]:
+    """examples/<name>.js, started once per module (skipped without node), listening
+    on its own port with ``BASE_URL`` naming it (the dial status app's action URL)."""
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    started: list[NodeApp] = []
+    started: dict[str, NodeApp] = {}
 
-    class Started(NodeApp):
-        def __init__(self, name: str, port: int = 0, **env: str) -> None:
-            super().__init__(name, node_modules, port, **env)
-            started.append(self)
+    def start(name: str) -> NodeApp:
+        if name not in started:
+            port = free_port()
+            started[name] = NodeApp(name, node_modules, port, BASE_URL=f"http://127.0.0.1:{port}")
+        return started[name]
 
-    yield Started
-    for app in started:
+    yield start
+    for app in started.values():
         app.stop()
 
 
@@ -114,13 +116,14 @@ def test_plivo_reject_node_app_refuses_the_call_with_603(
     callplane, sdk, web, workdir, node_app
 ) -> None:
     app = node_app("plivo_reject.js")
+    since = app.mark()
     number = line_for(sdk, app.url("/reject/"), web)
     caller = sipp(workdir, "uac_final.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     record = ended(callplane, web, number)
     assert record["sip_response_code"] == 603 and record["bill_duration"] == 0
     assert record["hangup_cause_name"] == "Rejected" and record["call_status"] == "no-answer"
-    assert app.wait_line(lambda line: "<Hangup" in line) == (
+    assert app.wait_line(lambda line: "<Hangup" in line, since) == (
         '<Response><Hangup reason="rejected"/></Response>'
     )
 
@@ -137,6 +140,7 @@ def test_plivo_screen_node_app_refuses_blocked_callers_and_greets_others(
     callplane, sdk, web, workdir, node_app, caller: str, blocked: bool
 ) -> None:
     app = node_app("plivo_screen.js")
+    since = app.mark()
     number = line_for(sdk, app.url("/screen/"), web)
     if blocked:
         result = sipp(
@@ -152,7 +156,7 @@ def test_plivo_screen_node_app_refuses_blocked_callers_and_greets_others(
     else:
         assert record["call_status"] == "completed" and record["answer_time"]
     element = "<Hangup" if blocked else "<Speak"
-    assert app.wait_line(lambda line: element in line)
+    assert app.wait_line(lambda line: element in line, since)
 
 
 # --- Plivo, Dial status reporting (Node, XML) --------------------------------------------
@@ -179,8 +183,8 @@ def test_plivo_dial_status_node_app_logs_how_the_dial_ended(
     callplane, sdk, web, workdir, node_app, case: str
 ) -> None:
     callee_scenario, callee_values, caller_scenario, caller_values, status = DIAL_CASES[case]
-    port = free_port()
-    app = node_app("plivo_dial_status.js", port=port, BASE_URL=f"http://127.0.0.1:{port}")
+    app = node_app("plivo_dial_status.js")
+    since = app.mark()
     number = line_for(sdk, app.url("/dialstatus/"), web)
     callee = SippUas(workdir, callee_scenario, GATEWAY_PORT, **callee_values)
     caller = sipp(workdir, caller_scenario, callplane.sip_port, to=number, **caller_values)
@@ -188,7 +192,7 @@ def test_plivo_dial_status_node_app_logs_how_the_dial_ended(
     assert callee.result().returncode == 0
     record = ended(callplane, web, number)
 
-    line = app.wait_line(lambda text: text.startswith("Status : "))
+    line = app.wait_line(lambda text: text.startswith("Status : "), since)
     words = line.split()
     assert words[:3] == ["Status", ":", status], line
     assert words[3:7] == ["Aleg", "UUID", ":", record["call_uuid"]], line
@@ -210,15 +214,18 @@ def test_plivo_dial_status_corrected_app_ends_a_refused_dial_cleanly(
 ) -> None:
     """plivo_dial_status_fixed.js (its action route answers XML): after the report the
     empty document ends the unanswered call, declined (603), without an error."""
-    port = free_port()
-    app = node_app("plivo_dial_status_fixed.js", port=port, BASE_URL=f"http://127.0.0.1:{port}")
+    app = node_app("plivo_dial_status_fixed.js")
+    since = app.mark()
     number = line_for(sdk, app.url("/dialstatus/"), web)
     callee = SippUas(workdir, "uas_refuse.xml", GATEWAY_PORT, code=code, reason=reason)
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     assert callee.result().returncode == 0
     record = ended(callplane, web, number)
-    assert app.wait_line(lambda text: text.startswith("Status : ")).split()[2] in ("busy", "failed")
+    assert app.wait_line(lambda text: text.startswith("Status : "), since).split()[2] in (
+        "busy",
+        "failed",
+    )
     assert record["hangup_cause_name"] != "Invalid Answer XML" and not record["error"]
 
 

@@ -21,7 +21,7 @@ app.all('/screen/', function (request, response) {
     if (blocked) {
         r.addHangup({ reason: 'rejected' });
     } else {
-        r.addSpeak('Welcome, your call is important to us.');
+        r.addSpeak('Welcome.');
     }
     console.log(r.toXML());
     response.set({ 'Content-Type': 'text/xml' });

@@ -17,7 +17,7 @@ app.post('/reject', (req, res) => {
   if (blocklist.includes(req.body.From)) {
     response.reject();
   } else {
-    response.say('Congratulations, you got through.');
+    response.say('You got through.');
   }
   res.type('text/xml');
   res.send(response.toString());

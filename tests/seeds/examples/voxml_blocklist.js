@@ -25,7 +25,7 @@ app.post('/voice', (req, res) => {
   return res.json({
     voxml_version: '1.0',
     instructions: [
-      { verb: 'Say', text: 'Thanks for calling.' },
+      { verb: 'Say', text: 'Hello.' },
       { verb: 'Hangup' },
     ],
   });

@@ -80,9 +80,9 @@ def line_for(sdk: plivo.RestClient, answer_url: str, web: WebhookServer, **app: 
     return number
 
 
-def ended(callplane: CallplaneServer, web: WebhookServer, number: str, count: int = 1) -> dict:
-    """The record of the ``count``-th call to ``number``, once its hang-up is reported."""
-    hangup = web.wait_for(f"/hangup/{number}", count=count, timeout=20)[count - 1]
+def ended(callplane: CallplaneServer, web: WebhookServer, number: str) -> dict[str, Any]:
+    """The record of the call to ``number``, once its hang-up is reported."""
+    hangup = web.wait_for(f"/hangup/{number}", timeout=20)[0]
     return callplane.api("GET", f"Call/{hangup.params['CallUUID']}/")
 
 
@@ -97,7 +97,7 @@ def flow_number(callplane: CallplaneServer, sdk: plivo.RestClient, doc: str) -> 
     return number, flow_id
 
 
-def finished_runs(callplane: CallplaneServer, flow_id: str, count: int = 1) -> list[dict]:
+def finished_runs(callplane: CallplaneServer, flow_id: str, count: int = 1) -> list[dict[str, Any]]:
     """The flow's runs once ``count`` of them have ended, each with its log."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -238,7 +238,7 @@ def test_plivo_dial_status_corrected_app_ends_a_refused_dial_cleanly(
     ids=["blocked", "other"],
 )
 def test_twilio_reject_node_app_rejects_blocklisted_callers(
-    callplane, sdk, web, workdir, node_app, caller: str, blocked: bool
+    callplane, web, workdir, node_app, caller: str, blocked: bool
 ) -> None:
     app = node_app("twilio_reject.js")
     number = str(next(_numbers))
@@ -267,7 +267,7 @@ def test_twilio_reject_node_app_rejects_blocklisted_callers(
 @pytest.mark.parametrize("reason", sorted(SEED_REASONS))
 @pytest.mark.parametrize("dialect", ["rcml", "voxml"])
 def test_reject_documents_refuse_with_each_reason_of_the_seed(
-    callplane, sdk, web, workdir, dialect: str, reason: str
+    callplane, web, workdir, dialect: str, reason: str
 ) -> None:
     """The seeds' Reject documents, as written (reason "busy") and with each reason of
     the RCML seed's table: the SIP response it names; VoXML apps also get the JSON

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from callplane.calls.params import answer_params, hangup_params, in_dialect
+from callplane.calls.twilio_params import twilio_ids
 from callplane.markup.verbs import Dialect
 from callplane.store.models import CallRecord
 
@@ -62,3 +63,27 @@ def test_a_twiml_hangup_callback_is_twilios_final_status_callback() -> None:
     assert params["SequenceNumber"] == "0"
     assert params["CallStatus"] == "completed"
     assert "Timestamp" not in hangup_params(record, {}, "16", Dialect.PLIVO)
+
+
+def test_twiml_apps_get_numbers_in_e164_with_the_plus() -> None:
+    """Twilio writes From/To/Caller/Called as +E.164 (its guides' blocklists compare
+    them so); Plivo without the plus. SIP URIs and client names stay as they are."""
+    params = answer_params(_record(), {})
+    twiml = in_dialect(params, Dialect.TWIML)
+    assert (twiml["From"], twiml["Caller"]) == ("+14155550100", "+14155550100")
+    assert (twiml["To"], twiml["Called"]) == ("+15550001111", "+15550001111")
+    assert in_dialect(params, Dialect.PLIVO)["From"] == "14155550100"
+    record = _record()
+    record.from_number = "sip:alice@example.com"
+    assert in_dialect(answer_params(record, {}), Dialect.TWIML)["From"] == "sip:alice@example.com"
+
+
+def test_calls_placed_through_the_twilio_api_name_numbers_as_twilio_does() -> None:
+    """Their answer request goes before any document is known: Twilio's +E.164 numbers
+    ride in the call's extra parameters, laid over Plivo's."""
+    record = _record(call_direction="outbound")
+    record.to_number = "sip:bob@127.0.0.1:5070"
+    params = answer_params(record, twilio_ids(record))
+    assert (params["From"], params["Caller"]) == ("+14155550100", "+14155550100")
+    assert (params["To"], params["Called"]) == ("sip:bob@127.0.0.1:5070",) * 2
+    assert params["Direction"] == "outbound-api"

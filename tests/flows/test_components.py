@@ -217,7 +217,7 @@ def test_computed_exits() -> None:
 
 
 def test_exits_that_may_end_the_flow() -> None:
-    assert COMPONENTS["call_forward"].may_end == {"answered"}
+    assert COMPONENTS["call_forward"].may_end == {"answered", "no_answer", "busy", "failed"}
     assert COMPONENTS["http_request"].may_end == {"success", "failed"}
     assert COMPONENTS["ivr_menu"].may_end == {"no_input", "wrong_input"}
     assert COMPONENTS["branch"].may_end == {"else"}

@@ -44,9 +44,18 @@ def test_missing_required_setting() -> None:
 
 def test_unconnected_exit() -> None:
     doc = dial_status()
-    doc["edges"] = [e for e in doc["edges"] if e["exit"] != "busy"]
-    doc["nodes"] = [n for n in doc["nodes"] if n["id"] != "HTTPRequest_3"]
-    assert _errors(doc) == ["CallForward_1: exit 'busy' is not connected"]
+    doc["nodes"][1] = node("Call_1", "initiate_call", **{"from": "1415", "to": "1416"})
+    doc["nodes"] = doc["nodes"][:2]
+    doc["edges"] = [edge("Start", "api_request", "Call_1")]
+    assert _errors(doc) == ["Call_1: exit 'answered' is not connected"]
+
+
+def test_a_call_forward_may_end_the_flow_on_any_exit() -> None:
+    """Plivo's screening PHLO ends at its Call forwarding, none of its exits connected."""
+    doc = dial_status()
+    doc["nodes"] = doc["nodes"][:2]
+    doc["edges"] = doc["edges"][:1]
+    assert _errors(doc) == []
 
 
 def test_answered_exit_may_end_the_flow() -> None:

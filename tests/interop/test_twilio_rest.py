@@ -104,7 +104,7 @@ def test_a_placed_call_is_answered_listed_fetched_and_hung_up(
     ]
     asked = web.wait_for("/tw/answer")[0].params
     assert asked["CallSid"] == call.sid and asked["AccountSid"] == call.account_sid
-    assert asked["Direction"] == "outbound-api" and asked["From"] == CALLER.lstrip("+")
+    assert asked["Direction"] == "outbound-api" and asked["From"] == CALLER  # Twilio's +E.164
     fetched = client.calls(call.sid).fetch()
     assert fetched.status == "in-progress" and fetched.to == callee.uri()
     listed = client.calls.list(from_=CALLER, page_size=5)
@@ -203,7 +203,7 @@ def test_incoming_phone_numbers_route_calls_to_their_voice_url_or_application(
     result = sipp(workdir, "uac_final.xml", callplane.sip_port, to="15557770001", code=486)
     assert result.returncode == 0, result.output
     asked = web.wait_for("/tw/number-voice")[0].params
-    assert asked["To"] == "15557770001" and asked["Direction"] == "inbound"
+    assert asked["To"] == "+15557770001" and asked["Direction"] == "inbound"
     assert web.wait_for("/tw/number-status")[0].params["CallStatus"] == "busy"
 
     declined = web.set("/tw/app-voice", '<Response><Reject reason="rejected"/></Response>')
@@ -214,7 +214,7 @@ def test_incoming_phone_numbers_route_calls_to_their_voice_url_or_application(
     assert own == []  # the number's own application went when it moved to another
     result = sipp(workdir, "uac_final.xml", callplane.sip_port, to="15557770001", code=603)
     assert result.returncode == 0, result.output
-    assert web.wait_for("/tw/app-voice")[0].params["To"] == "15557770001"
+    assert web.wait_for("/tw/app-voice")[0].params["To"] == "+15557770001"
 
     listed = client.incoming_phone_numbers.list(friendly_name="support line")
     assert [n.sid for n in listed] == [number.sid]

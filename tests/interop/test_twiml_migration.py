@@ -145,8 +145,8 @@ def test_gather_with_a_relative_action_gets_the_callers_digits(
     params = gathered.params
     assert params["Digits"] == "427"
     assert params["CallSid"] and params["AccountSid"] == AUTH_ID
-    assert (params["From"], params["Caller"]) == ("14155550100", "14155550100")
-    assert (params["To"], params["Called"]) == (number, number)
+    assert (params["From"], params["Caller"]) == ("+14155550100", "+14155550100")
+    assert (params["To"], params["Called"]) == (f"+{number}", f"+{number}")
     assert (params["CallStatus"], params["Direction"]) == ("in-progress", "inbound")
     assert params["ApiVersion"] == "2010-04-01"
     status = twiml_app.wait_for(f"/{number}/status")

@@ -21,8 +21,8 @@ from callplane.api.live import live_of
 from callplane.api.live_protocol import LiveCalls
 from callplane.api.outbound_calls import PHONE_NUMBER, check_destination, placer_of
 from callplane.api.twilio_apps import app_id_of_sid
-from callplane.calls.params import twilio_status
-from callplane.calls.placed import DEFAULT_TIME_LIMIT, CallRequest, TwilioCallbacks, is_sip_uri
+from callplane.calls.params import twilio_number, twilio_status
+from callplane.calls.placed import DEFAULT_TIME_LIMIT, CallRequest, TwilioCallbacks
 from callplane.calls.twilio_params import EVENTS
 from callplane.errors import MarkupError, NotFound, ValidationError
 from callplane.markup import parse_document
@@ -95,10 +95,6 @@ TWILIO_STATUSES = frozenset(
 def call_sid_of(value: str) -> str:
     """The CallUUID of a ``CA`` SID (or of a UUID given as is)."""
     return uuid_of_sid(value, "CA") or value
-
-
-def twilio_number(number: str) -> str:
-    return number if is_sip_uri(number) or not number.isdigit() else f"+{number}"
 
 
 def call_shape(account: Account, record: CallRecord, status: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Caller, ApiVersion), so an application written for either platform finds what
 it reads. Where both platforms use one name with different values, a TwiML
 application gets Twilio's (:func:`in_dialect`): ``CallStatus``/``DialCallStatus``
 ``canceled`` and ``no-answer`` for Plivo's ``cancel`` and ``timeout``,
-``Direction`` ``outbound-api`` for a call placed over the REST API.
+``Direction`` ``outbound-api`` for a call placed over the REST API, and phone
+numbers in ``From``/``To``/``Caller``/``Called`` in E.164 with its ``+`` (Plivo
+writes them without; SIP URIs and names stay as they are).
 ``ApiVersion`` is Twilio's ``2010-04-01`` for everyone (Plivo sends none).
 """
 
@@ -21,6 +23,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TWILIO_API_VERSION = "2010-04-01"
 _TWILIO_STATUS = {"cancel": "canceled", "timeout": "no-answer"}
 _TWILIO_DIRECTION = {"outbound": "outbound-api"}
+_NUMBER_PARAMS = ("From", "To", "Caller", "Called")
 
 
 def plivo_time(moment: datetime | None) -> str:
@@ -105,6 +108,11 @@ def twilio_status(status: str) -> str:
     return _TWILIO_STATUS.get(status, status)
 
 
+def twilio_number(number: str) -> str:
+    """A phone number as Twilio writes it (``+14155550100``); anything else unchanged."""
+    return f"+{number}" if number.isdigit() else number
+
+
 def in_dialect(params: dict[str, str], dialect: Dialect | None) -> dict[str, str]:
     """``params`` with Twilio's values where Twilio's differ, for a TwiML application."""
     if dialect is not Dialect.TWIML:
@@ -114,4 +122,7 @@ def in_dialect(params: dict[str, str], dialect: Dialect | None) -> dict[str, str
         changed["CallStatus"] = twilio_status(changed["CallStatus"])
     if "Direction" in changed:
         changed["Direction"] = _TWILIO_DIRECTION.get(changed["Direction"], changed["Direction"])
+    for name in _NUMBER_PARAMS:
+        if name in changed:
+            changed[name] = twilio_number(changed[name])
     return changed

@@ -12,7 +12,7 @@ from datetime import UTC
 from email.utils import format_datetime
 
 from callplane.calls.call import Call, utcnow
-from callplane.calls.params import call_params, twilio_status
+from callplane.calls.params import call_params, twilio_number, twilio_status
 from callplane.store.ids import twilio_account_sid, twilio_call_sid
 from callplane.store.models import CallRecord
 
@@ -22,11 +22,17 @@ EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
 def twilio_ids(record: CallRecord) -> dict[str, str]:
+    """Twilio's ids, direction and +E.164 numbers, for every request about the call."""
+    caller, called = twilio_number(record.from_number), twilio_number(record.to_number)
     return {
         "CallSid": twilio_call_sid(record.call_uuid),
         "AccountSid": twilio_account_sid(record.auth_id),
         "Direction": "outbound-api",
         "ApiVersion": API_VERSION,
+        "From": caller,
+        "Caller": caller,
+        "To": called,
+        "Called": called,
     }
 
 

@@ -375,7 +375,8 @@ _COMPONENTS = (
             ),
         ),
         static(*DIAL_EXITS),
-        may_end=frozenset({"answered"}),
+        # Any exit may end the flow: Plivo's screening PHLO ends at its Call forwarding.
+        may_end=frozenset(DIAL_EXITS),
         variables=provides(*DIAL_VARIABLES),
     ),
     Component(

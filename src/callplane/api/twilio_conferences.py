@@ -133,8 +133,8 @@ def _conference(request: Request, account: Account) -> tuple[LiveConferences, Co
     return conferences, view
 
 
-def _in_range(moment: datetime, name: str, value: str) -> bool:
-    start, end = tw.time_range(name, value)
+def _in_range(moment: datetime, span: tuple[datetime | None, datetime | None]) -> bool:
+    start, end = span
     aware = moment.replace(tzinfo=UTC)
     return (start is None or aware >= start) and (end is None or aware < end)
 
@@ -148,14 +148,15 @@ async def list_(request: Request) -> Response:
     status = query.get("Status") or "in-progress"
     if status not in STATUSES:
         raise ValidationError("Status", f"must be one of {', '.join(STATUSES)}")
+    spans = {name: tw.time_range(name, query[name]) for name in DATE_FILTERS & query.keys()}
     views = [v for v in conferences_of(request).rooms(account.auth_id) if status_of(v) == status]
     if "FriendlyName" in query:
         views = [v for v in views if v.name == query["FriendlyName"]]
-    for name in DATE_FILTERS & query.keys():
+    for name, span in spans.items():
         if name.startswith("DateCreated"):
-            views = [v for v in views if _in_range(v.created, name, query[name])]
+            views = [v for v in views if _in_range(v.created, span)]
         else:
-            views = [v for v in views if _in_range(v.closed or v.created, name, query[name])]
+            views = [v for v in views if _in_range(v.closed or v.created, span)]
     page = views[args.offset : args.offset + args.size]
     items = [conference_shape(account, v) for v in page]
     return tw.list_reply(request, "conferences", items, args, len(views))
@@ -175,7 +176,6 @@ async def update(request: Request) -> Response:
     account = await tw.account_of(request)
     form = await tw.read_form(request)
     tw.check_known(form, UPDATE_FIELDS)
-    conferences, view = _conference(request, account)
     status = tw.single(form, "Status")
     if status and status != "completed":
         raise ValidationError("Status", "must be completed")
@@ -183,6 +183,7 @@ async def update(request: Request) -> Response:
     http_method("AnnounceMethod", tw.single(form, "AnnounceMethod"))
     if not (status or url):
         raise tw.TwilioError(400, 21218, "give Status or AnnounceUrl")
+    conferences, view = _conference(request, account)
     running = view.closed is None
     if url and running:
         await _announce(conferences, account, view, ALL_MEMBERS, url)
@@ -254,24 +255,26 @@ async def update_participant(request: Request) -> Response:
         if any(v.lower() not in ("", "false") for v in form.get(name, [])):
             raise tw.TwilioError(400, 21218, f"{name}: {what} is not supported by Callplane")
     tw.check_known(form, PARTICIPANT_FIELDS | PARTICIPANT_UNSUPPORTED.keys())
-    conferences, view, member = _participant(request, account)
-    auth_id, ids = account.auth_id, (member.member_id,)
     hold_url = tw.http_url("HoldUrl", tw.single(form, "HoldUrl"))
     announce_url = tw.http_url("AnnounceUrl", tw.single(form, "AnnounceUrl"))
     for name in ("HoldMethod", "AnnounceMethod"):
         http_method(name, tw.single(form, name))
-    if "Hold" in form:
+    flags = {
+        name: tw.flag(name, tw.single(form, name))
+        for name in ("Hold", "Muted", "EndConferenceOnExit")
+        if name in form
+    }
+    conferences, view, member = _participant(request, account)
+    auth_id, ids = account.auth_id, (member.member_id,)
+    if "Hold" in flags:
         try:
-            await conferences.hold(
-                auth_id, view.name, ids, tw.flag("Hold", tw.single(form, "Hold")), hold_url
-            )
+            await conferences.hold(auth_id, view.name, ids, flags["Hold"], hold_url)
         except MediaError as exc:
             raise ValidationError("HoldUrl", str(exc)) from exc
-    if "Muted" in form:
-        conferences.mute(auth_id, view.name, ids, tw.flag("Muted", tw.single(form, "Muted")))
-    if "EndConferenceOnExit" in form:
-        ends = tw.flag("EndConferenceOnExit", tw.single(form, "EndConferenceOnExit"))
-        conferences.end_on_exit(auth_id, view.name, ids, ends)
+    if "Muted" in flags:
+        conferences.mute(auth_id, view.name, ids, flags["Muted"])
+    if "EndConferenceOnExit" in flags:
+        conferences.end_on_exit(auth_id, view.name, ids, flags["EndConferenceOnExit"])
     if announce_url:
         await _announce(conferences, account, view, ids, announce_url)
     _, view, member = _participant(request, account)

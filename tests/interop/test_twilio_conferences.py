@@ -19,8 +19,10 @@ from tests.interop.test_conference import strength
 from tests.interop.test_conference_api import ALICE_HZ, BOB_HZ, hear, member_call
 from tests.interop.test_live_api import polling
 from tests.interop.test_twilio_rest import account_sid, twilio_client
+from tests.interop.tones import write_tone
 
 ROOM = "twilio-room"
+ANNOUNCE_HZ = 2000
 # After the conference the call goes on with its TwiML: here, it hangs up.
 DIAL = f"<Response><Dial><Conference>{ROOM}</Conference></Dial><Hangup/></Response>"
 
@@ -108,3 +110,35 @@ def test_participants_are_listed_muted_held_kicked_and_the_conference_completed(
     assert client.conferences.list(status="in-progress", friendly_name=ROOM) == []
     assert refused(room.participants(alice_sid).fetch) == (404, 20404)
     assert refused(client.conferences("CF" + "0" * 32).fetch) == (404, 20404)
+
+
+def test_an_announcement_is_heard_and_a_participant_who_ends_it_ends_the_conference(
+    phone: UserAgent, callplane: CallplaneServer, web: WebhookServer, tmp_path: Path
+) -> None:
+    client: Client = twilio_client(callplane, account_sid(callplane))
+    room_name = "twilio-room-2"
+    dial = f"<Response><Dial><Conference>{room_name}</Conference></Dial><Hangup/></Response>"
+    alice, alice_uuid = member_call(phone, callplane, web, tmp_path, dial, ALICE_HZ)
+    bob, _ = member_call(phone, callplane, web, tmp_path, dial, BOB_HZ)
+    alice_sid = call_sid(alice_uuid)
+    [conference] = client.conferences.list(friendly_name=room_name)
+    room = client.conferences(conference.sid)
+
+    tone = write_tone(tmp_path / "announce.wav", ANNOUNCE_HZ, 4).read_bytes()
+    announce_url = web.set("/conf-api/announce.wav", tone, content_type="audio/wav")
+    quiet = strength(hear(phone, bob, tmp_path / "quiet.wav"), ANNOUNCE_HZ)
+    polling(phone, lambda: room.update(announce_url=announce_url))
+    announced = strength(hear(phone, bob, tmp_path / "announced.wav"), ANNOUNCE_HZ)
+    assert announced > 20 * quiet, (announced, quiet)
+    twiml = web.set("/conf-api/not-audio.xml", "<Response><Say>hi</Say></Response>")
+    assert refused(lambda: room.update(announce_url=twiml)) == (400, 21100)
+
+    ends = polling(phone, lambda: room.participants(alice_sid).update(end_conference_on_exit=True))
+    assert ends.end_conference_on_exit is True
+    polling(phone, lambda: room.participants(alice_sid).delete())
+    assert phone.wait(alice, timeout=10).disconnected
+    assert phone.wait(bob, timeout=10).disconnected  # the conference ended with her
+    until(lambda: room.fetch().status == "completed", "conference still running")
+    ended = room.fetch()
+    assert ended.reason_conference_ended == "participant-with-end-conference-on-exit-kicked"
+    assert ended.call_sid_ending_conference == alice_sid

@@ -23,6 +23,7 @@ from tests.interop.tones import write_tone
 
 ROOM = "twilio-room"
 ANNOUNCE_HZ = 2000
+HOLD_HZ = 3000
 # After the conference the call goes on with its TwiML: here, it hangs up.
 DIAL = f"<Response><Dial><Conference>{ROOM}</Conference></Dial><Hangup/></Response>"
 
@@ -132,6 +133,14 @@ def test_an_announcement_is_heard_and_a_participant_who_ends_it_ends_the_confere
     assert announced > 20 * quiet, (announced, quiet)
     twiml = web.set("/conf-api/not-audio.xml", "<Response><Say>hi</Say></Response>")
     assert refused(lambda: room.update(announce_url=twiml)) == (400, 21100)
+
+    music = write_tone(tmp_path / "hold.wav", HOLD_HZ, 2).read_bytes()
+    hold_url = web.set("/conf-api/hold.wav", music, content_type="audio/wav")
+    silent = strength(hear(phone, alice, tmp_path / "no-music.wav"), HOLD_HZ)
+    polling(phone, lambda: room.participants(alice_sid).update(hold=True, hold_url=hold_url))
+    on_hold = strength(hear(phone, alice, tmp_path / "music.wav"), HOLD_HZ)
+    polling(phone, lambda: room.participants(alice_sid).update(hold=False))
+    assert on_hold > 20 * silent, (on_hold, silent)  # the music loops while she waits
 
     ends = polling(phone, lambda: room.participants(alice_sid).update(end_conference_on_exit=True))
     assert ends.end_conference_on_exit is True

@@ -62,6 +62,8 @@ def test_a_twiml_hangup_callback_is_twilios_final_status_callback() -> None:
     assert params["CallbackSource"] == "call-progress-events"
     assert params["SequenceNumber"] == "0"
     assert params["CallStatus"] == "completed"
+    after_three = hangup_params(record, {}, "16", Dialect.TWIML, sequence=3)
+    assert after_three["SequenceNumber"] == "3"  # initiated, ringing, answered came first
     assert "Timestamp" not in hangup_params(record, {}, "16", Dialect.PLIVO)
 
 

@@ -145,3 +145,46 @@ def test_rooms_belong_to_an_account_and_go_when_empty() -> None:
 def test_beep_sounds() -> None:
     assert len(beeps("beep:1")) == len(beep()) and len(beeps("beep:2")) == 2 * len(beep())
     assert beeps("").size == 0
+
+
+def test_a_held_member_is_not_heard_and_hears_only_the_hold_music() -> None:
+    room = Room("MA1", "room1", "uuid")
+    a, b = join(room), join(room)
+    streams = [room.frames_for(a), room.frames_for(b)]
+    a.hold(True, np.concatenate([level(7), level(8)]))
+    heard = []
+    for _ in range(3):
+        a.heard(level(100))
+        b.heard(level(20))
+        heard.append([int(next(s)[0]) for s in streams])
+    assert heard == [[7, 0], [8, 0], [7, 0]]  # the music loops; b hears nobody
+    a.hold(False)
+    a.heard(level(100))
+    b.heard(level(20))
+    assert [int(next(s)[0]) for s in streams] == [20, 100]
+
+
+def test_closed_rooms_are_kept_with_why_they_ended() -> None:
+    rooms = Conferences()
+    ids = iter(["u1", "u2", "u3"])
+
+    def close(room: Room, *members: Member) -> None:
+        for member in members:
+            room.leave(member)
+        rooms.forget_if_empty(room)
+
+    left = rooms.room("MA1", "left", lambda: next(ids))
+    close(left, join(left))
+    kicked = rooms.room("MA1", "kicked", lambda: next(ids))
+    moderator, other = join(kicked, ends=True), join(kicked)
+    moderator.kicked = True
+    close(kicked, moderator, other)
+    elsewhere = rooms.room("MA2", "elsewhere", lambda: next(ids))
+    close(elsewhere, join(elsewhere))
+
+    assert [r.name for r in rooms.closed_of("MA1")] == ["kicked", "left"]
+    assert left.end_reason == "last-participant-left" and left.ending_call_uuid == "call-0"
+    assert kicked.end_reason == "participant-with-end-conference-on-exit-kicked"
+    assert kicked.ending_call_uuid == moderator.call_uuid
+    assert left.closed_at is not None and left.closed_at >= left.created
+    assert [r.name for r in rooms.closed_of("MA2")] == ["elsewhere"]

@@ -53,6 +53,18 @@ async def test_list_calls_newest_first_and_filtered(store: Store, account: Accou
     assert [r.call_uuid for r in outbound.items] == ["out"]
 
 
+async def test_list_calls_by_one_of_several_statuses(store: Store, account: Account) -> None:
+    statuses = ["completed", "no-answer", "timeout", "busy"]
+    await store.write_records(
+        [_record(account, s, minute=i, call_status=s) for i, s in enumerate(statuses)]
+    )
+    unanswered = {"call_status__in": ("no-answer", "timeout")}
+    page = await store.list_calls(account.auth_id, filters=unanswered)
+    assert [r.call_uuid for r in page.items] == ["timeout", "no-answer"] and page.total == 2
+    busy = await store.list_calls(account.auth_id, filters={"call_status__in": ("busy",)})
+    assert [r.call_uuid for r in busy.items] == ["busy"]
+
+
 async def test_cached_counts_follow_this_stores_writes(
     store: Store, account: Account, database_url: str
 ) -> None:

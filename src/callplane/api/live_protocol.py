@@ -91,6 +91,14 @@ class LiveConferences(Protocol):
 
     def get(self, auth_id: str, name: str) -> ConferenceView | None: ...
 
+    def rooms(self, auth_id: str) -> list[ConferenceView]:
+        """The account's running rooms, then its recently closed ones (newest first)."""
+        ...
+
+    def end(self, auth_id: str, name: str) -> bool:
+        """Send every member away (their calls go on); False if no such room."""
+        ...
+
     def hangup(self, auth_id: str, name: str) -> bool:
         """End every member's call; False if no such room."""
         ...
@@ -105,6 +113,17 @@ class LiveConferences(Protocol):
 
     def deafen(self, auth_id: str, name: str, ids: MemberIds, deaf: bool) -> list[str] | None:
         """The members stop (``deaf``) or start again hearing the room."""
+        ...
+
+    async def hold(
+        self, auth_id: str, name: str, ids: MemberIds, held: bool, music_url: str = ""
+    ) -> list[str] | None:
+        """Put the members on hold, hearing ``music_url`` looped (``MediaError`` if it
+        fails) or silence, or take them off it."""
+        ...
+
+    def end_on_exit(self, auth_id: str, name: str, ids: MemberIds, ends: bool) -> list[str] | None:
+        """Whether the room ends when the members leave."""
         ...
 
     def kick(self, auth_id: str, name: str, ids: MemberIds) -> list[str] | None:

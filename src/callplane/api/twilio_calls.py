@@ -81,9 +81,9 @@ LIST_FILTERS = frozenset(
         *tw.PAGE_PARAMS,
     }
 )
-# Twilio's status filter -> the stored CallStatus (``timeout`` is not matched by
-# ``no-answer``: the filter is one equality).
-STORED_STATUS = {"canceled": "cancel"}
+# Twilio's status filter -> the stored CallStatuses it stands for (``twilio_status``
+# shows Plivo's ``cancel`` and ``timeout`` as ``canceled`` and ``no-answer``).
+STORED_STATUSES = {"canceled": ("cancel",), "no-answer": ("no-answer", "timeout")}
 TWILIO_STATUSES = frozenset(
     {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 )
@@ -270,7 +270,7 @@ async def list_(request: Request) -> Response:
                 raise ValidationError(
                     "Status", f"must be one of {', '.join(sorted(TWILIO_STATUSES))}"
                 )
-            filters["call_status"] = STORED_STATUS.get(value, value)
+            filters["call_status__in"] = STORED_STATUSES.get(value, (value,))
         elif name.startswith(("StartTime", "EndTime")):
             filters.update(tw.time_bounds(name, value))
     page = await store_of(request).list_calls(

@@ -224,18 +224,30 @@ def rfc2822(moment: datetime | None) -> str | None:
 
 def time_bounds(name: str, value: str) -> dict[str, datetime]:
     """``StartTime`` (that day), ``StartTime>`` (on or after), ``StartTime<`` (on or
-    before): the store's ``column__gte``/``__lt`` bounds. Values are ``YYYY-MM-DD`` or
-    ``YYYY-MM-DDTHH:MM:SSZ`` (what the SDK sends), UTC."""
-    stamp, span = _stamp(name, value)
+    before): the store's ``column__gte``/``__lt`` bounds (see ``time_range``)."""
     column = {"StartTime": "initiation_time", "EndTime": "end_time", "DateCreated": "add_time"}[
         name.rstrip("<>")
     ]
+    start, end = time_range(name, value)
+    bounds = {}
+    if start is not None:
+        bounds[f"{column}__gte"] = start
+    if end is not None:
+        bounds[f"{column}__lt"] = end
+    return bounds
+
+
+def time_range(name: str, value: str) -> tuple[datetime | None, datetime | None]:
+    """The UTC span ``[start, end)`` a Twilio date filter selects: ``Name`` that day,
+    ``Name>`` on or after, ``Name<`` on or before. Values are ``YYYY-MM-DD`` or
+    ``YYYY-MM-DDTHH:MM:SSZ`` (what the SDK sends), UTC."""
+    stamp, span = _stamp(name, value)
     if name.endswith(">"):
-        return {f"{column}__gte": stamp}
+        return stamp, None
     if name.endswith("<"):
-        return {f"{column}__lt": stamp + span}
+        return None, stamp + span
     day = stamp.replace(hour=0, minute=0, second=0)
-    return {f"{column}__gte": day, f"{column}__lt": day + timedelta(1)}
+    return day, day + timedelta(1)
 
 
 def _stamp(name: str, value: str) -> tuple[datetime, timedelta]:

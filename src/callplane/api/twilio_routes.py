@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from callplane.api import twilio_apps, twilio_calls, twilio_numbers, twilio_recordings
+from callplane.api import (
+    twilio_apps,
+    twilio_calls,
+    twilio_conferences,
+    twilio_numbers,
+    twilio_recordings,
+)
 from callplane.api import twilio_http as tw
 from callplane.api.http import JsonResponse
 from callplane.store.models import Account
@@ -30,7 +36,13 @@ def account_shape(account: Account) -> dict[str, Any]:
         "uri": f"{uri}.json",
         "subresource_uris": {
             name.lower(): f"{uri}/{name}.json"
-            for name in ("Calls", "Applications", "IncomingPhoneNumbers", "Recordings")
+            for name in (
+                "Calls",
+                "Applications",
+                "IncomingPhoneNumbers",
+                "Recordings",
+                "Conferences",
+            )
         },
     }
 
@@ -45,6 +57,9 @@ def routes() -> list[BaseRoute]:
     base = tw.BASE
     numbers = f"{base}/IncomingPhoneNumbers"
     recordings = f"{base}/Recordings"
+    conference = f"{base}/Conferences/{{conference_sid}}"
+    participant = f"{conference}/Participants/{{call_sid}}.json"
+    conf = twilio_conferences
     return [
         Route(f"{base}/Calls.json", twilio_calls.create, methods=["POST"]),
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
@@ -66,6 +81,14 @@ def routes() -> list[BaseRoute]:
         Route(f"{base}/Recordings.json", twilio_recordings.list_, methods=["GET"]),
         Route(f"{recordings}/{{recording_file}}", twilio_recordings.fetch, methods=["GET"]),
         Route(f"{recordings}/{{recording_file}}", twilio_recordings.delete, methods=["DELETE"]),
+        Route(f"{base}/Conferences.json", conf.list_, methods=["GET"]),
+        Route(f"{conference}.json", conf.fetch, methods=["GET"]),
+        Route(f"{conference}.json", conf.update, methods=["POST"]),
+        Route(f"{conference}/Participants.json", conf.list_participants, methods=["GET"]),
+        Route(f"{conference}/Participants.json", conf.create_participant, methods=["POST"]),
+        Route(participant, conf.fetch_participant, methods=["GET"]),
+        Route(participant, conf.update_participant, methods=["POST"]),
+        Route(participant, conf.delete_participant, methods=["DELETE"]),
         Route(f"{base}.json", fetch_account, methods=["GET"]),
         Route(f"/{tw.API_VERSION}/{{rest:path}}", tw.not_found, methods=ALL_METHODS),
     ]

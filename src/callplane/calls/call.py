@@ -125,6 +125,7 @@ class Call:
         self.dialect: Dialect | None = None
         self.task: asyncio.Task[None] | None = None
         self.reject_reason: str | None = None
+        self.status_callbacks_sent = 0  # Twilio's SequenceNumber of the next status callback
         self.early = False  # inside PreAnswer: media verbs must not answer
         self.executing: asyncio.Future[Document | None] | None = None  # the document running
         # (url, method) or an inline document, asked for by the API

@@ -7,6 +7,7 @@ shape them without reaching into the rooms or the calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 ALL_MEMBERS: Final = "all"
@@ -25,14 +26,23 @@ class MemberView:
     muted: bool
     deaf: bool
     joined_seconds: int  # how long the member has been in the room
+    joined_at: datetime  # naive UTC
+    held: bool
+    starts: bool  # startConferenceOnEnter
+    ends: bool  # endConferenceOnExit
 
 
 @dataclass(frozen=True, slots=True)
 class ConferenceView:
     name: str
     uuid: str
-    run_seconds: int  # since the room was opened
+    run_seconds: int  # since the room was opened (until it closed)
     members: tuple[MemberView, ...]
+    created: datetime  # naive UTC
+    closed: datetime | None  # naive UTC; None while the room runs
+    started: bool  # a member who starts the conference has joined
+    end_reason: str | None  # Twilio's reason_conference_ended, once known
+    ending_call_uuid: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,10 +58,15 @@ def answer_params(record: CallRecord, sip_headers: dict[str, str]) -> dict[str, 
 
 
 def hangup_params(
-    record: CallRecord, sip_headers: dict[str, str], q850: str, dialect: Dialect | None = None
+    record: CallRecord,
+    sip_headers: dict[str, str],
+    q850: str,
+    dialect: Dialect | None = None,
+    sequence: int = 0,
 ) -> dict[str, str]:
     """The hangup callback; for a TwiML application it is also Twilio's final status
-    callback (``Timestamp``, ``CallbackSource``, ``SequenceNumber``)."""
+    callback (``Timestamp``, ``CallbackSource``, ``SequenceNumber``: ``sequence``, the
+    number of status callbacks sent before it)."""
     params = {
         **call_params(record, sip_headers),
         "Event": "Hangup",
@@ -82,7 +87,7 @@ def hangup_params(
     moment = (record.end_time or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
     params["Timestamp"] = format_datetime(moment)  # RFC 2822, "Tue, 01 Dec 2026 10:00:00 +0000"
     params["CallbackSource"] = "call-progress-events"
-    params["SequenceNumber"] = "0"  # the one status event Callplane sends per call
+    params["SequenceNumber"] = str(sequence)
     return in_dialect(params, dialect)
 
 

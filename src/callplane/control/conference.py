@@ -7,10 +7,12 @@ process (``media/conference.py``), which ``<Conference>`` members join
 found" (``None``/``False``) otherwise. Operations on members take ids or
 ``"all"`` and answer the ids they acted on (none: no such member).
 
-Mute and deaf are the member's flags in the mixer; a kicked member leaves the room
-and their call goes on (the action URL, else the next verb); a hung-up member's
-call ends. Play and Speak go over what the member hears as the call's overlay,
-the same one the live-call Play/Speak API uses. A recording keeps the room's mix
+Mute, deaf and hold are the member's flags in the mixer; a kicked member leaves
+the room and their call goes on (the action URL, else the next verb); a hung-up
+member's call ends. Ending a room (Twilio's ``Status=completed``) kicks everyone.
+Recently closed rooms stay readable (``rooms``) with why they ended. Play and
+Speak go over what the member hears as the call's overlay, the same one the
+live-call Play/Speak API uses. A recording keeps the room's mix
 until it is stopped or the room closes, then is stored (``recording_type``
 ``conference``) and reported to its ``callback_url``.
 """
@@ -74,14 +76,28 @@ class ConferenceControl:
 
     def get(self, auth_id: str, name: str) -> ConferenceView | None:
         room = self.services.conferences.find(auth_id, name)
-        if room is None:
-            return None
+        return None if room is None else self._view(room)
+
+    def rooms(self, auth_id: str) -> list[ConferenceView]:
+        """The account's running rooms, then its recently closed ones (newest first)."""
+        conferences = self.services.conferences
+        running = sorted(conferences.of_account(auth_id), key=lambda r: r.opened, reverse=True)
+        return [self._view(room) for room in (*running, *conferences.closed_of(auth_id))]
+
+    def _view(self, room: Room) -> ConferenceView:
         now = time.monotonic()
+        closed = room.closed_at
+        run = (closed - room.created).total_seconds() if closed else now - room.opened
         return ConferenceView(
             name=room.name,
             uuid=room.uuid,
-            run_seconds=int(now - room.opened),
+            run_seconds=int(run),
             members=tuple(self._member_view(m, now) for m in room.members.values()),
+            created=room.created,
+            closed=closed,
+            started=room.started,
+            end_reason=room.end_reason,
+            ending_call_uuid=room.ending_call_uuid,
         )
 
     def _member_view(self, member: Member, now: float) -> MemberView:
@@ -97,6 +113,10 @@ class ConferenceControl:
             muted=member.muted,
             deaf=member.deaf,
             joined_seconds=int(now - member.joined),
+            joined_at=member.joined_at,
+            held=member.held,
+            starts=member.starts,
+            ends=member.ends,
         )
 
     # -- members ------------------------------------------------------------------------
@@ -131,7 +151,31 @@ class ConferenceControl:
         """The members leave the room; their calls go on."""
         members = self._members(auth_id, name, ids)
         for member in members or ():
+            member.kicked = True
             member.ended("kicked")
+        return None if members is None else [m.member_id for m in members]
+
+    async def hold(
+        self, auth_id: str, name: str, ids: MemberIds, held: bool, music_url: str = ""
+    ) -> list[str] | None:
+        """Put the members on hold (hearing ``music_url``'s audio, looped, or silence)
+        or take them off it; ``MediaError`` if the music cannot be fetched."""
+        members = self._members(auth_id, name, ids)
+        targets = self._calls(members or [])
+        if members is None or not targets:
+            return None if members is None else []
+        music = None
+        if held and music_url:
+            music = await self.services.audio.fetch(music_url, reach=targets[0][1].reach)
+        for member, _ in targets:
+            member.hold(held, music)
+        return [m.member_id for m, _ in targets]
+
+    def end_on_exit(self, auth_id: str, name: str, ids: MemberIds, ends: bool) -> list[str] | None:
+        """Whether the room ends when the members leave (endConferenceOnExit)."""
+        members = self._members(auth_id, name, ids)
+        for member in members or ():
+            member.ends = ends
         return None if members is None else [m.member_id for m in members]
 
     def hangup_members(self, auth_id: str, name: str, ids: MemberIds) -> list[str] | None:
@@ -195,6 +239,17 @@ class ConferenceControl:
     def hangup(self, auth_id: str, name: str) -> bool:
         """End every member's call (the room closes when the last has left)."""
         return self.hangup_members(auth_id, name, ALL_MEMBERS) is not None
+
+    def end(self, auth_id: str, name: str) -> bool:
+        """Send every member away (their calls go on); False if no such room."""
+        room = self.services.conferences.find(auth_id, name)
+        if room is None:
+            return False
+        room.ending("conference-ended-via-api")
+        for member in list(room.members.values()):
+            member.kicked = True
+            member.ended("conference_ended")
+        return True
 
     def hangup_all(self, auth_id: str) -> list[str]:
         """Hang up every conference of the account; their names."""

@@ -20,12 +20,14 @@ from callplane.calls.outbound import OutboundLegs
 from callplane.calls.registrar import Registrar
 from callplane.calls.reoffer import respond_to_reoffer
 from callplane.calls.trunks import InboundTrunks, Verdict
+from callplane.calls.twilio_params import twilio_call_ids
 from callplane.control import session
 from callplane.control.endpoint_calls import EndpointCalls, Refusal, from_user
 from callplane.control.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.control.services import Services
 from callplane.errors import SipError
 from callplane.logs import CALL_UUID
+from callplane.markup.verbs import Dialect
 from callplane.net.sip_transport import SipTransport
 from callplane.sip.endpoint import DRAINING_RETRY_AFTER
 from callplane.sip.events import AckReceived, BadMessage, CancelReceived, Event, RequestReceived
@@ -319,7 +321,10 @@ class Router:
         keys = [f"endpoint:{caller}" if caller else f"number:{route.number.number}"]
         if route.application:
             keys.append(f"app:{route.application.app_id}")
-        return Call(self.services, route, leg, record, passed_headers(request), tuple(keys))
+        extra = passed_headers(request)
+        if route.application and route.application.dialect == Dialect.TWIML:
+            extra.update(twilio_call_ids(record))
+        return Call(self.services, route, leg, record, extra, tuple(keys))
 
     def _screen(self, route: Route, call: Call) -> tuple[str, str, str] | None:
         """(reject reason, why, metrics cause) when screening refuses the call."""

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
-from callplane.calls.twilio_params import twilio_statuses
+from callplane.calls.twilio_params import placed_through_twilio
 from callplane.config import Settings
 from callplane.control.node import Node
 from callplane.control.screening import Limits
+from callplane.markup.verbs import Dialect
 from callplane.media.conference import Conferences
 from callplane.media.fetch import AudioFetcher
 from callplane.media.tts import TtsEngine
@@ -137,9 +138,10 @@ class Services:
         auth_id = call.route.account.auth_id
         callbacks = []
         if app.hangup_url:
-            params = twilio_statuses(
-                hangup_params(call.record, call.sip_headers, cause.q850, call.app_dialect),
-                call.sip_headers,
+            twilio = placed_through_twilio(call.sip_headers)  # even before any TwiML ran
+            dialect = Dialect.TWIML if twilio else call.app_dialect
+            params = hangup_params(
+                call.record, call.sip_headers, cause.q850, dialect, call.status_callbacks_sent
             )
             callbacks.append(
                 self.webhooks.prepare(

@@ -16,10 +16,13 @@ timer of its own and stays in step with the clock that sends its audio.
 A member hears the wait sound (or silence) while the conference has not
 started or they are alone; members of a room not started are not heard. A
 muted member is not heard; a deaf member hears nothing of the room (the REST
-API sets both, ``control/conference.py``).
+API sets both, ``control/conference.py``); a member on hold is not heard and
+hears only their hold music (or silence).
 Sounds the room announces (enter/exit beeps) are mixed over what each hears.
 Rooms belong to an account, are created on first join and forgotten when the
-last member leaves (``Conferences``), which calls the room's ``closing`` hooks.
+last member leaves (``Conferences``), which calls the room's ``closing`` hooks and
+keeps the room among the recently closed ones (with why it ended, in Twilio's
+words: the Twilio API lists completed conferences).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final, TypeVar
 
 import numpy as np
@@ -42,6 +46,7 @@ INBOUND_DEPTH: Final = 3
 SILENCE: Final = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 SILENCE.flags.writeable = False
 BEEPS: Final = {"beep:1": 1, "beep:2": 2}
+CLOSED_KEPT: Final = 1000  # recently closed rooms remembered by the process
 
 # -- sans-IO core ---------------------------------------------------------------------
 
@@ -77,6 +82,15 @@ def beeps(sound: str) -> Pcm:
 # -- rooms ----------------------------------------------------------------------------
 
 
+def utc_now() -> datetime:
+    """Naive UTC, as the store keeps times."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _looped(sound: Pcm) -> Iterator[Pcm]:
+    return itertools.cycle(list(frames(sound))) if sound.size else itertools.repeat(SILENCE)
+
+
 @dataclass(eq=False)
 class Member:
     """One call in a room. ``ended`` is called when the room sends it away."""
@@ -85,6 +99,8 @@ class Member:
     call_uuid: str
     muted: bool = False
     deaf: bool = False
+    held: bool = False  # not heard, hears only ``hold_music``
+    kicked: bool = False  # sent away through the API
     starts: bool = True  # startConferenceOnEnter
     ends: bool = False  # endConferenceOnExit
     stay_alone: bool = True
@@ -93,6 +109,8 @@ class Member:
     inbound: FrameQueue = field(default_factory=lambda: FrameQueue(INBOUND_DEPTH))
     sounds: deque[Iterator[Pcm]] = field(default_factory=deque)
     joined: float = field(default_factory=time.monotonic)
+    joined_at: datetime = field(default_factory=utc_now)
+    hold_music: Iterator[Pcm] = field(default_factory=lambda: itertools.repeat(SILENCE))
     _waiting: Iterator[Pcm] | None = None
 
     def heard(self, frame: Pcm) -> None:
@@ -103,8 +121,13 @@ class Member:
         if not self.wait_sound.size:
             return SILENCE
         if self._waiting is None:
-            self._waiting = itertools.cycle(list(frames(self.wait_sound)))
+            self._waiting = _looped(self.wait_sound)
         return next(self._waiting)
+
+    def hold(self, held: bool, music: Pcm | None = None) -> None:
+        """Put on hold (hearing ``music``, looped, or silence) or take off hold."""
+        self.held = held
+        self.hold_music = _looped(music if music is not None else SILENCE[:0])
 
     def over_sounds(self, frame: Pcm) -> Pcm:
         while self.sounds:
@@ -123,6 +146,11 @@ class Room:
         self.members: dict[str, Member] = {}
         self.started = False
         self.opened = time.monotonic()
+        self.created = utc_now()
+        self.closed_at: datetime | None = None
+        # Why the room ended (Twilio's reason_conference_ended) and the call that ended it.
+        self.end_reason: str | None = None
+        self.ending_call_uuid: str | None = None
         self.taps: list[Callable[[Pcm], None]] = []  # recordings of the whole room
         self.closing: list[Callable[[], None]] = []  # called when the room is forgotten
         self._ids = itertools.count(1)
@@ -142,11 +170,20 @@ class Room:
             return
         self._taken.discard(member.member_id)
         others = list(self.members.values())
-        if member.ends:
+        how = "kicked" if member.kicked else "left"
+        if member.ends and others:
+            self.ending(f"participant-with-end-conference-on-exit-{how}", member.call_uuid)
             for other in others:
                 other.ended("end_conference_on_exit")
+        elif not others:
+            self.ending(f"last-participant-{how}", member.call_uuid)
         elif len(others) == 1 and not others[0].stay_alone:
             others[0].ended("alone")
+
+    def ending(self, reason: str, call_uuid: str | None = None) -> None:
+        """Note why the room ends (the first reason given wins)."""
+        if self.end_reason is None:
+            self.end_reason, self.ending_call_uuid = reason, call_uuid
 
     def announce(self, sound: Pcm, *, to: Iterable[Member] | None = None) -> None:
         """Play ``sound`` over the room's audio to ``to`` (every member by default)."""
@@ -158,7 +195,10 @@ class Room:
         """What ``member`` hears, one frame per clock tick, until they leave."""
         while member.member_id in self.members:
             frame = member.over_sounds(self._next(member))
-            yield SILENCE if member.deaf else frame
+            if member.held:
+                yield next(member.hold_music)
+            else:
+                yield SILENCE if member.deaf else frame
 
     def _next(self, member: Member) -> Pcm:
         if not self._taken or member.member_id in self._taken:
@@ -173,7 +213,11 @@ class Room:
         speakers = (
             {}
             if not self.started
-            else {mid: frame for mid, frame in said.items() if not self.members[mid].muted}
+            else {
+                mid: frame
+                for mid, frame in said.items()
+                if not (self.members[mid].muted or self.members[mid].held)
+            }
         )
         self._heard = mix_for_each(speakers, self.members)
         self._taken = set()
@@ -188,6 +232,7 @@ class Conferences:
 
     def __init__(self) -> None:
         self.rooms: dict[tuple[str, str], Room] = {}
+        self.closed: deque[Room] = deque(maxlen=CLOSED_KEPT)  # newest first
 
     def room(self, auth_id: str, name: str, new_uuid: Callable[[], str]) -> Room:
         """The account's room ``name``, created on first use."""
@@ -203,8 +248,16 @@ class Conferences:
         key = (room.auth_id, room.name)
         if not room.members and self.rooms.get(key) is room:
             del self.rooms[key]
+            room.closed_at = utc_now()
+            self.closed.appendleft(room)
             for hook in room.closing:
                 hook()
+            room.closing.clear()
+            room.taps.clear()
 
     def of_account(self, auth_id: str) -> list[Room]:
         return [room for (owner, _), room in self.rooms.items() if owner == auth_id]
+
+    def closed_of(self, auth_id: str) -> list[Room]:
+        """The account's recently closed rooms, newest first."""
+        return [room for room in self.closed if room.auth_id == auth_id]

@@ -112,6 +112,8 @@ CALL_FILTERS = frozenset(
 )
 # Filters that also take Plivo's __gt, __gte, __lt, __lte suffixes.
 CALL_RANGE_FILTERS = frozenset({"bill_duration", "end_time", "initiation_time"})
+# Filters that also take ``__in`` (a tuple of values, any of which matches).
+CALL_SET_FILTERS = frozenset({"call_status"})
 RECORDING_FILTERS = frozenset({"call_uuid", "add_time", "from_number", "to_number"})
 RECORDING_RANGE_FILTERS = frozenset({"add_time"})
 _RANGE_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
@@ -956,12 +958,13 @@ class Store:
         *,
         limit: int = 20,
         offset: int = 0,
-        filters: Mapping[str, str | int | datetime] | None = None,
+        filters: Mapping[str, str | int | datetime | tuple[str, ...]] | None = None,
     ) -> Page[CallRecord]:
         """Records newest first.
 
-        ``filters`` are equality tests on CALL_FILTERS columns, or comparisons
-        on CALL_RANGE_FILTERS columns named Plivo's way (``bill_duration__gte``).
+        ``filters`` are equality tests on CALL_FILTERS columns, comparisons on
+        CALL_RANGE_FILTERS columns named Plivo's way (``bill_duration__gte``), or
+        ``column__in`` (a tuple) on CALL_SET_FILTERS columns.
         """
         filters = dict(filters or {})
         count, page = _calls_queries(tuple(sorted(filters)))
@@ -1236,19 +1239,23 @@ def _calls_queries(filters: tuple[str, ...]) -> tuple[sa.Select[Any], sa.Select[
     c = t.call_records.c
     stmt = rows.select_records().where(c.auth_id == sa.bindparam("auth_id"))
     for name in filters:
-        stmt = stmt.where(_call_condition(name, sa.bindparam(name)))
+        value: sa.BindParameter[Any] = sa.bindparam(name, expanding=name.endswith("__in"))
+        stmt = stmt.where(_call_condition(name, value))
     page = stmt.order_by(c.initiation_time.desc(), c.call_uuid.desc())
     return count_of(stmt), page.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def _call_condition(name: str, value: Any) -> Any:
-    """``column == value``, or a comparison for Plivo's ``column__gt`` etc."""
+    """``column == value``, a comparison for Plivo's ``column__gt`` etc., or
+    ``column__in`` (one of the values)."""
     column, _, op = name.partition("__")
-    if column not in CALL_FILTERS or (
-        op and (column not in CALL_RANGE_FILTERS or op not in _RANGE_OPS)
-    ):
+    ranged = column in CALL_RANGE_FILTERS and op in _RANGE_OPS
+    one_of = column in CALL_SET_FILTERS and op == "in"
+    if column not in CALL_FILTERS or (op and not (ranged or one_of)):
         raise ValidationError(name, "unknown filter")
     col = t.call_records.c[column]
+    if one_of:
+        return col.in_(value)
     return _RANGE_OPS[op](col, value) if op else col == value
 
 

@@ -337,9 +337,9 @@ class WebhookClient:
     ) -> WebhookResponse:
         """One request and the redirects it leads to (at most ``max_redirects``).
 
-        Plivo's signature headers stay those of the first URL on every hop; Twilio's
-        is made again for each hop's URL, since ``RequestValidator`` checks it against
-        the URL the application was requested at."""
+        Every hop is signed again (Plivo's V2/V3 and Twilio's) for its own URL, method
+        and parameters: the validators of both SDKs check the URL the application was
+        requested at."""
         method, url, form = request.method, request.url, request.form
         body = request.body if method != "GET" else None
         headers: list[tuple[bytes | str, bytes | str]] = [
@@ -371,8 +371,7 @@ class WebhookClient:
             target = after
             if status in (301, 302, 303) and method != "GET":
                 method, body, form = "GET", None, {}
-            twilio = signing.twilio_signature(method, url, form, keys.auth_token)
-            signed = {**signed, signing.TWILIO_HEADER: twilio}
+            signed = signing.sign(method, url, form, keys)
         raise _TooManyRedirects(f"more than {self._max_redirects} redirects")
 
     async def _round_trip(

@@ -8,13 +8,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import plivo
 import pytest
 
 from tests.interop.harness import CallplaneServer, WebhookServer
 from tests.interop.pjua import UserAgent
-from tests.interop.tones import peak_hz, wav_pcm, write_tone
+from tests.interop.tones import peak_hz, seconds_of, wav_pcm, write_tone
 from tests.interop.voice_agent import VoiceAgent
 
 CALLER_HZ = 440
@@ -41,13 +40,6 @@ def document(agent: VoiceAgent, status: str) -> str:
         f'<Response><Connect><Stream url="{agent.url}" statusCallback="{status}">'
         '<Parameter name="customer" value="42"/></Stream></Connect></Response>'
     )
-
-
-def seconds_of(pcm: np.ndarray, hz: float) -> float:
-    """How long ``hz`` is the loudest frequency in 8 kHz ``pcm`` (100 ms windows, not quiet)."""
-    windows = [pcm[i : i + 800] for i in range(0, len(pcm) - 800, 800)]
-    loud = [w for w in windows if np.sqrt(np.mean(w**2)) > 300]
-    return 0.1 * sum(1 for w in loud if abs(peak_hz(w) - hz) <= 20)
 
 
 @pytest.mark.parametrize("agent", ["plivo", "twilio"], indirect=True)

@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from callplane.api import twilio_apps, twilio_calls, twilio_numbers, twilio_recordings
+from callplane.api import (
+    twilio_apps,
+    twilio_calls,
+    twilio_numbers,
+    twilio_recordings,
+    twilio_streams,
+)
 from callplane.api import twilio_http as tw
 from callplane.api.http import JsonResponse
 from callplane.store.models import Account
@@ -45,6 +51,7 @@ def routes() -> list[BaseRoute]:
     base = tw.BASE
     numbers = f"{base}/IncomingPhoneNumbers"
     recordings = f"{base}/Recordings"
+    calls = f"{base}/Calls"
     return [
         Route(f"{base}/Calls.json", twilio_calls.create, methods=["POST"]),
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
@@ -52,6 +59,12 @@ def routes() -> list[BaseRoute]:
         Route(f"{base}/Calls/{{call_sid}}.json", twilio_calls.update, methods=["POST"]),
         Route(
             f"{base}/Calls/{{call_sid}}/Recordings.json", twilio_recordings.list_, methods=["GET"]
+        ),
+        Route(f"{calls}/{{call_sid}}/Streams.json", twilio_streams.create, methods=["POST"]),
+        Route(
+            f"{calls}/{{call_sid}}/Streams/{{stream_sid}}.json",
+            twilio_streams.update,
+            methods=["POST"],
         ),
         Route(f"{base}/Applications.json", twilio_apps.create, methods=["POST"]),
         Route(f"{base}/Applications.json", twilio_apps.list_, methods=["GET"]),

@@ -38,6 +38,7 @@ from callplane.media.stream_audio import (
     decode,
     encode,
 )
+from callplane.store.ids import uuid_sid
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 from callplane.verbs.stream_messages import (
     BadMessage,
@@ -125,7 +126,8 @@ class AgentStream:
         self.verb = verb
         twilio = verb.protocol == "twilio"  # Twilio streams are mu-law 8 kHz, always
         self.format = AudioFormat.parse("audio/x-mulaw" if twilio else verb.content_type)
-        self.stream_id = new_call_uuid()
+        # Twilio's stream SIDs are MZ + 32 hex digits; Plivo's stream ids are UUIDs
+        self.stream_id = uuid_sid("MZ", new_call_uuid()) if twilio else new_call_uuid()
         self.key = verb.name or self.stream_id
         self.tracks = ("inbound", "outbound") if verb.audio_track == "both" else (verb.audio_track,)
         info = StreamInfo(

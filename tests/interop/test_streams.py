@@ -206,12 +206,11 @@ def test_twilio_sdk_starts_and_stops_a_stream_on_a_live_call(
         assert {e["StreamSid"] for e in events} == {started.sid}
         assert {e["StreamName"] for e in events} == {"fork"}
 
-        with pytest.raises(TwilioRestException) as not_websocket:
+        # (no `as`: an ExceptionInfo kept in this frame would keep the phone alive)
+        with pytest.raises(TwilioRestException, match=r"HTTP 400 error.*Url: "):
             client.calls(call_sid).streams.create(url="http://127.0.0.1:9/agent")
-        assert not_websocket.value.status == 400 and "Url" in not_websocket.value.msg
-        with pytest.raises(TwilioRestException) as no_call:
+        with pytest.raises(TwilioRestException, match="HTTP 404 error"):
             client.calls(twilio_call_sid(str(uuid.uuid4()))).streams.create(url=listener.url)
-        assert no_call.value.status == 404
         client.calls(call_sid).update(status="completed")
         assert phone.wait(call, timeout=10).disconnected
     finally:

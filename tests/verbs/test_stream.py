@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from callplane.calls import causes
 from callplane.calls.call import Call
+from callplane.control.live import overlay
 from callplane.markup.verbs import Record, Speak, StopStream, Stream
 from callplane.media.pcm import FRAME_SAMPLES
 from callplane.rtp.g711 import ulaw_decode, ulaw_encode
@@ -409,6 +410,33 @@ async def test_a_two_way_fork_mixes_the_agent_over_the_next_verbs(
 
     assert played_at(leg, 1300) == 5  # each frame Speak played had the agent mixed under it
     await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
+    call.remote_hangup()
+    await until(lambda: agent.closed)
+
+
+async def test_a_rest_api_play_on_a_two_way_fork_mixes_over_the_agent_which_goes_on(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    fork = Stream(AGENT, bidirectional=True)  # keepCallAlive false: beside the document
+    assert await EXECUTORS[Stream](call, fork) == NEXT
+    await until(lambda: AGENT in services.streams.sockets)
+    agent = services.streams.sockets[AGENT]
+    agent_audio = base64.b64encode(np.full(FRAME_SAMPLES * 20, 300, "<i2").tobytes()).decode()
+    agent.says({"event": "playAudio", "media": {"payload": agent_audio}})
+    await until(lambda: played_at(leg, 300) >= 1)
+
+    overlay(call, pcm_level(1000, 5), loop=False, length=None, mix=True)  # POST .../Play/
+    await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
+    assert played_at(leg, 1300) == 5  # the Play, with the agent mixed under each frame
+
+    overlay(call, pcm_level(1000, 500), loop=False, length=None, mix=True)
+    agent.says({"event": "playAudio", "media": {"payload": agent_audio}})
+    agent.says({"event": "checkpoint", "name": "after"})
+    await until(lambda: played_at(leg, 1300) >= 8)
+    assert call.leg.media is not None
+    await call.leg.media.stop_overlay()  # DELETE .../Play/ stops the Play, not the agent
+    await until(lambda: agent.of("playedStream"))
+    assert played_at(leg, 300) + played_at(leg, 1300) == 40
     call.remote_hangup()
     await until(lambda: agent.closed)
 

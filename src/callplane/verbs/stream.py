@@ -8,8 +8,9 @@ that saw it, and the caller's keys from the digit listener, so DTMF reaches the
 socket in order with the audio. The agent's audio is queued in
 :class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
 of the shared media clock: played by the verb itself when the stream blocks the
-document (``keepCallAlive``, ``<Connect>``), mixed over the next verbs (the
-call's overlay) when a bidirectional stream runs beside them.
+document (``keepCallAlive``, ``<Connect>``), mixed under the next verbs and any
+REST API Play/Speak (a background of the call's media) when a bidirectional
+stream runs beside them.
 
 A stream ends when the agent closes the socket, after ``streamTimeout``, when a
 ``StopStream`` names it, or with the call. A socket that cannot be opened or
@@ -206,10 +207,11 @@ class AgentStream:
             media.sent_listeners.append(self._sent)
         sender = asyncio.ensure_future(self._sender(socket))
         tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._receiver(socket))]
+        agent_frames = self.agent.frames()
         if self.verb.blocking:
-            tasks.append(asyncio.ensure_future(media.play_frames(self.agent.frames())))
+            tasks.append(asyncio.ensure_future(media.play_frames(agent_frames)))
         elif self.verb.bidirectional:
-            media.overlay(self.agent.frames())
+            media.add_background(agent_frames)
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -222,7 +224,7 @@ class AgentStream:
             _discard(media.listeners, self._heard)
             _discard(media.sent_listeners, self._sent)
             if not self.verb.blocking and self.verb.bidirectional:
-                await media.stop_overlay()
+                await media.remove_background(agent_frames)
 
     async def _close(self, socket: StreamSocket) -> None:
         with contextlib.suppress(StreamClosed, TimeoutError, OSError):

@@ -131,10 +131,14 @@ class AgentStream:
         self.stream_id = uuid_sid("MZ", new_call_uuid()) if twilio else new_call_uuid()
         self.key = verb.name or self.stream_id
         self.tracks = ("inbound", "outbound") if verb.audio_track == "both" else (verb.audio_track,)
+        call_id, account_id = call.uuid, call.route.account.auth_id
+        if twilio:  # a call placed through the Twilio API goes by Twilio's ids everywhere
+            call_id = call.sip_headers.get("CallSid", call_id)
+            account_id = call.sip_headers.get("AccountSid", account_id)
         info = StreamInfo(
             self.stream_id,
-            call.uuid,
-            call.route.account.auth_id,
+            call_id,
+            account_id,
             self.tracks,
             self.format,
             verb.extra_headers,
@@ -342,8 +346,8 @@ class AgentStream:
         call = self.call
         if self.verb.protocol == "twilio":
             params = {
-                "AccountSid": call.route.account.auth_id,
-                "CallSid": call.uuid,
+                "AccountSid": self.messages.info.account_id,
+                "CallSid": self.messages.info.call_id,
                 "StreamSid": self.stream_id,
                 "StreamName": self.verb.name or self.stream_id,
                 "StreamEvent": f"stream-{'error' if event == 'failed' else event}",

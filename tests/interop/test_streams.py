@@ -5,16 +5,19 @@ marks come back when their audio has played, and `clear` cuts the agent off."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import plivo
 import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
 
-from tests.interop.harness import CallplaneServer, WebhookServer
+from callplane.store.ids import twilio_call_sid
+from tests.interop.harness import AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.pjua import UserAgent
-from tests.interop.tones import peak_hz, wav_pcm, write_tone
+from tests.interop.tones import peak_hz, seconds_of, wav_pcm, write_tone
 from tests.interop.voice_agent import VoiceAgent
 
 CALLER_HZ = 440
@@ -41,13 +44,6 @@ def document(agent: VoiceAgent, status: str) -> str:
         f'<Response><Connect><Stream url="{agent.url}" statusCallback="{status}">'
         '<Parameter name="customer" value="42"/></Stream></Connect></Response>'
     )
-
-
-def seconds_of(pcm: np.ndarray, hz: float) -> float:
-    """How long ``hz`` is the loudest frequency in 8 kHz ``pcm`` (100 ms windows, not quiet)."""
-    windows = [pcm[i : i + 800] for i in range(0, len(pcm) - 800, 800)]
-    loud = [w for w in windows if np.sqrt(np.mean(w**2)) > 300]
-    return 0.1 * sum(1 for w in loud if abs(peak_hz(w) - hz) <= 20)
 
 
 @pytest.mark.parametrize("agent", ["plivo", "twilio"], indirect=True)
@@ -150,6 +146,72 @@ def test_plivo_sdk_starts_lists_and_stops_a_stream_on_a_live_call(
         with pytest.raises(plivo.exceptions.ResourceNotFoundError):
             sdk.calls.start_stream("no-such-call", listener.url)
         sdk.calls.delete(uuid)
+        assert phone.wait(call, timeout=10).disconnected
+    finally:
+        listener.stop()
+
+
+def test_twilio_sdk_starts_and_stops_a_stream_on_a_live_call(
+    phone: UserAgent,
+    callplane: CallplaneServer,
+    web: WebhookServer,
+    tmp_path: Path,
+) -> None:
+    listener = VoiceAgent("twilio", listen_frames=10**9).start()  # only listens
+    try:
+        answer = web.set("/streams/twilio-api/answer", "<Response><Pause length='30'/></Response>")
+        callplane.number("15552220004", callplane.application(answer))
+        call = phone.call(
+            "15552220004", callplane.sip_port, play=write_tone(tmp_path / "c.wav", CALLER_HZ, 30)
+        )
+        (asked,) = web.wait_for("/streams/twilio-api/answer", timeout=10)
+        call_sid = twilio_call_sid(asked.params["CallUUID"])
+        account = callplane.api("GET", "")["twilio_account_sid"]
+        client = Client(account, AUTH_TOKEN)
+        client.api.base_url = f"http://127.0.0.1:{callplane.http_port}"
+        status = web.url("/streams/twilio-api/status")
+
+        started = client.calls(call_sid).streams.create(
+            url=listener.url,
+            name="fork",
+            track="both_tracks",
+            status_callback=status,
+            parameter1_name="customer",
+            parameter1_value="42",
+        )
+        assert started.sid.startswith("MZ") and len(started.sid) == 34
+        assert (started.call_sid, started.account_sid) == (call_sid, account)
+        assert started.name == "fork" and started.status == "in-progress"
+        assert (
+            started.uri
+            == f"/2010-04-01/Accounts/{account}/Calls/{call_sid}/Streams/{started.sid}.json"
+        )
+        deadline = time.monotonic() + 10
+        while not (listener.sessions and len(listener.sessions[0].heard) >= 50):
+            assert time.monotonic() < deadline, "the agent got no audio"
+            phone.poll(0.02)
+        (session,) = listener.sessions
+        start = session.start
+        assert start["streamSid"] == start["start"]["streamSid"] == started.sid
+        assert start["start"]["tracks"] == ["inbound_track", "outbound_track"]
+        assert start["start"]["customParameters"] == {"customer": "42"}
+
+        stopped = client.calls(call_sid).streams("fork").update(status="stopped")
+        assert stopped.sid == started.sid and stopped.status == "stopped"
+        while not session.done.is_set():
+            phone.poll(0.02)
+        assert session.events[-1][1] == "stop"
+        events = [r.params for r in web.wait_for("/streams/twilio-api/status", count=2)]
+        assert [e["StreamEvent"] for e in events] == ["stream-started", "stream-stopped"]
+        assert {e["StreamSid"] for e in events} == {started.sid}
+        assert {e["StreamName"] for e in events} == {"fork"}
+
+        # (no `as`: an ExceptionInfo kept in this frame would keep the phone alive)
+        with pytest.raises(TwilioRestException, match=r"HTTP 400 error.*Url: "):
+            client.calls(call_sid).streams.create(url="http://127.0.0.1:9/agent")
+        with pytest.raises(TwilioRestException, match="HTTP 404 error"):
+            client.calls(twilio_call_sid(str(uuid.uuid4()))).streams.create(url=listener.url)
+        client.calls(call_sid).update(status="completed")
         assert phone.wait(call, timeout=10).disconnected
     finally:
         listener.stop()

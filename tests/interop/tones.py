@@ -32,3 +32,19 @@ def peak_hz(pcm: np.ndarray) -> float:
 
 def wav_peak_hz(path: Path) -> float:
     return peak_hz(wav_pcm(path))
+
+
+def seconds_of(pcm: np.ndarray, hz: float) -> float:
+    """How long ``hz`` is the loudest frequency in 8 kHz ``pcm`` (100 ms windows, not quiet)."""
+    windows = [pcm[i : i + 800] for i in range(0, len(pcm) - 800, 800)]
+    loud = [w for w in windows if np.sqrt(np.mean(w**2)) > 300]
+    return 0.1 * sum(1 for w in loud if abs(peak_hz(w) - hz) <= 20)
+
+
+def onset_seconds(pcm: np.ndarray, hz: float) -> float | None:
+    """When ``hz`` first becomes the loudest frequency of 8 kHz ``pcm`` (40 ms windows)."""
+    for start in range(0, len(pcm) - 320, 320):
+        window = pcm[start : start + 320]
+        if np.sqrt(np.mean(window**2)) > 300 and abs(peak_hz(window) - hz) <= 30:
+            return start / 8000
+    return None

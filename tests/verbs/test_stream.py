@@ -17,9 +17,12 @@ from twilio.request_validator import RequestValidator
 
 from callplane.calls import causes
 from callplane.calls.call import Call
+from callplane.calls.twilio_params import twilio_ids
+from callplane.control.live import overlay
 from callplane.markup.verbs import Record, Speak, StopStream, Stream
 from callplane.media.pcm import FRAME_SAMPLES
 from callplane.rtp.g711 import ulaw_decode, ulaw_encode
+from callplane.store.ids import twilio_account_sid, twilio_call_sid
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT, NewDocument, Outcome
 from callplane.verbs.stream import KEPT_ENDED, MAX_FORKS
@@ -197,6 +200,24 @@ async def test_twilio_connect_stream_speaks_twilios_messages_and_fetches_the_act
     await services.settle()
     events = [r.params["StreamEvent"] for r in services.webhooks.to(STATUS)]
     assert events == ["stream-started", "stream-stopped"]
+
+
+async def test_a_call_placed_through_the_twilio_api_streams_under_its_twilio_ids(
+    call: Call, services: FakeServices
+) -> None:
+    call.sip_headers.update(twilio_ids(call.record))  # as control/originate.py gives it
+    running, agent = await start(call, services, TWILIO_CONNECT)
+    agent.hang_up()
+    await running
+    await services.settle()
+
+    info = agent.of("start")[0]["start"]
+    assert info["callSid"] == twilio_call_sid(call.uuid)
+    assert info["accountSid"] == twilio_account_sid(call.route.account.auth_id)
+    assert info["streamSid"].startswith("MZ") and len(info["streamSid"]) == 34
+    (started, stopped) = (r.params for r in services.webhooks.to(STATUS))
+    assert started["CallSid"] == stopped["CallSid"] == info["callSid"]
+    assert started["AccountSid"] == info["accountSid"]
 
 
 async def test_twilio_clear_answers_the_marks_it_dropped(
@@ -409,6 +430,33 @@ async def test_a_two_way_fork_mixes_the_agent_over_the_next_verbs(
 
     assert played_at(leg, 1300) == 5  # each frame Speak played had the agent mixed under it
     await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
+    call.remote_hangup()
+    await until(lambda: agent.closed)
+
+
+async def test_a_rest_api_play_on_a_two_way_fork_mixes_over_the_agent_which_goes_on(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    fork = Stream(AGENT, bidirectional=True)  # keepCallAlive false: beside the document
+    assert await EXECUTORS[Stream](call, fork) == NEXT
+    await until(lambda: AGENT in services.streams.sockets)
+    agent = services.streams.sockets[AGENT]
+    agent_audio = base64.b64encode(np.full(FRAME_SAMPLES * 20, 300, "<i2").tobytes()).decode()
+    agent.says({"event": "playAudio", "media": {"payload": agent_audio}})
+    await until(lambda: played_at(leg, 300) >= 1)
+
+    overlay(call, pcm_level(1000, 5), loop=False, length=None, mix=True)  # POST .../Play/
+    await until(lambda: played_at(leg, 300) + played_at(leg, 1300) == 20)
+    assert played_at(leg, 1300) == 5  # the Play, with the agent mixed under each frame
+
+    overlay(call, pcm_level(1000, 500), loop=False, length=None, mix=True)
+    agent.says({"event": "playAudio", "media": {"payload": agent_audio}})
+    agent.says({"event": "checkpoint", "name": "after"})
+    await until(lambda: played_at(leg, 1300) >= 8)
+    assert call.leg.media is not None
+    await call.leg.media.stop_overlay()  # DELETE .../Play/ stops the Play, not the agent
+    await until(lambda: agent.of("playedStream"))
+    assert played_at(leg, 300) + played_at(leg, 1300) == 40
     call.remote_hangup()
     await until(lambda: agent.closed)
 

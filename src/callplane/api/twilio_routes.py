@@ -14,6 +14,7 @@ from callplane.api import (
     twilio_conferences,
     twilio_numbers,
     twilio_recordings,
+    twilio_streams,
 )
 from callplane.api import twilio_http as tw
 from callplane.api.http import JsonResponse
@@ -60,6 +61,7 @@ def routes() -> list[BaseRoute]:
     conference = f"{base}/Conferences/{{conference_sid}}"
     participant = f"{conference}/Participants/{{call_sid}}.json"
     conf = twilio_conferences
+    calls = f"{base}/Calls"
     return [
         Route(f"{base}/Calls.json", twilio_calls.create, methods=["POST"]),
         Route(f"{base}/Calls.json", twilio_calls.list_, methods=["GET"]),
@@ -67,6 +69,12 @@ def routes() -> list[BaseRoute]:
         Route(f"{base}/Calls/{{call_sid}}.json", twilio_calls.update, methods=["POST"]),
         Route(
             f"{base}/Calls/{{call_sid}}/Recordings.json", twilio_recordings.list_, methods=["GET"]
+        ),
+        Route(f"{calls}/{{call_sid}}/Streams.json", twilio_streams.create, methods=["POST"]),
+        Route(
+            f"{calls}/{{call_sid}}/Streams/{{stream_sid}}.json",
+            twilio_streams.update,
+            methods=["POST"],
         ),
         Route(f"{base}/Applications.json", twilio_apps.create, methods=["POST"]),
         Route(f"{base}/Applications.json", twilio_apps.list_, methods=["GET"]),

@@ -6,7 +6,10 @@ digit, digits from RFC 4733 and SIP INFO in one queue, listeners (recorders,
 silence detectors) that see every inbound frame, and an *overlay*: audio the
 REST API plays on the call, mixed over whatever the verbs play (or alone,
 ``mix=False``), and played by itself while no verb plays (mixed over the other
-leg's audio when the call is bridged, see ``under_overlay``).
+leg's audio when the call is bridged, see ``under_overlay``). *Backgrounds*
+(a two-way ``<Stream>`` fork's agent audio) are endless sources mixed the same
+way, under the overlay: an API Play/Speak neither replaces nor stops them, and
+one played alone (``mix=False``) holds them back until it ends.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class CallMedia(Generic[S]):
         self.digit_listeners: list[Callable[[str], None]] = []  # keys, as they arrive
         self._overlay: Iterator[Pcm] | None = None
         self._overlay_mixed = True
+        self._backgrounds: list[Iterator[Pcm]] = []
         self._overlay_alone: asyncio.Task[None] | None = None
         self._under_overlay = FrameQueue()  # relayed audio an API Play is mixed over
         self._verb_playing = False
@@ -134,14 +138,30 @@ class CallMedia(Generic[S]):
         self._start_overlay_alone()
 
     async def stop_overlay(self) -> None:
+        """Stop the overlay; backgrounds play on."""
         self._overlay = None
         await self._stop_overlay_alone()
+        self._start_overlay_alone()
+
+    def add_background(self, stream: Iterator[Pcm]) -> None:
+        """Mix ``stream`` (endless) into what the call sends, under the overlay."""
+        self._backgrounds.append(stream)
+        self._start_overlay_alone()
+
+    async def remove_background(self, stream: Iterator[Pcm]) -> None:
+        with contextlib.suppress(ValueError):
+            self._backgrounds.remove(stream)
+        if not self._has_overlay():
+            await self._stop_overlay_alone()
+
+    def _has_overlay(self) -> bool:
+        return self._overlay is not None or bool(self._backgrounds)
 
     def _with_overlay(self, stream: Iterable[Pcm]) -> Iterator[Pcm]:
         for frame in stream:
-            extra = self._next_overlay_frame()
+            extra, alone = self._next_overlay_frame()
             if extra is not None:
-                frame = mix(frame, extra) if self._overlay_mixed else extra
+                frame = extra if alone else mix(frame, extra)
             yield self._sending(frame)
 
     def _sending(self, frame: Pcm) -> Pcm:
@@ -149,31 +169,45 @@ class CallMedia(Generic[S]):
             listener(frame)
         return frame
 
-    def _next_overlay_frame(self) -> Pcm | None:
-        if self._overlay is None:
-            return None
-        frame = next(self._overlay, None)
-        if frame is None:
-            self._overlay = None
-        return frame
+    def _next_overlay_frame(self) -> tuple[Pcm | None, bool]:
+        """This tick's overlay frame mixed over the backgrounds' (None: neither plays), and
+        whether it is to be played alone (an overlay with ``mixed=False``)."""
+        frame = None
+        if self._overlay is not None:
+            frame = next(self._overlay, None)
+            if frame is None:
+                self._overlay = None
+            elif not self._overlay_mixed:
+                return frame, True
+        for background in list(self._backgrounds):
+            under = next(background, None)
+            if under is None:
+                self._backgrounds.remove(background)
+            else:
+                frame = under if frame is None else mix(under, frame)
+        return frame, False
 
     def _start_overlay_alone(self) -> None:
-        if self._overlay is None or self._verb_playing or self._overlay_alone is not None:
+        if not self._has_overlay() or self._verb_playing or self._overlay_alone is not None:
             return
         self._overlay_alone = asyncio.ensure_future(self.session.play(self._overlay_only()))
         self._overlay_alone.add_done_callback(self._overlay_alone_done)
 
     def _overlay_only(self) -> Iterator[Pcm]:
-        while (frame := self._next_overlay_frame()) is not None:
-            if self._overlay_mixed:
+        while True:
+            frame, alone = self._next_overlay_frame()
+            if frame is None:
+                break
+            if not alone:
                 frame = mix(self._under_overlay.pull(), frame)
             yield self._sending(frame)
         self._under_overlay.clear()
 
     def under_overlay(self, pcm: Pcm) -> bool:
-        """Audio a bridge relays to this call while an API Play (``mix``) plays on it
-        alone: played mixed under it; False when no such Play runs (relay as usual)."""
-        if self._overlay_alone is None or not self._overlay_mixed or self._overlay is None:
+        """Audio a bridge relays to this call while an API Play (``mix``) or a background
+        plays on it alone: played mixed under it; False when none plays (relay as usual)."""
+        playing_alone = self._overlay is not None and not self._overlay_mixed
+        if self._overlay_alone is None or not self._has_overlay() or playing_alone:
             return False
         self._under_overlay.push(pcm)
         return True
@@ -190,6 +224,7 @@ class CallMedia(Generic[S]):
 
     async def close(self) -> None:
         self._overlay = None
+        self._backgrounds.clear()
         await self._stop_overlay_alone()
         await self.session.close()
 

@@ -8,8 +8,9 @@ that saw it, and the caller's keys from the digit listener, so DTMF reaches the
 socket in order with the audio. The agent's audio is queued in
 :class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
 of the shared media clock: played by the verb itself when the stream blocks the
-document (``keepCallAlive``, ``<Connect>``), mixed over the next verbs (the
-call's overlay) when a bidirectional stream runs beside them.
+document (``keepCallAlive``, ``<Connect>``), mixed under the next verbs and any
+REST API Play/Speak (a background of the call's media) when a bidirectional
+stream runs beside them.
 
 A stream ends when the agent closes the socket, after ``streamTimeout``, when a
 ``StopStream`` names it, or with the call. A socket that cannot be opened or
@@ -38,6 +39,7 @@ from callplane.media.stream_audio import (
     decode,
     encode,
 )
+from callplane.store.ids import uuid_sid
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 from callplane.verbs.stream_messages import (
     BadMessage,
@@ -125,13 +127,18 @@ class AgentStream:
         self.verb = verb
         twilio = verb.protocol == "twilio"  # Twilio streams are mu-law 8 kHz, always
         self.format = AudioFormat.parse("audio/x-mulaw" if twilio else verb.content_type)
-        self.stream_id = new_call_uuid()
+        # Twilio's stream SIDs are MZ + 32 hex digits; Plivo's stream ids are UUIDs
+        self.stream_id = uuid_sid("MZ", new_call_uuid()) if twilio else new_call_uuid()
         self.key = verb.name or self.stream_id
         self.tracks = ("inbound", "outbound") if verb.audio_track == "both" else (verb.audio_track,)
+        call_id, account_id = call.uuid, call.route.account.auth_id
+        if twilio:  # a call placed through the Twilio API goes by Twilio's ids everywhere
+            call_id = call.sip_headers.get("CallSid", call_id)
+            account_id = call.sip_headers.get("AccountSid", account_id)
         info = StreamInfo(
             self.stream_id,
-            call.uuid,
-            call.route.account.auth_id,
+            call_id,
+            account_id,
             self.tracks,
             self.format,
             verb.extra_headers,
@@ -204,10 +211,11 @@ class AgentStream:
             media.sent_listeners.append(self._sent)
         sender = asyncio.ensure_future(self._sender(socket))
         tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._receiver(socket))]
+        agent_frames = self.agent.frames()
         if self.verb.blocking:
-            tasks.append(asyncio.ensure_future(media.play_frames(self.agent.frames())))
+            tasks.append(asyncio.ensure_future(media.play_frames(agent_frames)))
         elif self.verb.bidirectional:
-            media.overlay(self.agent.frames())
+            media.add_background(agent_frames)
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -220,7 +228,7 @@ class AgentStream:
             _discard(media.listeners, self._heard)
             _discard(media.sent_listeners, self._sent)
             if not self.verb.blocking and self.verb.bidirectional:
-                await media.stop_overlay()
+                await media.remove_background(agent_frames)
 
     async def _close(self, socket: StreamSocket) -> None:
         with contextlib.suppress(StreamClosed, TimeoutError, OSError):
@@ -338,8 +346,8 @@ class AgentStream:
         call = self.call
         if self.verb.protocol == "twilio":
             params = {
-                "AccountSid": call.route.account.auth_id,
-                "CallSid": call.uuid,
+                "AccountSid": self.messages.info.account_id,
+                "CallSid": self.messages.info.call_id,
                 "StreamSid": self.stream_id,
                 "StreamName": self.verb.name or self.stream_id,
                 "StreamEvent": f"stream-{'error' if event == 'failed' else event}",

@@ -5,6 +5,8 @@ read back through the REST API."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,9 @@ from tests.interop.harness import (
     AUTH_TOKEN,
     LAB,
     CallplaneServer,
+    SippUas,
     WebhookServer,
+    free_port,
     sipp,
 )
 
@@ -101,3 +105,152 @@ def test_a_refused_call_shows_its_sip_ladder(
     assert f"-> 127.0.0.1:{traced.sip_port} (udp)\nINVITE sip:" in text.text
     events = traced.api("GET", "Debugger/", params={"call_uuid": call_uuid})["objects"]
     assert [e["kind"] for e in events] == ["call_refused"]
+
+
+def test_an_answer_url_timeout_shows_the_attempt_the_fallback_and_a_debugger_entry(
+    traced: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    stamp = time.monotonic_ns()
+    slow = web.set(f"/inspect/slow/{stamp}", REJECT, delay=3.0)  # --answer-timeout 1
+    fallback = web.set(f"/inspect/fallback/{stamp}", REJECT)
+    number = _line(traced, web, slow, fallback_answer_url=fallback)
+    caller = sipp(workdir, "uac_final.xml", traced.sip_port, to=number, code=603)
+    assert caller.returncode == 0, caller.output
+    call_uuid = call_uuid_of(traced, number)
+    trace = wait_trace(traced, call_uuid)
+    hooks = {hook["kind"]: hook for hook in trace["webhooks"]}
+    answer, backup = hooks["answer"], hooks["fallback"]
+    assert answer["url"] == slow and answer["outcome"] == "failed"
+    assert answer["attempts"] and all(a["status"] is None for a in answer["attempts"])
+    assert "timeout" in answer["attempts"][-1]["error"].lower()
+    assert answer["attempts"][-1]["latency_ms"] >= 900
+    assert backup["url"] == fallback and backup["outcome"] == "ok"
+    assert backup["attempts"][0]["status"] == 200
+    assert backup["t_ms"] >= answer["t_ms"] + 900
+    events = traced.api("GET", "Debugger/", params={"call_uuid": call_uuid})["objects"]
+    timeouts = [e for e in events if e["kind"] == "webhook_timeout"]
+    assert len(timeouts) == 1 and timeouts[0]["level"] == "error", events
+    assert slow in timeouts[0]["message"]
+    listed = traced.api("GET", "Debugger/", params={"level": "error", "kind": "webhook_timeout"})
+    assert call_uuid in [e["call_uuid"] for e in listed["objects"]]
+
+
+def test_a_bridged_call_shows_both_legs_their_messages_and_quality(
+    traced: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    callee = SippUas(workdir, "uas_answer_until_bye.xml", ring_ms=100)
+    document = f'<Response><Dial timeLimit="2"><User>{callee.uri()}</User></Dial></Response>'
+    number = _line(traced, web, web.set(f"/inspect/dial/{time.monotonic_ns()}", document))
+    tone = workdir / "tone.wav"
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            str(tone),
+            "synth",
+            "4",
+            "sine",
+            "440",
+        ],
+        check=True,
+    )
+    caller = sipp(
+        workdir,
+        "uac_dial_answered_rtp.xml",
+        traced.sip_port,
+        to=number,
+        audio=tone,
+        extra=("-mp", str(free_port())),
+    )
+    assert caller.returncode == 0, caller.output
+    assert callee.result().returncode == 0
+    call_uuid = call_uuid_of(traced, number)
+    trace = wait_trace(traced, call_uuid)
+    parties = {p["id"]: p for p in trace["parties"]}
+    assert list(parties)[:3] == ["caller", "callplane", "b1"]
+    b_leg = parties["b1"]
+    assert b_leg["address"] == f"127.0.0.1:{callee.port}" and b_leg["call_uuid"]
+    to_callee = [m["label"] for m in trace["sip"] if "b1" in (m["from"], m["to"])]
+    assert to_callee[0] == "INVITE" and "180 Ringing" in to_callee and "ACK" in to_callee
+    assert "200 OK" in to_callee and "BYE" in to_callee, to_callee
+    invite = next(m for m in trace["sip"] if m["to"] == "b1")
+    assert invite["from"] == "callplane" and invite["direction"] == "out"
+    quality = {q["party"]: q for q in trace["quality"]}
+    assert set(quality) == {"caller", "b1"}, trace["quality"]
+    caller_leg, callee_leg = quality["caller"], quality["b1"]
+    assert caller_leg["packets_received"] > 0 and callee_leg["packets_sent"] > 0
+    assert caller_leg["mos"] is not None and 1.0 <= caller_leg["mos"] <= 4.5
+    assert [v["name"] for v in trace["verbs"]] == ["Dial"]
+    assert trace["verbs"][0]["end_ms"] > trace["verbs"][0]["start_ms"]
+
+
+def test_a_digest_authorization_is_redacted(
+    traced: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    callee = SippUas(workdir, "uas_digest_challenge.xml", user="trunkuser")
+    twiml = (
+        '<Response><Dial timeLimit="1">'
+        f'<Sip username="trunkuser" password="s3cret">{callee.uri()}</Sip></Dial></Response>'
+    )
+    number = _line(traced, web, web.set(f"/inspect/digest/{time.monotonic_ns()}", twiml))
+    caller = sipp(workdir, "uac_dial_answered.xml", traced.sip_port, to=number)
+    assert caller.returncode == 0, caller.output
+    sent = callee.result()
+    assert sent.returncode == 0, sent.output
+    response = sent.output.split("Authorization:", 1)[1].split("response=", 1)[1][:34]
+    call_uuid = call_uuid_of(traced, number)
+    trace = wait_trace(traced, call_uuid)
+    invites = [m for m in trace["sip"] if m["to"] == "b1" and m["method"] == "INVITE"]
+    assert len(invites) >= 2, [m["label"] for m in trace["sip"]]
+    header = next(
+        line for line in invites[-1]["text"].split("\r\n") if line.startswith("Authorization:")
+    )
+    assert header.startswith('Authorization: Digest username="trunkuser"'), header
+    assert "redacted" in header and "response=" not in header and "nonce=" not in header
+    exported = _get(traced, f"Call/{call_uuid}/Trace/", format="text").text
+    assert response.strip('"') not in exported and "5e1f0c2a9b7d" not in header
+
+
+def test_a_sub_account_cannot_read_its_parents_trace(
+    traced: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    number = _line(traced, web, web.set(f"/inspect/own/{time.monotonic_ns()}", REJECT))
+    assert sipp(workdir, "uac_final.xml", traced.sip_port, to=number, code=603).returncode == 0
+    call_uuid = call_uuid_of(traced, number)
+    wait_trace(traced, call_uuid)
+    sub = traced.api(
+        "POST", "Subaccount/", json={"name": f"sub-{time.monotonic_ns()}", "enabled": True}
+    )
+    auth = (sub["auth_id"], sub["auth_token"])
+    base = f"http://127.0.0.1:{traced.http_port}/v1/Account/{sub['auth_id']}/"
+    refused = httpx.get(f"{base}Call/{call_uuid}/Trace/", auth=auth, timeout=10)
+    assert refused.status_code == 404 and "error" in refused.json()
+    listed = httpx.get(f"{base}Debugger/", params={"call_uuid": call_uuid}, auth=auth, timeout=10)
+    assert listed.status_code == 200 and listed.json()["objects"] == []
+
+
+def test_trace_off_stores_nothing(
+    tmp_path_factory: pytest.TempPathFactory, web: WebhookServer, workdir: Path
+) -> None:
+    data = tmp_path_factory.mktemp("untraced")
+    server = CallplaneServer(data, extra=(*LAB, "--trace", "off")).start()
+    try:
+        number = _line(server, web, web.set(f"/inspect/off/{time.monotonic_ns()}", REJECT))
+        assert sipp(workdir, "uac_final.xml", server.sip_port, to=number, code=603).returncode == 0
+        call_uuid = call_uuid_of(server, number)
+        assert _get(server, f"Call/{call_uuid}/Trace/").status_code == 404
+        assert server.api("GET", "Debugger/")["objects"] == []
+    finally:
+        assert server.stop() == 0, server.logs()
+    with sqlite3.connect(data / "callplane.db") as db:
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES]
+    assert counts == [0, 0]
+
+
+TABLES = ("call_traces", "debugger_events")

@@ -18,7 +18,7 @@ from callplane.calls.call_quality import quality_of
 from callplane.calls.trace import Attempt, CallTrace, SipCapture, WebhookCapture
 
 _CREDENTIALS = re.compile(
-    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*)([^\r\n]*)$", re.IGNORECASE | re.MULTILINE
+    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*)([^\r\n]*)(?=\r?\n|\Z)", re.IGNORECASE | re.MULTILINE
 )
 _KEPT_PARAMS = ("username", "realm", "uri", "algorithm")
 _PARAM = re.compile(r'([A-Za-z-]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^,\s]+)')

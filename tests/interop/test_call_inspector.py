@@ -254,3 +254,21 @@ def test_trace_off_stores_nothing(
 
 
 TABLES = ("call_traces", "debugger_events")
+
+
+def test_by_default_only_failed_calls_keep_a_trace(
+    callplane: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    """``callplane`` runs with the defaults: ``--trace failed``."""
+    stamp = time.monotonic_ns()
+    fine = _line(
+        callplane, web, web.set(f"/inspect/fine/{stamp}", '<Response><Wait length="1"/></Response>')
+    )
+    answered = sipp(workdir, "uac_dial_answered.xml", callplane.sip_port, to=fine)
+    assert answered.returncode == 0, answered.output
+    refused = _line(callplane, web, web.set(f"/inspect/refused/{stamp}", REJECT))
+    assert sipp(workdir, "uac_final.xml", callplane.sip_port, to=refused, code=603).returncode == 0
+    trace = wait_trace(callplane, call_uuid_of(callplane, refused))
+    assert trace["mode"] == "failed"
+    # the answered call ended normally before the refused one: its trace would be written
+    assert _get(callplane, f"Call/{call_uuid_of(callplane, fine)}/Trace/").status_code == 404

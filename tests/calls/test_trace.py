@@ -12,7 +12,7 @@ import pytest
 from callplane.calls.call_quality import estimate_mos, quality_of
 from callplane.calls.records import RecordWriter
 from callplane.calls.trace import EVENT_OVERHEAD, CallTrace, Party
-from callplane.calls.trace_render import redact, render, sip_text
+from callplane.calls.trace_render import redact, render, sip_text, snapshot
 from callplane.calls.tracer import UNCLAIMED_TTL, Tracer, call_id_of
 from callplane.net.rtp_session import RtpSessionStats
 from callplane.store import Store
@@ -79,7 +79,7 @@ def test_webhook_bodies_are_kept_up_to_16_kib() -> None:
     assert watch is not None
     watch.attempt(1.0, 0.25, 200, None, "application/xml", b"x" * 20000)
     watch.done("ok")
-    document = render(trace, "u", "all", [])
+    document = render(snapshot(trace, "u", "all", []))
     attempt = document["webhooks"][0]["attempts"][0]
     assert len(attempt["body"]) == 16 * 1024 and attempt["body_truncated"]
     assert attempt["latency_ms"] == 250.0
@@ -92,7 +92,7 @@ def test_render_orders_messages_and_names_their_parties() -> None:
     trace.add_party(Party("callplane", "Callplane", "127.0.0.1:5060"))
     trace.sip_message("in", "UDP", CALLER, US, invite(), b"abc@host")
     trace.sip_message("out", "UDP", US, CALLER, response("603 Decline"), b"abc@host")
-    document = render(trace, "u", "failed", [])
+    document = render(snapshot(trace, "u", "failed", []))
     assert [p["id"] for p in document["parties"]] == ["caller", "callplane"]
     first, second = document["sip"]
     assert (first["from"], first["to"], first["label"]) == ("caller", "callplane", "INVITE")

@@ -1,21 +1,20 @@
 """``/v1/Account/{auth_id}/Call/{call_uuid}/Trace/``: the call inspector's trace of a
 call (issue 16; the document is described in docs/api.md, "Call inspector").
 
-The trace is stored as the JSON it is answered with, so a read costs no decoding:
-the reply is the stored document with ``api_id`` put in front. ``format=text``
-answers its SIP messages as text, one block per message, as sngrep shows them.
+A trace is stored as the call left it (``calls/trace_render.py`` ``snapshot``) and
+shaped here, when asked for, so that the call path never formats one.
+``format=text`` answers its SIP messages as text, one block per message, as
+sngrep shows them.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-
+import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from callplane.api.http import authenticate, filters_of, store_of
-from callplane.calls.trace_render import sip_text
+from callplane.api.http import authenticate, filters_of, reply, store_of
+from callplane.calls.trace_render import render, sip_text
 from callplane.errors import NotFound, ValidationError
 
 QUERY = frozenset({"format"})
@@ -33,9 +32,7 @@ async def get(request: Request) -> Response:
     )
     if trace is None:
         raise NotFound(f"trace of call {call_uuid}")
+    document = render(orjson.loads(trace.body))
     if shown == "text":
-        return PlainTextResponse(sip_text(json.loads(trace.body)))
-    body = trace.body
-    api_id = json.dumps(str(uuid.uuid4()))
-    joined = f'{{"api_id":{api_id},{body[1:]}' if body.startswith("{") else body
-    return Response(joined, media_type="application/json")
+        return PlainTextResponse(sip_text(document))
+    return reply(**document)

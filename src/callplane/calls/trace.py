@@ -2,7 +2,7 @@
 
 Capturing costs appends of what is already at hand (the bytes of a SIP message,
 a webhook's response body, a clock reading); nothing is parsed or formatted until
-the call ends and the trace is kept (``calls/trace_render.py``). Every event
+the API shows the trace (``calls/trace_render.py``). Every event
 charges its size to ``max_bytes``; past it events are dropped and ``truncated``
 is set, so a long or chatty call cannot hold more than that in memory.
 """
@@ -31,15 +31,9 @@ class Party:
     call_uuid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SipCapture:
-    at: float  # wall-clock seconds
-    direction: str  # "in" or "out"
-    transport: str
-    src: Address
-    dst: Address
-    data: bytes
-    party: str  # the party on the far side
+# (wall-clock seconds, "in"/"out", transport, source, destination, the message, the
+# party on the far side): a plain tuple, the cheapest thing to make per message.
+SipCapture = tuple[float, str, str, Address, Address, bytes, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +148,7 @@ class CallTrace:
         if not self.charge(len(data)):
             return
         party = self.call_ids.get(call_id, "caller")
-        self.sip.append(SipCapture(time.time(), direction, transport, src, dst, data, party))
+        self.sip.append((time.time(), direction, transport, src, dst, data, party))
         if direction == "in" and _is_invite_error(data):
             self.sip_failed = True
 
@@ -195,16 +189,6 @@ class CallTrace:
 
     def media_ended(self, party: str, stats: RtpSessionStats) -> None:
         self.quality[party] = stats
-
-    @property
-    def started(self) -> float | None:
-        """The time of the first captured event."""
-        times = [
-            *(m.at for m in self.sip[:1]),
-            *(w.at for w in self.webhooks[:1]),
-            *(v.start for v in self.verbs[:1]),
-        ]
-        return min(times) if times else None
 
 
 def _is_invite_error(data: bytes) -> bool:

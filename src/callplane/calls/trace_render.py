@@ -1,10 +1,16 @@
-"""A captured :class:`~callplane.calls.trace.CallTrace` as the API's trace document
-(docs/api.md, "Call inspector") and as a text export of its SIP messages.
+"""A captured :class:`~callplane.calls.trace.CallTrace`, stored and shown.
 
-This runs once per kept trace, when the call ends, never while messages pass.
-Credentials are redacted here: an ``Authorization`` or ``Proxy-Authorization``
-header keeps its scheme and username (and the realm, URI and algorithm) and loses
-the digest response, nonces, count and opaque value.
+Two steps, so that the call path pays for the cheap one only:
+
+* :func:`snapshot`, when a call's trace is kept: the capture as compact JSON-able
+  lists, with credentials redacted (secrets are never stored). No parsing, no
+  time formatting.
+* :func:`render`, when the API is asked: the snapshot as the trace document of
+  docs/api.md ("Call inspector"); :func:`sip_text` is its text export.
+
+Redaction: an ``Authorization`` or ``Proxy-Authorization`` header keeps its scheme
+and username (and the realm, URI and algorithm) and loses the digest response,
+nonces, count and opaque value.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callplane.calls.call_quality import quality_of
-from callplane.calls.trace import Attempt, CallTrace, SipCapture, WebhookCapture
+from callplane.calls.trace import CallTrace, WebhookCapture
 
+SNAPSHOT_VERSION = 1
 _CREDENTIALS = re.compile(
-    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*)([^\r\n]*)(?=\r?\n|\Z)", re.IGNORECASE | re.MULTILINE
+    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*)([^\r\n]*)(?=\r?\n|\Z)",
+    re.IGNORECASE | re.MULTILINE,
 )
 _KEPT_PARAMS = ("username", "realm", "uri", "algorithm")
 _PARAM = re.compile(r'([A-Za-z-]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^,\s]+)')
+_COMPACT = {"i": "call-id"}
 
 
 def iso(seconds: float) -> str:
@@ -45,32 +54,84 @@ def _redacted_header(match: re.Match[bytes]) -> bytes:
     return match.group(1) + f"{shown} [credentials redacted]".encode()
 
 
-def render(
+# -- when a trace is kept -------------------------------------------------------------
+
+
+def snapshot(
     trace: CallTrace, call_uuid: str, mode: str, notes: list[dict[str, str]]
 ) -> dict[str, Any]:
-    """The trace document of ``call_uuid``; ``notes`` are its call record's events."""
-    started = trace.started or 0.0
-
-    def ms(at: float | None) -> float | None:
-        return None if at is None else round(max(0.0, (at - started) * 1000), 3)
-
+    """What is stored of ``trace``: its events as lists, redacted, not yet formatted."""
     return {
+        "v": SNAPSHOT_VERSION,
         "call_uuid": call_uuid,
         "mode": mode,
-        "started_at": iso(started) if trace.started is not None else None,
         "truncated": trace.truncated,
-        "parties": [_party(p) for p in _ordered(trace)],
-        "sip": [_sip(m, ms(m.at) or 0.0) for m in trace.sip],
-        "webhooks": [_webhook(w, ms) for w in trace.webhooks],
-        "verbs": [
-            {"name": v.name, "start_ms": ms(v.start), "end_ms": ms(v.end), "detail": v.detail}
-            for v in trace.verbs
+        "parties": [[p.id, p.label, p.address, p.call_uuid] for p in trace.parties.values()],
+        "sip": [
+            [at, direction, transport, *src, *dst, party, redact(data).decode("utf-8", "replace")]
+            for at, direction, transport, src, dst, data, party in trace.sip
         ],
+        "webhooks": [_webhook_snapshot(w) for w in trace.webhooks],
+        "verbs": [[v.name, v.start, v.end, v.detail] for v in trace.verbs],
         "quality": [quality_of(party, stats) for party, stats in trace.quality.items()],
-        "notes": [_note(n, ms) for n in notes],
+        "notes": notes,
+        "problems": [[p.at, p.level, p.kind, p.message] for p in trace.problems],
+    }
+
+
+def _webhook_snapshot(hook: WebhookCapture) -> list[Any]:
+    attempts = [
+        [a.at, a.latency, a.status, a.error, a.content_type, _text(a.body), a.body_truncated]
+        for a in hook.attempts
+    ]
+    return [
+        hook.at,
+        hook.kind,
+        hook.method,
+        hook.url,
+        hook.form,
+        _text(hook.body),
+        hook.content_type,
+        hook.signed,
+        hook.outcome,
+        attempts,
+    ]
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+# -- when the API is asked ------------------------------------------------------------
+
+
+def render(snap: dict[str, Any]) -> dict[str, Any]:
+    """The trace document (docs/api.md) of a stored :func:`snapshot`."""
+    times = [e[0] for key in ("sip", "webhooks") for e in snap[key][:1]]
+    times += [v[1] for v in snap["verbs"][:1]]
+    started = min(times) if times else None
+    origin = started or 0.0
+
+    def ms(at: float | None) -> float | None:
+        return None if at is None else round(max(0.0, (at - origin) * 1000), 3)
+
+    return {
+        "call_uuid": snap["call_uuid"],
+        "mode": snap["mode"],
+        "started_at": iso(started) if started is not None else None,
+        "truncated": snap["truncated"],
+        "parties": _parties(snap["parties"]),
+        "sip": [_sip(entry, ms) for entry in snap["sip"]],
+        "webhooks": [_webhook(entry, ms) for entry in snap["webhooks"]],
+        "verbs": [
+            {"name": name, "start_ms": ms(start), "end_ms": ms(end), "detail": detail}
+            for name, start, end, detail in snap["verbs"]
+        ],
+        "quality": snap["quality"],
+        "notes": [_note(n, ms) for n in snap["notes"]],
         "problems": [
-            {"t_ms": ms(p.at), "level": p.level, "kind": p.kind, "message": p.message}
-            for p in trace.problems
+            {"t_ms": ms(at), "level": level, "kind": kind, "message": message}
+            for at, level, kind, message in snap["problems"]
         ],
     }
 
@@ -85,26 +146,23 @@ def sip_text(document: dict[str, Any]) -> str:
     return "\n".join(blocks)
 
 
-def _ordered(trace: CallTrace) -> list[Any]:
-    first = [trace.parties[p] for p in ("caller", "callplane") if p in trace.parties]
-    return first + [p for p in trace.parties.values() if p not in first]
+def _parties(parties: list[list[Any]]) -> list[dict[str, Any]]:
+    shown = []
+    for pid, label, address, call_uuid in parties:
+        party: dict[str, Any] = {"id": pid, "label": label, "address": address}
+        if call_uuid is not None:
+            party["call_uuid"] = call_uuid
+        shown.append(party)
+    first = [p for name in ("caller", "callplane") for p in shown if p["id"] == name]
+    return first + [p for p in shown if p not in first]
 
 
-def _party(party: Any) -> dict[str, Any]:
-    shown: dict[str, Any] = {"id": party.id, "label": party.label, "address": party.address}
-    if party.call_uuid is not None:
-        shown["call_uuid"] = party.call_uuid
-    return shown
-
-
-def _address(address: tuple[str, int]) -> str:
-    host, port = address
+def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _sip(message: SipCapture, t_ms: float) -> dict[str, Any]:
-    data = redact(message.data)
-    text = data.decode("utf-8", "replace")
+def _sip(entry: list[Any], ms: Any) -> dict[str, Any]:
+    at, direction, transport, src_host, src_port, dst_host, dst_port, party, text = entry
     head, _, _ = text.partition("\r\n\r\n")
     lines = head.split("\r\n")
     first = lines[0]
@@ -119,17 +177,16 @@ def _sip(message: SipCapture, t_ms: float) -> dict[str, Any]:
     else:
         method = first.partition(" ")[0]
         label = method
-    far, near = message.party, "callplane"
-    inbound = message.direction == "in"
+    inbound = direction == "in"
     return {
-        "t_ms": t_ms,
-        "at": iso(message.at),
-        "from": far if inbound else near,
-        "to": near if inbound else far,
-        "direction": message.direction,
-        "transport": message.transport.lower(),
-        "src": _address(message.src),
-        "dst": _address(message.dst),
+        "t_ms": ms(at),
+        "at": iso(at),
+        "from": party if inbound else "callplane",
+        "to": "callplane" if inbound else party,
+        "direction": direction,
+        "transport": transport.lower(),
+        "src": _address(src_host, src_port),
+        "dst": _address(dst_host, dst_port),
         "label": label,
         "method": method,
         "status": status,
@@ -137,9 +194,6 @@ def _sip(message: SipCapture, t_ms: float) -> dict[str, Any]:
         "cseq": headers.get("cseq", ""),
         "text": text,
     }
-
-
-_COMPACT = {"i": "call-id"}
 
 
 def _headers(lines: list[str]) -> dict[str, str]:
@@ -153,39 +207,41 @@ def _headers(lines: list[str]) -> dict[str, str]:
     return found
 
 
-def _webhook(capture: WebhookCapture, ms: Any) -> dict[str, Any]:
+def _webhook(entry: list[Any], ms: Any) -> dict[str, Any]:
+    at, kind, method, url, form, body, content_type, signed, outcome, attempts = entry
     return {
-        "t_ms": ms(capture.at),
-        "kind": capture.kind,
-        "method": capture.method,
-        "url": capture.url,
-        "params": _params(capture),
-        "signed": capture.signed,
-        "attempts": [_attempt(a, ms) for a in capture.attempts],
-        "outcome": capture.outcome,
+        "t_ms": ms(at),
+        "kind": kind,
+        "method": method,
+        "url": url,
+        "params": _params(form, body, content_type),
+        "signed": signed,
+        "attempts": [_attempt(a, ms) for a in attempts],
+        "outcome": outcome,
     }
 
 
-def _params(capture: WebhookCapture) -> Any:
-    if capture.form:
-        return {k: v[0] if len(v) == 1 else v for k, v in capture.form.items()}
-    if capture.body and "json" in capture.content_type:
+def _params(form: dict[str, list[str]], body: str, content_type: str) -> Any:
+    if form:
+        return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+    if body and "json" in content_type:
         try:
-            return json.loads(capture.body)
+            return json.loads(body)
         except ValueError:
             pass
     return {}
 
 
-def _attempt(attempt: Attempt, ms: Any) -> dict[str, Any]:
+def _attempt(attempt: list[Any], ms: Any) -> dict[str, Any]:
+    at, latency, status, error, content_type, body, truncated = attempt
     return {
-        "t_ms": ms(attempt.at),
-        "latency_ms": round(attempt.latency * 1000, 3),
-        "status": attempt.status,
-        "error": attempt.error,
-        "content_type": attempt.content_type,
-        "body": attempt.body.decode("utf-8", "replace"),
-        "body_truncated": attempt.body_truncated,
+        "t_ms": ms(at),
+        "latency_ms": round(latency * 1000, 3),
+        "status": status,
+        "error": error,
+        "content_type": content_type,
+        "body": body,
+        "body_truncated": truncated,
     }
 
 

@@ -21,7 +21,6 @@ record writer's next batch, with the call's Debugger events.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -31,8 +30,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+import orjson
+
 from callplane.calls.trace import DEFAULT_MAX_BYTES, CallTrace, Party, Problem, WebhookCapture
-from callplane.calls.trace_render import render
+from callplane.calls.trace_render import snapshot
 from callplane.store.models import DebuggerEvent, StoredTrace
 
 if TYPE_CHECKING:
@@ -189,13 +190,12 @@ class Tracer:
             return
         record = call.record
         try:
-            document = render(trace, call.uuid, self.mode.value, record.events)
-        except Exception:  # a capture the renderer chokes on must not cost the record
-            log.exception("rendering the trace of call %s failed", call.uuid)
+            body = orjson.dumps(snapshot(trace, call.uuid, self.mode.value, record.events))
+        except Exception:  # a capture that cannot be stored must not cost the record
+            log.exception("storing the trace of call %s failed", call.uuid)
             return
-        body = _dumps(document)
         stored = StoredTrace(
-            call.uuid, record.auth_id, _utcnow(), self.mode.value, trace.truncated, body
+            call.uuid, record.auth_id, _utcnow(), self.mode.value, trace.truncated, body.decode()
         )
         events = [
             DebuggerEvent(
@@ -238,7 +238,3 @@ def _address(address: Address) -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _dumps(document: dict[str, object]) -> str:
-    return json.dumps(document, separators=(",", ":"))

@@ -54,6 +54,10 @@ http {{
     location /hangup {{
       return 200 '';
     }}
+    location /answered {{
+      default_type application/xml;
+      return 200 '<Response><Hangup/></Response>';
+    }}
   }}
 }}
 """
@@ -126,10 +130,17 @@ def sipp_cmd(
 
 
 def sipp_run(
-    tmp: Path, port: int, service: str, final: int, rate: int, seconds: float, mode: str
+    tmp: Path,
+    port: int,
+    service: str,
+    final: int,
+    rate: int,
+    seconds: float,
+    mode: str,
+    template: Path = SCENARIO,
 ) -> Run:
     scenario = tmp / f"load-{final}.xml"
-    scenario.write_text(SCENARIO.read_text().replace("FINAL_CODE", str(final)))
+    scenario.write_text(template.read_text().replace("FINAL_CODE", str(final)))
     calls = int(rate * seconds)
     for old in tmp.glob(f"{scenario.stem}_*"):
         old.unlink()

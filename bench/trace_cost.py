@@ -6,8 +6,10 @@ run of ``rate * seconds`` calls; the pairs are alternated round after round, so
 that the machine's changing load falls on all of them alike. Reported per pair:
 the median achieved calls/s, and the median server CPU time per call (user +
 system, from /proc: less sensitive to other processes than throughput). Ratios
-are against `off`. Every call in both modes is refused (486 by the document,
+are against `off`. Every call in those modes is refused (486 by the document,
 603 by a block rule), i.e. *failed*: `failed` keeps every trace, as `all` does.
+A third mode, `answered`, has calls that end well (a TwiML application answers
+with 200 and hangs up with BYE): there `failed` captures and keeps nothing.
 
 Run: .venv/bin/python bench/trace_cost.py --rate 800 --seconds 3 --rounds 3
 """
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.sip_reject import (  # noqa: E402
     BLOCKED_NUMBER,
+    SCENARIO,
     WEBHOOK_NUMBER,
     configured_server,
     sipp_run,
@@ -35,7 +38,13 @@ from bench.sip_reject import (  # noqa: E402
 from callplane.calls.tracer import LINGER  # noqa: E402
 
 TRACES = ("off", "failed", "all")
-MODES = {"webhook": (WEBHOOK_NUMBER, 486), "blocklist": (BLOCKED_NUMBER, 603)}
+ANSWERED_NUMBER = "15550004000"
+MODES = {
+    "webhook": (WEBHOOK_NUMBER, 486),
+    "blocklist": (BLOCKED_NUMBER, 603),
+    "answered": (ANSWERED_NUMBER, 200),
+}
+ANSWERED = Path(__file__).parent / "scenarios" / "uac_answered_bye_rtd.xml"
 
 
 @dataclass
@@ -55,9 +64,12 @@ def cpu_seconds(pid: int) -> float:
 def measure(tmp: Path, http_port: int, pair: Pair, rate: int, seconds: float) -> None:
     number, final = MODES[pair.mode]
     server = configured_server(tmp, http_port, extra=("--trace", pair.trace))
+    template = ANSWERED if pair.mode == "answered" else SCENARIO
     try:
+        app = server.application(f"http://127.0.0.1:{http_port}/answered", dialect="twiml")
+        server.number(ANSWERED_NUMBER, app)
         before = cpu_seconds(server.proc.pid)
-        run = sipp_run(tmp, server.sip_port, number, final, rate, seconds, pair.mode)
+        run = sipp_run(tmp, server.sip_port, number, final, rate, seconds, pair.mode, template)
         time.sleep(LINGER + 0.5)  # the last calls' traces are kept after LINGER, then written
         spent = cpu_seconds(server.proc.pid) - before
     finally:
@@ -79,7 +91,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=800)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--modes", default="webhook,blocklist")
+    parser.add_argument("--modes", default="webhook,blocklist,answered")
     args = parser.parse_args()
     pairs = [Pair(mode, trace) for mode in args.modes.split(",") for trace in TRACES]
     with tempfile.TemporaryDirectory() as name:

@@ -3,6 +3,7 @@ the MOS estimate, and the tracer's Call-ID index; plus the store's trace rows.""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,3 +233,20 @@ def test_failed_webhooks_become_debugger_problems_once_they_are_over() -> None:
         ("webhook_failed", "error"),
         ("retries_exhausted", "warning"),
     ]
+
+
+async def test_old_traces_are_deleted_when_the_tracer_starts_tending() -> None:
+    asked: list[datetime] = []
+    done = asyncio.Event()
+
+    async def delete_before(when: datetime) -> None:
+        asked.append(when)
+        done.set()
+
+    task = asyncio.create_task(Tracer("off").tend(delete_before, timedelta(days=7)))
+    try:
+        await asyncio.wait_for(done.wait(), 5)
+    finally:
+        task.cancel()
+    expected = datetime.now(UTC) - timedelta(days=7)
+    assert abs(asked[0] - expected) < timedelta(minutes=1)

@@ -54,6 +54,10 @@ http {{
     location /hangup {{
       return 200 '';
     }}
+    location /answered {{
+      default_type application/xml;
+      return 200 '<Response><Hangup/></Response>';
+    }}
   }}
 }}
 """
@@ -126,10 +130,17 @@ def sipp_cmd(
 
 
 def sipp_run(
-    tmp: Path, port: int, service: str, final: int, rate: int, seconds: float, mode: str
+    tmp: Path,
+    port: int,
+    service: str,
+    final: int,
+    rate: int,
+    seconds: float,
+    mode: str,
+    template: Path = SCENARIO,
 ) -> Run:
     scenario = tmp / f"load-{final}.xml"
-    scenario.write_text(SCENARIO.read_text().replace("FINAL_CODE", str(final)))
+    scenario.write_text(template.read_text().replace("FINAL_CODE", str(final)))
     calls = int(rate * seconds)
     for old in tmp.glob(f"{scenario.stem}_*"):
         old.unlink()
@@ -183,12 +194,14 @@ def main() -> None:
     print_summary(runs)
 
 
-def configured_server(tmp: Path, http_port: int, hangup: bool = False) -> CallplaneServer:
+def configured_server(
+    tmp: Path, http_port: int, hangup: bool = False, extra: tuple[str, ...] = ()
+) -> CallplaneServer:
     """A fresh `callplane serve` (each mode starts clean), with both numbers set up;
-    with ``hangup`` the application has a hangup URL."""
+    with ``hangup`` the application has a hangup URL; ``extra``: more serve flags."""
     data = tmp / f"server-{time.monotonic_ns()}"
     data.mkdir()
-    server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
+    server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB, *extra)).start()
     base = f"http://127.0.0.1:{http_port}"
     app = server.application(f"{base}/answer", hangup_url=f"{base}/hangup" if hangup else "")
     server.number(WEBHOOK_NUMBER, app)

@@ -46,6 +46,11 @@ class Settings:
     node_name: str = ""  # "" = default_node_name(sip_port)
     drain_timeout: float = 3600.0  # seconds live calls may run on after SIGTERM / node drain
     metrics_token: str = ""  # bearer token for GET /metrics; "" = loopback clients only
+    # The call inspector (docs/api.md "Call inspector"): which calls keep a trace, for
+    # how long, and how large one may grow.
+    trace: str = "failed"  # "all" | "failed" | "off"
+    trace_retention_days: float = 7.0
+    trace_max_bytes: int = 512 * 1024
 
     @property
     def node(self) -> str:

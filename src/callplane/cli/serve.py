@@ -125,6 +125,28 @@ import click
     help="Bearer token GET /metrics asks for (env CALLPLANE_METRICS_TOKEN); "
     "without one, /metrics answers loopback clients only.",
 )
+@click.option(
+    "--trace",
+    type=click.Choice(["all", "failed", "off"]),
+    default="failed",
+    show_default=True,
+    help="Call inspector: keep every call's SIP/webhook/verb/RTP trace, only failed "
+    "calls' traces, or capture nothing.",
+)
+@click.option(
+    "--trace-retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="Days traces and Debugger events are kept.",
+)
+@click.option(
+    "--trace-max-bytes",
+    type=click.IntRange(min=1024),
+    default=512 * 1024,
+    show_default=True,
+    help="Largest trace of one call; later events are dropped (truncated: true).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -157,6 +179,9 @@ def serve(
     node_name: str,
     drain_timeout: float,
     metrics_token: str,
+    trace: str,
+    trace_retention_days: float,
+    trace_max_bytes: int,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port.
 
@@ -205,6 +230,9 @@ def serve(
         node_name=node_name,
         drain_timeout=drain_timeout,
         metrics_token=metrics_token,
+        trace=trace,
+        trace_retention_days=trace_retention_days,
+        trace_max_bytes=trace_max_bytes,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

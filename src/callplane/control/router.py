@@ -62,6 +62,7 @@ def passed_headers(request: Request) -> dict[str, str]:
 
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+CHALLENGES = (401, 407)  # the INVITE comes again with credentials: its trace goes on
 
 
 def info_digit(request: Request) -> str | None:
@@ -191,6 +192,8 @@ class Router:
     def _respond(self, txn, status: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.sip is not None
         self.sip.send_response(txn, self.sip.endpoint.response(txn, status, headers=headers))
+        if status not in CHALLENGES:  # an INVITE refused before it became a call
+            self.services.tracer.forget(txn.request.call_id)
 
     def _new_call(self, event: RequestReceived) -> None:
         """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
@@ -256,6 +259,7 @@ class Router:
         leg.on_final = self.services.metrics.call_setup.observe
         leg.respond(100)
         call = self._make_call(route, leg, request, caller)
+        self.services.tracer.claim(call, request.call_id, event.source, self.sip.local_address)
         token = CALL_UUID.set(call.uuid)  # the call's tasks copy it: their log lines name it
         try:
             self._run_call(call, route, note, missing_app)
@@ -299,6 +303,8 @@ class Router:
             txn = event.transaction
             response = self.sip.endpoint.response(txn, verdict.status, headers=verdict.headers)
             self.sip.send_response(txn, response)
+            if verdict.status not in CHALLENGES:
+                self.services.tracer.forget(txn.request.call_id)
         return verdict
 
     def _make_call(

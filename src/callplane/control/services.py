@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
+from callplane.calls.tracer import Tracer
 from callplane.calls.twilio_params import placed_through_twilio
 from callplane.config import Settings
 from callplane.control.node import Node
@@ -58,6 +59,7 @@ class Services:
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
     streams: StreamConnector = field(default_factory=StreamSockets)  # <Stream> WebSockets
+    tracer: Tracer = field(default_factory=Tracer)  # the call inspector (off unless set)
     # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
     guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
@@ -124,10 +126,12 @@ class Services:
             self._quiet.set()
         callbacks = self._ended_callbacks(call, cause)
         self.records.put(call.record, [callback.stored for callback in callbacks])
+        self.tracer.finished(call, cause)
         if callbacks:
             keys = SigningKeys(call.route.account.auth_token)
             for callback in callbacks:
-                self.spawn(self._after_record(call.uuid, self.webhooks.deliver(callback, keys)))
+                delivery = self.webhooks.deliver(callback, keys, call.trace)
+                self.spawn(self._after_record(call.uuid, delivery))
 
     def _ended_callbacks(self, call: Call, cause: Cause) -> list[Callback]:
         """The hangup callback and the ``call-rejected`` status callback an ended call
@@ -145,7 +149,12 @@ class Services:
             )
             callbacks.append(
                 self.webhooks.prepare(
-                    app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach
+                    app.hangup_url,
+                    app.hangup_method,
+                    params,
+                    auth_id=auth_id,
+                    reach=call.reach,
+                    kind="hangup",
                 )
             )
         if call.reject_reason and app.status_callback_url:
@@ -158,6 +167,7 @@ class Services:
                     auth_id=auth_id,
                     reach=call.reach,
                     json_body=event,
+                    kind="status",
                 )
             )
         return callbacks

@@ -173,7 +173,7 @@ class InboundStream:
         self.bad_seq = SEQ_MOD + 1
         self.probation = MIN_SEQUENTIAL
         self.received = 0
-        self.late = 0  # packets older than the newest one (reordered), for metrics
+        self.late = 0  # packets older than the newest one seen (reordered or duplicated)
         self.expected_prior = 0
         self.received_prior = 0
         self.jitter = 0.0

@@ -40,7 +40,7 @@ export function Webhooks({ webhooks }: { webhooks: Webhook[] }) {
             <div className="webhook-url">
               <strong>{w.method}</strong> <code>{w.url}</code>
             </div>
-            <div className="muted">{w.signed ? "signed (X-Plivo-Signature)" : "not signed"}</div>
+            <div className="muted">{w.signed ? "signed" : "not signed"}</div>
             <table className="params">
               <tbody>
                 {Object.entries(w.params ?? {}).map(([name, value]) => (

@@ -1,0 +1,207 @@
+"""The call inspector in the console, on real SIPp calls through `callplane serve` with
+capture on: a refused call's SIP ladder and message text, an answer URL that times out
+(its retries, the fallback, the Debugger page), and a bridged call's legs and RTP figures."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.console.browser import Console
+from tests.console.conftest import serve
+from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, sipp
+
+REFUSED = "15550007201"
+SLOW = "15550007202"
+BRIDGED = "15550007203"
+REJECT_DOCUMENT = {
+    "schema": 1,
+    "name": "refuse",
+    "nodes": [
+        {"id": "Start", "type": "start"},
+        {"id": "Hangup_1", "type": "hangup", "settings": {"reason": "rejected"}},
+    ],
+    "edges": [{"from": "Start", "exit": "incoming_call", "to": "Hangup_1"}],
+}
+# A message's header line in the text export: time, source -> destination, transport.
+EXPORT_HEADER = re.compile(r"^\S+Z 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ \(udp\)$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+    yield from serve(tmp_path_factory, "--trace", "all")
+
+
+def inbound_call(callplane: CallplaneServer, number: str, timeout: float = 15) -> str:
+    """The uuid of the inbound call to ``number``, once its record is written."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = callplane.api("GET", f"Call/?to_number={number}&call_direction=inbound")
+        if found["objects"]:
+            return str(found["objects"][0]["call_uuid"])
+        time.sleep(0.05)
+    raise AssertionError(f"no call record to {number}")
+
+
+def wait_for_trace(
+    callplane: CallplaneServer,
+    uuid: str,
+    ready: Callable[[dict[str, Any]], bool],
+    timeout: float = 15,
+) -> dict[str, Any]:
+    """The call's trace, once ``ready`` holds for it (capture is written as the call ends)."""
+    deadline = time.monotonic() + timeout
+    trace: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            trace = callplane.api("GET", f"Call/{uuid}/Trace/")
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 404:
+                raise
+        else:
+            if ready(trace):
+                return trace
+        time.sleep(0.05)
+    raise AssertionError(f"the trace of {uuid} never got ready: {trace}")
+
+
+def open_call(console: Console, number: str) -> None:
+    """From the call log, open the inbound call to ``number``."""
+    console.go("Call log")
+    row = console.page.locator("tr", has_text=number).filter(has_text="inbound")
+    row.get_by_role("link").click()
+    expect(console.page.get_by_role("tab", name=re.compile("^SIP ladder"))).to_be_visible()
+
+
+def test_refused_call_shows_its_sip_ladder(
+    console: Console, callplane: CallplaneServer, workdir: Path
+) -> None:
+    flow_id = callplane.api("POST", "Flow/", json={"name": "refuse"})["flow_id"]
+    callplane.api("POST", f"Flow/{flow_id}/", json={"document": REJECT_DOCUMENT})
+    callplane.api("POST", f"Flow/{flow_id}/Publish/")
+    callplane.number(REFUSED, None, flow_id=flow_id)
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to=REFUSED, code=603)
+    assert result.returncode == 0, result.output
+    uuid = inbound_call(callplane, REFUSED)
+    wait_for_trace(callplane, uuid, lambda t: any(m["method"] == "ACK" for m in t["sip"]))
+
+    open_call(console, REFUSED)
+    page = console.page
+    ladder = page.get_by_test_id("ladder")
+    expect(ladder.locator("[data-testid^=party-]")).to_have_count(2)
+    expect(ladder.get_by_test_id("party-caller")).to_contain_text("127.0.0.1")
+    labels = ladder.locator(".sip-label")
+    expect(labels.last).to_have_text("ACK")
+    texts = labels.all_inner_texts()
+    assert texts[:2] == ["INVITE", "100 Trying"], texts
+    assert re.fullmatch(r"603 \w+", texts[-2]), texts
+    assert set(texts[2:-2]) <= {"180 Ringing"}, texts  # a refusal may ring first
+    console.screenshot("inspector-ladder")
+
+    page.get_by_role("button", name=re.compile(r"^INVITE 127\.0\.0\.1:\d+ to ")).click()
+    message = page.get_by_test_id("sip-message")
+    expect(message).to_contain_text(f"INVITE sip:{REFUSED}@127.0.0.1")
+    expect(message).to_contain_text("X-PH-Campaign: spring")  # the caller's own header
+    expect(message).to_contain_text("CSeq: 1 INVITE")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download SIP text export").click()
+    export = Path(download.value.path()).read_text()
+    assert len(EXPORT_HEADER.findall(export)) == len(texts), export
+    assert f"INVITE sip:{REFUSED}@" in export and "\nACK sip:" in export
+
+
+def test_answer_url_timeout_shows_retries_fallback_and_debugger_entry(
+    console: Console, callplane: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    # Each attempt gives up after 300 ms, one retry on read timeouts; then the fallback.
+    slow = web.set("/inspector/slow", "<Response><Speak>late</Speak></Response>", delay=3)
+    fallback = web.set("/inspector/fallback", '<Response><Hangup reason="busy"/></Response>')
+    app_id = callplane.application(f"{slow}#rt=300&rc=1&rp=rt", fallback_answer_url=fallback)
+    callplane.number(SLOW, app_id)
+    result = sipp(workdir, "uac_final.xml", callplane.sip_port, to=SLOW, code=486)
+    assert result.returncode == 0, result.output
+    assert len(web.seen("/inspector/slow")) == 2
+    uuid = inbound_call(callplane, SLOW)
+    wait_for_trace(callplane, uuid, lambda t: len(t["webhooks"]) >= 2)
+
+    open_call(console, SLOW)
+    page = console.page
+    page.get_by_role("tab", name=re.compile("^Webhooks")).click()
+    answer = page.locator(".webhook", has_text="/inspector/slow")
+    expect(answer).to_contain_text("answer")
+    expect(answer.locator(".outcome")).to_have_text("failed")
+    expect(answer.get_by_test_id("attempt")).to_have_count(2)
+    expect(answer.get_by_test_id("attempt").nth(1)).to_contain_text("Attempt 2")
+    expect(answer).to_contain_text("CallUUID")  # the request's parameters
+    fallen_back = page.locator(".webhook", has_text="/inspector/fallback")
+    expect(fallen_back).to_contain_text("fallback")
+    expect(fallen_back.get_by_test_id("attempt")).to_have_count(1)
+    expect(fallen_back.get_by_test_id("attempt")).to_contain_text("HTTP 200")
+    expect(fallen_back.get_by_test_id("attempt")).to_contain_text('<Hangup reason="busy"/>')
+    console.screenshot("inspector-webhooks")
+
+    console.go("Debugger")
+    table = page.get_by_test_id("debugger")
+    expect(table.locator("tr", has_text=uuid).first).to_be_visible()
+    page.get_by_label("Call UUID").fill(uuid)
+    page.get_by_role("button", name="Filter").click()
+    rows = table.locator("tbody tr")
+    expect(rows.filter(has_not_text=uuid)).to_have_count(0)
+    level = rows.first.locator("td").nth(1).inner_text()
+    page.get_by_label("Level").select_option(level)
+    expect(rows.first).to_contain_text(uuid)
+    expect(rows.locator("td:nth-child(2)").filter(has_not_text=level)).to_have_count(0)
+    console.screenshot("inspector-debugger")
+    rows.first.get_by_role("link", name=uuid).click()
+    expect(page.get_by_role("heading", name=f"Call {uuid}")).to_be_visible()
+
+
+def mulaw_tone(path: Path) -> Path:
+    """Three seconds of 440 Hz in a mu-law WAV file, what SIPp's rtp_stream plays."""
+    tone = ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(path), "synth", "3"]
+    subprocess.run([*tone, "sine", "440"], check=True)
+    return path
+
+
+def test_bridged_call_shows_both_legs_and_their_rtp_figures(
+    console: Console, callplane: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    wav = mulaw_tone(workdir / "tone.wav").name  # both SIPps run in workdir
+    callee = SippUas(workdir, "uas_answer_rtp_until_bye.xml", ring_ms=100, wav=wav)
+    document = f"<Response><Dial><User>{callee.uri('alice')}</User></Dial></Response>"
+    callplane.number(BRIDGED, callplane.application(web.set("/inspector/bridge", document)))
+    caller = sipp(
+        workdir, "uac_dial_answered_rtp.xml", callplane.sip_port, to=BRIDGED, hold_ms=1500, wav=wav
+    )
+    assert caller.returncode == 0, caller.output
+    assert callee.result().returncode == 0
+    uuid = inbound_call(callplane, BRIDGED)
+    wait_for_trace(callplane, uuid, lambda t: len(t["quality"]) >= 2)
+
+    open_call(console, BRIDGED)
+    page = console.page
+    ladder = page.get_by_test_id("ladder")
+    expect(ladder.locator("[data-testid^=party-]")).to_have_count(3)
+    b_leg = ladder.locator("[data-testid^=party-]").nth(2)
+    expect(b_leg).to_contain_text(f"127.0.0.1:{callee.port}")
+    expect(ladder.locator(".sip-label", has_text="BYE")).to_have_count(2)  # caller's, callee's
+    console.screenshot("inspector-bridge-ladder")
+
+    page.get_by_role("tab", name=re.compile("^Quality")).click()
+    rows = page.get_by_test_id("quality").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        received = row.locator("td").nth(2).inner_text()
+        assert int(received) > 20, row.inner_text()  # 1.5 s of 20 ms packets from each SIPp
+    legs = [row.locator("td").first.inner_text() for row in rows.all()]
+    assert "Caller" in legs and len(set(legs)) == 2, legs
+    console.screenshot("inspector-quality")

@@ -46,7 +46,7 @@ export function Webhooks({ webhooks }: { webhooks: Webhook[] }) {
                 {Object.entries(w.params ?? {}).map(([name, value]) => (
                   <tr key={name}>
                     <th>{name}</th>
-                    <td>{String(value)}</td>
+                    <td>{typeof value === "string" ? value : JSON.stringify(value)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -39,7 +39,7 @@ export interface Webhook {
   kind: string;
   method: string;
   url: string;
-  params: Record<string, string>;
+  params: Record<string, unknown>; // form fields (a repeated one as a list) or a JSON body
   signed: boolean;
   attempts: Attempt[];
   outcome: string;
@@ -72,7 +72,7 @@ export interface Note {
 export interface Trace {
   call_uuid: string;
   mode: string;
-  started_at: string;
+  started_at: string | null;
   truncated: boolean;
   parties: Party[];
   sip: SipMessage[];

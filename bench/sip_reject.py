@@ -183,12 +183,14 @@ def main() -> None:
     print_summary(runs)
 
 
-def configured_server(tmp: Path, http_port: int, hangup: bool = False) -> CallplaneServer:
+def configured_server(
+    tmp: Path, http_port: int, hangup: bool = False, extra: tuple[str, ...] = ()
+) -> CallplaneServer:
     """A fresh `callplane serve` (each mode starts clean), with both numbers set up;
-    with ``hangup`` the application has a hangup URL."""
+    with ``hangup`` the application has a hangup URL; ``extra``: more serve flags."""
     data = tmp / f"server-{time.monotonic_ns()}"
     data.mkdir()
-    server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB)).start()
+    server = CallplaneServer(data, extra=("--log-level", "WARNING", *LAB, *extra)).start()
     base = f"http://127.0.0.1:{http_port}"
     app = server.application(f"{base}/answer", hangup_url=f"{base}/hangup" if hangup else "")
     server.number(WEBHOOK_NUMBER, app)

@@ -36,6 +36,11 @@ class Settings:
     sip_tcp_idle_timeout: float = 600.0  # seconds without a message or keep-alive
     sip_tcp_max_per_source: int = 32  # concurrent SIP/TCP connections from one IP
     sip_tcp_max_connections: int = 2048  # concurrent SIP/TCP connections in all
+    # The call inspector (docs/api.md "Call inspector"): which calls keep a trace, for
+    # how long, and how large one may grow.
+    trace: str = "failed"  # "all" | "failed" | "off"
+    trace_retention_days: float = 7.0
+    trace_max_bytes: int = 512 * 1024
 
     @property
     def public_http_url(self) -> str:

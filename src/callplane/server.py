@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 
@@ -27,6 +27,7 @@ from callplane.calls import causes
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordBatchOutbox, RecordWriter, bill, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
+from callplane.calls.tracer import Tracer
 from callplane.config import Settings
 from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
@@ -128,12 +129,19 @@ async def serve(settings: Settings) -> None:
         tcp_limits=tcp_limits(settings),
     )
     router.sip = sip
+    tracer = services.tracer
+    if tracer.on:
+        sip.tap = tracer.tap
     worker = OutboxWorker(webhooks, lambda auth_id: signing_keys(store, auth_id))
     await sip.start(settings.sip_host, settings.sip_port, settings.public_host)
     registrar.start()
     records.start()
     worker.start()
     reporter = asyncio.get_running_loop().create_task(guard.report_forever())
+    retention = timedelta(days=settings.trace_retention_days)
+    tending = asyncio.get_running_loop().create_task(
+        tracer.tend(store.delete_traces_before, retention)
+    )
     app = create_app(
         store,
         live=LiveCallControl(services),
@@ -173,6 +181,7 @@ async def serve(settings: Settings) -> None:
     finally:
         router.stop_all()
         reporter.cancel()
+        tending.cancel()
         await services.drain()
         if services.flows is not None:
             await services.flows.aclose()
@@ -205,6 +214,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         flows=FlowRunner(store.save_flow_run, policy),
         streams=StreamSockets(policy),
         guard=SourceGuard.of(settings.pike_window, settings.pike_threshold, settings.ban_seconds),
+        tracer=Tracer(settings.trace, max_bytes=settings.trace_max_bytes, records=records),
     )
 
 

@@ -32,7 +32,9 @@ class HeldWrites:
         self.taken = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def write(self, records: list[CallRecord], outbox: OutboxChanges) -> None:
+    async def write(
+        self, records: list[CallRecord], outbox: OutboxChanges, traced: object = None
+    ) -> None:
         self.taken.set()
         await self.release.wait()
         await self.store.write_records(records, outbox)
@@ -92,7 +94,9 @@ class FailingWrites:
         self.failures = failures
         self.calls = 0
 
-    async def write(self, records: list[CallRecord], outbox: OutboxChanges) -> None:
+    async def write(
+        self, records: list[CallRecord], outbox: OutboxChanges, traced: object = None
+    ) -> None:
         self.calls += 1
         if self.calls <= self.failures:
             raise sqlite3.OperationalError("database is locked")

@@ -24,6 +24,7 @@ from callplane.calls.call import Call, new_call_uuid
 from callplane.calls.causes import Cause
 from callplane.calls.outbound import OutboundLegs
 from callplane.calls.records import RecordWriter
+from callplane.calls.tracer import Tracer
 from callplane.config import Settings
 from callplane.errors import WebhookError
 from callplane.media.call_media import CallMedia
@@ -388,11 +389,14 @@ class FakeServices:
     recordings: list[Recording] = field(default_factory=list)
     ended: list[tuple[str, Cause]] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tracer: Tracer = field(default_factory=Tracer)  # off: the call inspector's capture
 
     def __post_init__(self) -> None:
         self.settings = Settings(data_dir=self.data_dir, sip_host="127.0.0.1")
 
-        async def write(batch: list[CallRecord], outbox: OutboxChanges | None = None) -> None:
+        async def write(
+            batch: list[CallRecord], outbox: OutboxChanges | None = None, traced: object = None
+        ) -> None:
             self.written.extend(batch)
 
         self.records = RecordWriter(write)

@@ -29,6 +29,7 @@ from callplane.webhooks.ssrf import Reach, reach_of
 
 if TYPE_CHECKING:
     from callplane.calls.services import CallServices
+    from callplane.calls.trace import CallTrace
     from callplane.media.call_media import CallMedia
     from callplane.net.sip_transport import SipTransport
     from callplane.sip.dialog import Dialog
@@ -132,6 +133,7 @@ class Call:
         self.end_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run once the call ends
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
         self.streams: dict[str, ForkedStream] = {}  # <Stream>s beside the document, by id
+        self.trace: CallTrace | None = None  # the call inspector's capture (calls/tracer.py)
 
     @property
     def uuid(self) -> str:
@@ -176,14 +178,15 @@ class Call:
         ):
             if not url:
                 continue
+            kind = "answer" if url == app.answer_url else "fallback"
             try:
                 params = in_dialect(answer_params(self.record, self.sip_headers), self.app_dialect)
-                return await self._fetch(url, method, params)
+                return await self._fetch(url, method, params, kind)
             except (WebhookError, MarkupError) as exc:
                 failures.append(exc)
-                self.note(
-                    f"{'answer' if url == app.answer_url else 'fallback'} URL: {exc}", "error"
-                )
+                self.note(f"{kind} URL: {exc}", "error")
+                if isinstance(exc, MarkupError):
+                    self._invalid_document(kind, url, exc)
         invalid = bool(failures) and isinstance(failures[-1], MarkupError)
         self.fail(causes.INVALID_ANSWER_XML if invalid else causes.ANSWER_URL_FAILED)
         return None
@@ -197,6 +200,8 @@ class Call:
         except (WebhookError, MarkupError) as exc:
             self.note(f"action URL: {exc}", "error")
             invalid = isinstance(exc, MarkupError)
+            if isinstance(exc, MarkupError):
+                self._invalid_document("action", url, exc)
             self.fail(causes.INVALID_ANSWER_XML if invalid else causes.ANSWER_URL_FAILED)
             return None
 
@@ -234,7 +239,13 @@ class Call:
         app = self.route.application
         return Dialect(app.dialect) if app and app.dialect else self.dialect
 
-    async def _fetch(self, url: str, method: str, params: dict[str, str]) -> Document:
+    def _invalid_document(self, kind: str, url: str, exc: MarkupError) -> None:
+        if self.trace is not None:
+            self.trace.problem("error", "invalid_document", f"{kind} URL {url}: {exc}")
+
+    async def _fetch(
+        self, url: str, method: str, params: dict[str, str], kind: str = "action"
+    ) -> Document:
         response = await self.services.webhooks.fetch(
             url,
             method,
@@ -242,6 +253,7 @@ class Call:
             self.route.account.auth_token,
             reach=self.reach,
             timeout=self.services.settings.answer_timeout,
+            kind=kind,
         )
         app = self.route.application
         pinned = Dialect(app.dialect) if app and app.dialect else None

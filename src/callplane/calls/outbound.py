@@ -208,6 +208,13 @@ class OutboundLeg:
         legs = self.services.outbound
         if legs is not None:
             legs.legs[self.invite.call_id] = self
+        self.services.tracer.follow(
+            self.parent,
+            self.invite.call_id,
+            self.destination.uri,
+            self.destination.address,
+            self.uuid,
+        )
         self.services.spawn(self._transact(self.invite))
 
     def _build_invite(self, host: str, rtp_port: int) -> Request:
@@ -404,9 +411,19 @@ class OutboundLeg:
         self.ended.set()
         self._set_state(LegState.ENDED)
         if self.rtp is not None:
+            if was_answered or self.early_media:
+                self._trace_media(self.rtp)
             self.services.spawn(self.rtp.close())
         if self._transaction_done and self.dialog is None:
             self._forget()
+
+    def _trace_media(self, rtp: RtpSession) -> None:
+        trace = self.parent.trace
+        party = (
+            self.services.tracer.party_of(self.parent, self.invite.call_id) if self.invite else None
+        )
+        if trace is not None and party is not None:
+            trace.media_ended(party, rtp.stats())
 
     def _forget(self) -> None:
         legs = self.services.outbound

@@ -6,7 +6,8 @@ an answered call is also written when it is answered, so that a crash bills it.
 Snapshots are coalesced by ``call_uuid`` while they wait, so a call that ends
 within one flush interval costs one row write.
 
-The same batches carry the callback outbox (``pending_callbacks``): the rows of
+The same batches carry the call inspector's traces and Debugger events (issue 16,
+``put_trace``), and the callback outbox (``pending_callbacks``): the rows of
 the callbacks a record owes (its hangup callback) go in the record's own
 transaction, and every other callback's row is written before its first
 attempt; deliveries (row deleted) and new schedules follow in later batches.
@@ -28,12 +29,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from callplane.calls.causes import Cause
-from callplane.store.models import Account, CallRecord, PendingCallback
+from callplane.store.models import Account, CallRecord, DebuggerEvent, PendingCallback, StoredTrace
 from callplane.store.outbox import OutboxChanges
+from callplane.store.traces import TraceBatch
 
 log = logging.getLogger("callplane.records")
 
-WriteBatch = Callable[[list[CallRecord], OutboxChanges], Awaitable[None]]
+WriteBatch = Callable[[list[CallRecord], OutboxChanges, TraceBatch], Awaitable[None]]
 ReadDue = Callable[[datetime, int], Awaitable[list[PendingCallback]]]
 
 
@@ -145,6 +147,7 @@ class RecordWriter:
         self._writing: dict[str, CallRecord] = {}  # the batch being written now
         self._outbox = _OutboxQueue()
         self._outbox_writing = _OutboxQueue()
+        self._traced = TraceBatch([], [])
         self._records_waiting = _Waiters()
         self._callbacks_waiting = _Waiters()
         self._taken = 0  # batches taken to be written, and the last one written:
@@ -163,6 +166,13 @@ class RecordWriter:
             self._outbox.save(cb)
         if len(self._pending) >= self._max_batch:
             self._wake.set()
+
+    def put_trace(self, trace: StoredTrace | None, events: Iterable[DebuggerEvent] = ()) -> None:
+        """Queue a call's trace (None: none kept) and its Debugger events."""
+        assert isinstance(self._traced.traces, list) and isinstance(self._traced.events, list)
+        if trace is not None:
+            self._traced.traces.append(trace)
+        self._traced.events.extend(events)
 
     async def written(self, call_uuid: str, timeout: float = 5.0) -> None:
         """Wait until the latest snapshot of ``call_uuid`` is in the store."""
@@ -228,14 +238,15 @@ class RecordWriter:
                 delay = min(delay * 2, self._max_retry_delay)
 
     async def flush(self) -> None:
-        while self._pending or self._outbox:
+        while self._pending or self._outbox or self._traced:
             batch, self._pending = self._pending, {}
             changes, self._outbox = self._outbox, _OutboxQueue()
+            traced, self._traced = self._traced, TraceBatch([], [])
             self._writing, self._outbox_writing = batch, changes
             self._taken += 1
             taken = self._taken
             try:
-                await self._write(list(batch.values()), changes.changes())
+                await self._write(list(batch.values()), changes.changes(), traced)
             except Exception as exc:
                 log.warning(
                     "writing %d call record(s) and %d callback change(s) failed, will retry: %s",
@@ -246,6 +257,7 @@ class RecordWriter:
                 for uuid, record in batch.items():
                     self._pending.setdefault(uuid, record)
                 self._outbox = changes.then(self._outbox)
+                self._traced = _joined(traced, self._traced)
                 raise
             finally:
                 self._writing, self._outbox_writing = {}, _OutboxQueue()
@@ -276,6 +288,10 @@ class RecordWriter:
                 delay = min(delay * 2, self._max_retry_delay)
             else:
                 delay = self._retry_delay
+
+
+def _joined(older: TraceBatch, newer: TraceBatch) -> TraceBatch:
+    return TraceBatch([*older.traces, *newer.traces], [*older.events, *newer.events])
 
 
 class RecordBatchOutbox:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from callplane.calls.causes import Cause
     from callplane.calls.outbound import OutboundLegs
     from callplane.calls.records import RecordWriter
+    from callplane.calls.tracer import Tracer
     from callplane.config import Settings
     from callplane.media.conference import Conferences
     from callplane.media.fetch import AudioFetcher
@@ -55,6 +56,10 @@ class CallServices(Protocol):
 
     @property
     def trunks(self) -> TrunkTable: ...
+
+    @property
+    def tracer(self) -> Tracer:
+        """The call inspector's capture (``calls/tracer.py``)."""
 
     @property
     def outbound(self) -> OutboundLegs | None:

@@ -105,6 +105,28 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client may take to send a request's body.  [default: 60]",
 )
+@click.option(
+    "--trace",
+    type=click.Choice(["all", "failed", "off"]),
+    default="failed",
+    show_default=True,
+    help="Call inspector: keep every call's SIP/webhook/verb/RTP trace, only failed "
+    "calls' traces, or capture nothing.",
+)
+@click.option(
+    "--trace-retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="Days traces and Debugger events are kept.",
+)
+@click.option(
+    "--trace-max-bytes",
+    type=click.IntRange(min=1024),
+    default=512 * 1024,
+    show_default=True,
+    help="Largest trace of one call; later events are dropped (truncated: true).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -134,6 +156,9 @@ def serve(
     http_max_connections: int | None,
     http_header_timeout: float | None,
     http_body_timeout: float | None,
+    trace: str,
+    trace_retention_days: float,
+    trace_max_bytes: int,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -175,6 +200,9 @@ def serve(
         sip_tcp_idle_timeout=sip_tcp_idle_timeout,
         sip_tcp_max_per_source=sip_tcp_max_per_ip,
         sip_tcp_max_connections=sip_tcp_max,
+        trace=trace,
+        trace_retention_days=trace_retention_days,
+        trace_max_bytes=trace_max_bytes,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

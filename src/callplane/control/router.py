@@ -239,6 +239,7 @@ class Router:
         )
         leg.respond(100)
         call = self._make_call(route, leg, request, caller)
+        self.services.tracer.claim(call, request.call_id, event.source, self.sip.local_address)
         if note:
             call.note(note)
         refusal = self._screen(route, call)

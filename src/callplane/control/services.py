@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
+from callplane.calls.tracer import Tracer
 from callplane.calls.twilio_params import twilio_statuses
 from callplane.config import Settings
 from callplane.control.screening import Limits
@@ -54,6 +55,7 @@ class Services:
     trunks: TrunkTable = field(default_factory=TrunkTable)  # the store's, read by Dial
     conferences: Conferences = field(default_factory=Conferences)  # rooms by account, name
     streams: StreamConnector = field(default_factory=StreamSockets)  # <Stream> WebSockets
+    tracer: Tracer = field(default_factory=Tracer)  # the call inspector (off unless set)
     # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
     guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
@@ -104,10 +106,12 @@ class Services:
         self.limits.release(call.limit_keys)
         callbacks = self._ended_callbacks(call, cause)
         self.records.put(call.record, [callback.stored for callback in callbacks])
+        self.tracer.finished(call, cause)
         if callbacks:
             keys = SigningKeys(call.route.account.auth_token)
             for callback in callbacks:
-                self.spawn(self._after_record(call.uuid, self.webhooks.deliver(callback, keys)))
+                delivery = self.webhooks.deliver(callback, keys, call.trace)
+                self.spawn(self._after_record(call.uuid, delivery))
 
     def _ended_callbacks(self, call: Call, cause: Cause) -> list[Callback]:
         """The hangup callback and the ``call-rejected`` status callback an ended call
@@ -124,7 +128,12 @@ class Services:
             )
             callbacks.append(
                 self.webhooks.prepare(
-                    app.hangup_url, app.hangup_method, params, auth_id=auth_id, reach=call.reach
+                    app.hangup_url,
+                    app.hangup_method,
+                    params,
+                    auth_id=auth_id,
+                    reach=call.reach,
+                    kind="hangup",
                 )
             )
         if call.reject_reason and app.status_callback_url:
@@ -137,6 +146,7 @@ class Services:
                     auth_id=auth_id,
                     reach=call.reach,
                     json_body=event,
+                    kind="status",
                 )
             )
         return callbacks

@@ -12,9 +12,11 @@ import logging
 
 from callplane.calls import causes
 from callplane.calls.call import Call
+from callplane.calls.trace import CallTrace
 from callplane.markup.verbs import Document
 from callplane.verbs import EXECUTORS, PENDING
 from callplane.verbs.base import EarlyMedia, Ended, NewDocument
+from callplane.webhooks.observe import OBSERVER
 
 log = logging.getLogger("callplane.calls")
 
@@ -23,6 +25,7 @@ MAX_DOCUMENTS = 100  # redirect loops end here
 
 async def run(call: Call, first: Document | None = None) -> None:
     """Run the call's documents: ``first`` if given (inline), else the answer URL's."""
+    OBSERVER.set(call.trace)  # this task's webhooks go into the call's trace
     try:
         document = first if first is not None else await call.fetch_answer()
         for _ in range(MAX_DOCUMENTS):
@@ -68,7 +71,11 @@ async def execute(call: Call, document: Document) -> Document | None:
         if executor is None:
             call.fail_unsupported(type(verb).__name__, PENDING.get(type(verb), "unknown verb"))
             return None
-        outcome = await executor(call, verb)
+        span = call.trace.verb_started(type(verb).__name__) if call.trace else None
+        try:
+            outcome = await executor(call, verb)
+        finally:
+            CallTrace.verb_ended(span)
         if isinstance(outcome, EarlyMedia):
             following = await _early(call, outcome.document)
             if following is not None:

@@ -212,6 +212,7 @@ class RtpSessionStats:
     packets_received: int
     packets_lost: int
     jitter_ms: float
+    packets_late: int
     ignored_packets: int
     malformed_packets: int
     unknown_payload_packets: int
@@ -659,6 +660,7 @@ class RtpSession:
             packets_received=inbound.received if inbound else 0,
             packets_lost=max(0, inbound.lost) if inbound else 0,
             jitter_ms=inbound.jitter_seconds * 1000 if inbound else 0.0,
+            packets_late=inbound.late if inbound else 0,
             ignored_packets=self._counters["ignored"],
             malformed_packets=self._counters["malformed"],
             unknown_payload_packets=self._counters["unknown_payload_type"],

@@ -46,6 +46,9 @@ from callplane.sip.transaction import ClientTransaction, ServerTransaction
 logger = logging.getLogger("callplane.sip")
 
 EventHandler = Callable[[Event], None]
+# (direction "in"/"out", transport, source, destination, the message's bytes): who
+# captures messages for the call inspector (issue 16); None costs nothing.
+SipTap = Callable[[str, str, Address, Address, bytes], None]
 UDP_RECEIVE_BUFFER = 4 << 20
 WARNED_LIMIT = 1024
 
@@ -76,6 +79,7 @@ class SipTransport:
         self._timer_deadline: float | None = None
         self._address: Address | None = None
         self._warned: set[Address] = set()
+        self.tap: SipTap | None = None
 
     @property
     def local_address(self) -> Address:
@@ -255,12 +259,16 @@ class SipTransport:
     # -- input -------------------------------------------------------------
 
     def _receive(self, data: bytes, source: Address, transport: str) -> None:
+        if self.tap is not None:
+            self._tap("in", transport, source, self.local_address, data)
         self.endpoint.receive(data, source, transport, self._now())
         self._flush()
 
     def _flush(self) -> None:
         try:
             for data, dest, transport in self.endpoint.outgoing():
+                if self.tap is not None:
+                    self._tap("out", transport, self.local_address, dest, data)
                 self._send(data, dest, transport)
             for event in self.endpoint.events():
                 self._dispatch(event)
@@ -291,6 +299,13 @@ class SipTransport:
         future = self._futures.pop(txn, None)
         if future is not None and not future.done():
             future.set_result(response)
+
+    def _tap(self, direction: str, transport: str, src: Address, dst: Address, data: bytes) -> None:
+        assert self.tap is not None
+        try:
+            self.tap(direction, transport, src, dst, data)
+        except Exception:  # capture must never cost a call its message
+            logger.exception("SIP capture failed")
 
     # -- timers ------------------------------------------------------------
 

@@ -173,6 +173,7 @@ class InboundStream:
         self.bad_seq = SEQ_MOD + 1
         self.probation = MIN_SEQUENTIAL
         self.received = 0
+        self.late = 0  # packets older than the newest one seen (reordered or duplicated)
         self.expected_prior = 0
         self.received_prior = 0
         self.jitter = 0.0
@@ -264,6 +265,8 @@ class InboundStream:
             self.max_seq = sequence
         elif delta <= SEQ_MOD - MAX_MISORDER:
             return self._large_jump(sequence)
+        else:
+            self.late += 1
         self.received += 1
         return True
 

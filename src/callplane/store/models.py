@@ -277,3 +277,32 @@ class FlowRun:
     ended: datetime | None = None
     variables: dict[str, Any] = field(default_factory=dict)  # {"NodeId": {...}} at the end
     log: list[dict[str, Any]] = field(default_factory=list)  # {"time", "node", "event", ...}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTrace:
+    """A call's inspector trace (issue 16): the rendered JSON document of the call."""
+
+    call_uuid: str
+    auth_id: str
+    created: datetime
+    mode: str  # "all" or "failed": the mode that kept it
+    truncated: bool
+    body: str  # the trace JSON (docs/api.md, "Call inspector")
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class DebuggerEvent:
+    """An error or warning of a call, for the Debugger list."""
+
+    event_id: str
+    auth_id: str
+    at: datetime
+    level: str  # "error" or "warning"
+    kind: str  # invalid_document, webhook_failed, webhook_timeout, call_refused...
+    message: str
+    call_uuid: str | None = None

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callplane.errors import NotFound, ValidationError
-from callplane.store import reads, rows
+from callplane.store import reads, rows, traces
 from callplane.store import tables as t
 from callplane.store.caches import Credentials, Refreshed
 from callplane.store.ids import (
@@ -49,6 +49,7 @@ from callplane.store.models import (
     Application,
     BlockRule,
     CallRecord,
+    DebuggerEvent,
     Endpoint,
     FlowRun,
     FlowVersion,
@@ -56,6 +57,7 @@ from callplane.store.models import (
     Recording,
     Route,
     StoredFlow,
+    StoredTrace,
     Trunk,
     UsagePeriod,
 )
@@ -63,6 +65,7 @@ from callplane.store.outbox import OutboxChanges, SqlOutbox
 from callplane.store.routes import EndpointIndex, build_routes
 from callplane.store.secrets import digest_ha1, secret_digest
 from callplane.store.sql import count_of, date_bucket, install_sqlite_pragmas, upsert
+from callplane.store.traces import TraceBatch
 from callplane.store.trunks import TrunkTable, apply_changes, new_trunk_id
 from callplane.store.trunks import from_row as trunk_of
 from callplane.store.trunks import to_row as trunk_row
@@ -156,6 +159,7 @@ class Store:
         # (auth id, filters) -> count(*) of the records a list matches
         self._call_counts: Refreshed[tuple[str, tuple[Any, ...]], int] = Refreshed(ttl=2.0)
         self.outbox = SqlOutbox(engine)
+        self._traces = traces.TraceRows(engine.dialect.name)
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -903,16 +907,22 @@ class Store:
     # -- call records ---------------------------------------------------------
 
     async def write_records(
-        self, records: Sequence[CallRecord], outbox: OutboxChanges | None = None
+        self,
+        records: Sequence[CallRecord],
+        outbox: OutboxChanges | None = None,
+        traced: TraceBatch | None = None,
     ) -> None:
         """Upsert records by call_uuid (the last of duplicates wins) and apply the
-        ``outbox`` changes (the callbacks these records owe, deliveries...), all in
-        one transaction."""
+        ``outbox`` changes (the callbacks these records owe, deliveries...) and the
+        ``traced`` rows (call inspector), all in one transaction."""
         latest = {r.call_uuid: r for r in records}
         if not latest:
-            if outbox:
+            if outbox or traced:
                 async with self._engine.begin() as conn:
-                    await self.outbox.apply(conn, outbox)
+                    if outbox:
+                        await self.outbox.apply(conn, outbox)
+                    if traced:
+                        await self._traces.write(conn, traced)
             return
         params = [rows.record_row(r) for r in latest.values()]
         c = t.call_records.c
@@ -926,6 +936,8 @@ class Store:
             await conn.execute(self._upsert_records, params)
             if outbox:
                 await self.outbox.apply(conn, outbox)
+            if traced:
+                await self._traces.write(conn, traced)
         self._count_added([r for uuid, r in latest.items() if uuid not in old], latest.values())
 
     def _count_added(self, added: list[CallRecord], written: Iterable[CallRecord]) -> None:
@@ -968,6 +980,29 @@ class Store:
         )
         found = await self._all(page, {**where, "limit": limit, "offset": offset})
         return Page([rows.call_record(row) for row in found], total)
+
+    # -- call inspector (issue 16) ---------------------------------------------
+
+    async def get_trace(
+        self, auth_id: str, call_uuid: str, *, include_subaccounts: bool = False
+    ) -> StoredTrace | None:
+        owned = _owned(t.call_traces.c.auth_id, auth_id, include_subaccounts)
+        row = await self._first(traces.trace_query(owned), {"call_uuid": call_uuid})
+        return traces.trace_of(row) if row else None
+
+    async def list_debugger_events(
+        self, auth_id: str, *, limit: int = 20, offset: int = 0, filters: Mapping[str, str]
+    ) -> Page[DebuggerEvent]:
+        """``auth_id``'s own Debugger events, newest first (``level``, ``kind``,
+        ``call_uuid`` filters)."""
+        stmt = traces.events_query(auth_id, dict(filters))
+        return await self._page(stmt, limit, offset, traces.event_of)
+
+    async def delete_traces_before(self, before: datetime) -> None:
+        """Forget traces and Debugger events older than ``before`` (retention)."""
+        async with self._engine.begin() as conn:
+            for stmt in traces.expired(before):
+                await conn.execute(stmt)
 
     async def usage(
         self, auth_id: str, start: date, end: date, *, period: str = "day"

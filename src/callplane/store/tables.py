@@ -288,3 +288,31 @@ flow_runs = sa.Table(
     sa.Column("log", sa.JSON, nullable=False),
     sa.Index("ix_flow_runs_flow_recent", "auth_id", "flow_id", "started", "run_id"),
 )
+
+# The call inspector (issue 16): one trace per call (its JSON document, rendered at
+# the end of the call) and the Debugger's errors and warnings. Both are deleted
+# after --trace-retention-days; like records, they outlive what they refer to.
+call_traces = sa.Table(
+    "call_traces",
+    metadata,
+    sa.Column("call_uuid", sa.String(64), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False, index=True),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+debugger_events = sa.Table(
+    "debugger_events",
+    metadata,
+    sa.Column("event_id", sa.String(32), primary_key=True),
+    sa.Column("auth_id", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("call_uuid", sa.String(64), nullable=True),
+    sa.Index("ix_debugger_events_account_recent", "auth_id", "at", "event_id"),
+)

@@ -34,6 +34,7 @@ import base64
 import json
 import logging
 import ssl
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterable, Mapping
@@ -49,6 +50,7 @@ import httpx
 from callplane.errors import WebhookError
 from callplane.store.models import PendingCallback
 from callplane.webhooks import signing
+from callplane.webhooks.observe import OBSERVER, RequestWatch, WebhookObserver
 from callplane.webhooks.outbox import MemoryOutbox, OutboxSink, utcnow
 from callplane.webhooks.policy import (
     CALLBACK_POLICY,
@@ -111,6 +113,7 @@ class Callback:
     request: _Request
     policy: Policy
     reach: Reach  # what the outbound request policy lets it reach
+    kind: str = "callback"  # for the call inspector: hangup, status, callback...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class _Failure:
     kind: str  # policy.FAILURES member, "tt" or "other"
     error: WebhookError
     attempts: int = 1
+    response: WebhookResponse | None = None  # a non-2xx answer, for the call inspector
 
 
 class WebhookClient:
@@ -175,13 +179,18 @@ class WebhookClient:
         reach: Reach,
         timeout: float | None = None,
         main_auth_token: str | None = None,
+        kind: str = "action",
     ) -> WebhookResponse:
-        """Request an action URL; return its 2xx response or raise WebhookError."""
+        """Request an action URL; return its 2xx response or raise WebhookError.
+        ``kind`` names the request for the call inspector (answer, fallback, action)."""
         defaults = self._action_defaults if timeout is None else action_policy(timeout)
         target, policy = split_url(url, defaults)
         request = _form_request(_method(method), target, params)
         keys = SigningKeys(auth_token, main_auth_token)
-        result = await self._send(request, policy, keys, reach)
+        watch = _watch(OBSERVER.get(), kind, request, keys)
+        result = await self._send(request, policy, keys, reach, watch)
+        if watch is not None:
+            watch.done("failed" if isinstance(result, _Failure) else "ok")
         if isinstance(result, _Failure):
             raise result.error
         return result
@@ -195,6 +204,7 @@ class WebhookClient:
         auth_id: str,
         reach: Reach,
         json_body: Mapping[str, Any] | None = None,
+        kind: str = "callback",
     ) -> Callback:
         """A callback ready for the outbox and for :meth:`deliver`. Its row is due only
         after the first attempt (with the URL's retries) has had all its time: until
@@ -218,7 +228,7 @@ class WebhookClient:
             next_attempt=now + timedelta(seconds=policy.total_timeout + self._outbox_delay),
             created=now,
         )
-        return Callback(stored, request, policy, reach)
+        return Callback(stored, request, policy, reach, kind)
 
     async def notify(
         self,
@@ -231,21 +241,28 @@ class WebhookClient:
         reach: Reach,
         json_body: Mapping[str, Any] | None = None,
         main_auth_token: str | None = None,
+        kind: str = "callback",
     ) -> bool:
         """Deliver a callback, written to the outbox before the first attempt; True if
         delivered now, else it stays in the outbox for the worker (unless the outbound
         request policy refused it: that would not change)."""
         callback = self.prepare(
-            url, method, params, auth_id=auth_id, reach=reach, json_body=json_body
+            url, method, params, auth_id=auth_id, reach=reach, json_body=json_body, kind=kind
         )
         await self.outbox.save(callback.stored)
         return await self.deliver(callback, SigningKeys(auth_token, main_auth_token))
 
-    async def deliver(self, callback: Callback, keys: SigningKeys) -> bool:
+    async def deliver(
+        self, callback: Callback, keys: SigningKeys, observer: WebhookObserver | None = None
+    ) -> bool:
         """The first attempt (with the URL's retries) at a callback already in the
         outbox: its row is deleted once delivered (or refused by the outbound request
-        policy), else scheduled for the worker."""
-        result = await self._send(callback.request, callback.policy, keys, callback.reach)
+        policy), else scheduled for the worker. ``observer``: who watches it (default:
+        the task's, :data:`~callplane.webhooks.observe.OBSERVER`)."""
+        watch = _watch(observer or OBSERVER.get(), callback.kind, callback.request, keys)
+        result = await self._send(callback.request, callback.policy, keys, callback.reach, watch)
+        if watch is not None:
+            watch.done(_outcome(result))
         callback_id = callback.stored.callback_id
         if not isinstance(result, _Failure) or result.kind == _REFUSED:
             await self.outbox.delete(callback_id)
@@ -267,13 +284,21 @@ class WebhookClient:
         return not isinstance(result, _Failure)
 
     async def _send(
-        self, request: _Request, policy: Policy, keys: SigningKeys, reach: Reach
+        self,
+        request: _Request,
+        policy: Policy,
+        keys: SigningKeys,
+        reach: Reach,
+        watch: RequestWatch | None = None,
     ) -> WebhookResponse | _Failure:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + policy.total_timeout
         attempt = 1
         while True:
+            started = loop.time()
             result = await self._attempt_until(request, policy, keys, reach, deadline)
+            if watch is not None:
+                _report(watch, result, loop.time() - started)
             if not isinstance(result, _Failure):
                 return result
             _log_failure(result, attempt)
@@ -597,6 +622,45 @@ def _json_request(method: str, url: str, body: Mapping[str, Any]) -> _Request:
     return _Request(method, url, encoded, JSON)
 
 
+def _watch(
+    observer: WebhookObserver | None, kind: str, request: _Request, keys: SigningKeys
+) -> RequestWatch | None:
+    if observer is None:
+        return None
+    return observer.request(
+        kind,
+        request.method,
+        request.url,
+        request.form,
+        request.body,
+        request.content_type,
+        bool(keys.auth_token),
+    )
+
+
+def _outcome(result: WebhookResponse | _Failure) -> str:
+    """A callback's first delivery: ok, queued for the worker, or failed for good."""
+    if not isinstance(result, _Failure):
+        return "ok"
+    return "failed" if result.kind == _REFUSED else "queued"
+
+
+def _report(watch: RequestWatch, result: WebhookResponse | _Failure, latency: float) -> None:
+    started = time.time() - latency
+    if isinstance(result, _Failure):
+        error = result.error
+        message = str(error).removeprefix(f"{error.url}: ")
+        answer = result.response
+        if answer is None:
+            watch.attempt(started, latency, error.status, message, "", b"")
+        else:
+            watch.attempt(
+                started, latency, answer.status, message, answer.content_type, answer.body
+            )
+    else:
+        watch.attempt(started, latency, result.status, None, result.content_type, result.body)
+
+
 def _stored_request(cb: PendingCallback, url: str) -> _Request:
     form: dict[str, list[str]] = {}
     if cb.method == "POST" and cb.content_type == FORM:
@@ -621,7 +685,7 @@ def _check_status(response: WebhookResponse) -> WebhookResponse | _Failure:
     if 200 <= status < 300:
         return response
     kind = SERVER_ERROR if status >= 500 else CLIENT_ERROR if status >= 400 else _OTHER
-    return _Failure(kind, WebhookError(f"HTTP {status}", response.url, status))
+    return _Failure(kind, WebhookError(f"HTTP {status}", response.url, status), response=response)
 
 
 def _translate(exc: Exception, url: str) -> _Failure:

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.console.browser import Console
 from tests.console.conftest import serve
-from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, sipp
+from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_port, sipp
 
 REFUSED = "15550007201"
 SLOW = "15550007202"
@@ -100,7 +100,7 @@ def test_refused_call_shows_its_sip_ladder(
     expect(ladder.get_by_test_id("party-caller")).to_contain_text("127.0.0.1")
     labels = ladder.locator(".sip-label")
     expect(labels.last).to_have_text("ACK")
-    texts = labels.all_inner_texts()
+    texts = labels.all_text_contents()  # SVG text has no innerText
     assert texts[:2] == ["INVITE", "100 Trying"], texts
     assert re.fullmatch(r"603 \w+", texts[-2]), texts
     assert set(texts[2:-2]) <= {"180 Ringing"}, texts  # a refusal may ring first
@@ -166,8 +166,8 @@ def test_answer_url_timeout_shows_retries_fallback_and_debugger_entry(
 
 
 def mulaw_tone(path: Path) -> Path:
-    """Three seconds of 440 Hz in a mu-law WAV file, what SIPp's rtp_stream plays."""
-    tone = ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(path), "synth", "3"]
+    """Four seconds of 440 Hz in a mu-law WAV file, what SIPp's rtp_stream plays."""
+    tone = ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(path), "synth", "4"]
     subprocess.run([*tone, "sine", "440"], check=True)
     return path
 
@@ -175,12 +175,18 @@ def mulaw_tone(path: Path) -> Path:
 def test_bridged_call_shows_both_legs_and_their_rtp_figures(
     console: Console, callplane: CallplaneServer, web: WebhookServer, workdir: Path
 ) -> None:
-    wav = mulaw_tone(workdir / "tone.wav").name  # both SIPps run in workdir
-    callee = SippUas(workdir, "uas_answer_rtp_until_bye.xml", ring_ms=100, wav=wav)
-    document = f"<Response><Dial><User>{callee.uri('alice')}</User></Dial></Response>"
+    audio = mulaw_tone(workdir / "tone.wav")
+    callee = SippUas(workdir, "uas_answer_rtp_until_bye.xml", ring_ms=100, audio=audio)
+    document = f'<Response><Dial timeLimit="2"><User>{callee.uri("alice")}</User></Dial></Response>'
     callplane.number(BRIDGED, callplane.application(web.set("/inspector/bridge", document)))
+    media_port = ("-mp", str(free_port()))  # not the callee's default one
     caller = sipp(
-        workdir, "uac_dial_answered_rtp.xml", callplane.sip_port, to=BRIDGED, hold_ms=1500, wav=wav
+        workdir,
+        "uac_dial_answered_rtp.xml",
+        callplane.sip_port,
+        to=BRIDGED,
+        audio=audio,
+        extra=media_port,
     )
     assert caller.returncode == 0, caller.output
     assert callee.result().returncode == 0
@@ -201,7 +207,9 @@ def test_bridged_call_shows_both_legs_and_their_rtp_figures(
     expect(rows).to_have_count(2)
     for row in rows.all():
         received = row.locator("td").nth(2).inner_text()
-        assert int(received) > 20, row.inner_text()  # 1.5 s of 20 ms packets from each SIPp
+        assert int(received) > 20, row.inner_text()  # 2 s of 20 ms packets from each SIPp
     legs = [row.locator("td").first.inner_text() for row in rows.all()]
     assert "Caller" in legs and len(set(legs)) == 2, legs
+    caller_mos = rows.filter(has_text="Caller").locator("td").last.inner_text()
+    assert 1.0 <= float(caller_mos) <= 4.5, caller_mos
     console.screenshot("inspector-quality")

@@ -8,6 +8,7 @@ const GUTTER = 90; // the time offsets, left of the first column
 const COLUMN = 230;
 const HEAD = 54;
 const ROW = 34;
+const LABEL_CHARS = 30; // what fits a column; the whole label is the tooltip
 const COLORS: Record<string, string> = {
   request: "#2f5bea",
   provisional: "#6b7280",
@@ -54,7 +55,8 @@ export function Ladder({ parties, sip }: { parties: Party[]; sip: SipMessage[] }
           {cols.map((p) => (
             <g key={p.id} className="party" data-testid={`party-${p.id}`}>
               <text x={x(p.id)} y={18} textAnchor="middle" className="party-label">
-                {p.label}
+                <title>{p.label}</title>
+                {p.label.length > LABEL_CHARS ? `${p.label.slice(0, LABEL_CHARS - 1)}…` : p.label}
               </text>
               <text x={x(p.id)} y={34} textAnchor="middle" className="party-address">
                 {p.address}

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.console.browser import Console
 from tests.console.conftest import serve
+from tests.console.traces import inbound_call, wait_for_trace
 from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_port, sipp
 
 REFUSED = "15550007201"
@@ -40,47 +38,6 @@ def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneSer
     yield from serve(tmp_path_factory, "--trace", "all")
 
 
-def inbound_call(callplane: CallplaneServer, number: str, timeout: float = 15) -> str:
-    """The uuid of the inbound call to ``number``, once its record is written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = callplane.api("GET", f"Call/?to_number={number}&call_direction=inbound")
-        if found["objects"]:
-            return str(found["objects"][0]["call_uuid"])
-        time.sleep(0.05)
-    raise AssertionError(f"no call record to {number}")
-
-
-def wait_for_trace(
-    callplane: CallplaneServer,
-    uuid: str,
-    ready: Callable[[dict[str, Any]], bool],
-    timeout: float = 15,
-) -> dict[str, Any]:
-    """The call's trace, once ``ready`` holds for it (capture is written as the call ends)."""
-    deadline = time.monotonic() + timeout
-    trace: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            trace = callplane.api("GET", f"Call/{uuid}/Trace/")
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 404:
-                raise
-        else:
-            if ready(trace):
-                return trace
-        time.sleep(0.05)
-    raise AssertionError(f"the trace of {uuid} never got ready: {trace}")
-
-
-def open_call(console: Console, number: str) -> None:
-    """From the call log, open the inbound call to ``number``."""
-    console.go("Call log")
-    row = console.page.locator("tr", has_text=number).filter(has_text="inbound")
-    row.get_by_role("link").click()
-    expect(console.page.get_by_role("tab", name=re.compile("^SIP ladder"))).to_be_visible()
-
-
 def test_refused_call_shows_its_sip_ladder(
     console: Console, callplane: CallplaneServer, workdir: Path
 ) -> None:
@@ -93,7 +50,7 @@ def test_refused_call_shows_its_sip_ladder(
     uuid = inbound_call(callplane, REFUSED)
     wait_for_trace(callplane, uuid, lambda t: any(m["method"] == "ACK" for m in t["sip"]))
 
-    open_call(console, REFUSED)
+    console.open_call(REFUSED)
     page = console.page
     ladder = page.get_by_test_id("ladder")
     expect(ladder.locator("[data-testid^=party-]")).to_have_count(2)
@@ -133,7 +90,7 @@ def test_answer_url_timeout_shows_retries_fallback_and_debugger_entry(
     uuid = inbound_call(callplane, SLOW)
     wait_for_trace(callplane, uuid, lambda t: len(t["webhooks"]) >= 2)
 
-    open_call(console, SLOW)
+    console.open_call(SLOW)
     page = console.page
     page.get_by_role("tab", name=re.compile("^Webhooks")).click()
     answer = page.locator(".webhook", has_text="/inspector/slow")
@@ -200,7 +157,7 @@ def test_bridged_call_shows_both_legs_and_their_rtp_figures(
     uuid = inbound_call(callplane, BRIDGED)
     wait_for_trace(callplane, uuid, lambda t: len(t["quality"]) >= 2)
 
-    open_call(console, BRIDGED)
+    console.open_call(BRIDGED)
     page = console.page
     ladder = page.get_by_test_id("ladder")
     expect(ladder.locator("[data-testid^=party-]")).to_have_count(3)

@@ -177,3 +177,11 @@ def test_bridged_call_shows_both_legs_and_their_rtp_figures(
     caller_mos = rows.filter(has_text="Caller").locator("td").last.inner_text()
     assert 1.0 <= float(caller_mos) <= 4.5, caller_mos
     console.screenshot("inspector-quality")
+
+    page.get_by_role("tab", name=re.compile("^Verbs")).click()
+    dial = page.get_by_test_id("verb-0")
+    expect(dial.locator(".verb-name")).to_have_text("Dial")
+    expect(dial.locator(".verb-bar.open")).to_have_count(0)  # it ended with the call
+    bar = dial.locator(".verb-bar").bounding_box()
+    track = dial.locator(".verb-track").bounding_box()
+    assert bar and track and bar["width"] > track["width"] / 2, (bar, track)  # 2 s of ~2.1

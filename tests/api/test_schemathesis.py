@@ -51,7 +51,9 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 47
+    assert len(doc["paths"]) == 49
+    for inspector in ("Call/{call_uuid}/Trace/", "Debugger/"):
+        assert set(doc["paths"][f"/v1/Account/{{auth_id}}/{inspector}"]) == {"get"}
     streams = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/Stream/"]
     assert set(streams) == {"get", "post", "delete"}
     for path in ("Trunk/{trunk_id}/", "Flow/Components/", "Flow/{flow_id}/Run/{run_id}/"):

@@ -92,6 +92,7 @@ class FakeWebhooks:
         reach: Reach,
         timeout: float | None = None,
         main_auth_token: str | None = None,
+        kind: str = "action",
     ) -> WebhookResponse:
         assert isinstance(reach, Reach)
         self.requests.append(WebhookRequest("fetch", url, method, dict(params), auth_token))
@@ -111,6 +112,7 @@ class FakeWebhooks:
         reach: Reach,
         json_body: dict[str, Any] | None = None,
         main_auth_token: str | None = None,
+        kind: str = "callback",
     ) -> bool:
         assert isinstance(reach, Reach)
         sent = dict(params or json_body or {})

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from callplane.calls import causes
 from callplane.calls.trace import DEFAULT_MAX_BYTES, CallTrace, Party, Problem, WebhookCapture
 from callplane.calls.trace_render import snapshot
 from callplane.store.models import DebuggerEvent, StoredTrace
@@ -179,7 +180,7 @@ class Tracer:
             if self._by_call_id.get(key) is trace:
                 del self._by_call_id[key]
         problems = [*trace.problems, *_webhook_problems(trace.webhooks)]
-        if call.reject_reason is not None:
+        if call.reject_reason is not None and call.record.hangup_source == causes.SOURCE_XML:
             code = call.record.sip_response_code
             message = f"call refused with {code} ({call.reject_reason})"
             problems.append(Problem(time.time(), "warning", "call_refused", message))

@@ -37,6 +37,7 @@ from callplane.errors import SipParseError
 from callplane.net.sip_transport import SipTransport
 from callplane.rtp.errors import RtpError
 from callplane.store.models import Account, Application, CallRecord, Number, Route
+from callplane.webhooks.observe import OBSERVER
 
 log = logging.getLogger("callplane.calls")
 
@@ -112,6 +113,7 @@ class Originator:
         assert isinstance(leg, UacLeg)
         leg.attach(call, uac)
         await uac.start()
+        OBSERVER.set(call.trace)  # the trace starts with the INVITE: ring_url goes in it
         if not await self._ring(call, uac, request, changed):
             return Ringing(False, uac.rang, uac.cause or causes.CANCELLED)
         if not await call.answer():

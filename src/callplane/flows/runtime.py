@@ -40,6 +40,7 @@ from callplane.flows.context import RunContext, now
 from callplane.flows.model import Flow, Node
 from callplane.store.models import FlowRun, FlowVersion
 from callplane.webhooks.checked_httpx import checked_client
+from callplane.webhooks.observe import OBSERVER
 from callplane.webhooks.ssrf import OutboundPolicy, Reach, reach_of
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ class FlowRunner:
         account = call.route.account
         ctx = self._context(version, account.auth_id, reach_of(account), INCOMING_CALL, call)
         call.note(f"flow {version.flow_id} version {version.version}: run {ctx.run.run_id}")
+        OBSERVER.set(call.trace)  # this task's webhooks go into the call's trace
         start = _start(flow)
         ctx.set(start.id, {"call": _call_variables(call)})
         try:

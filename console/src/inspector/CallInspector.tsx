@@ -19,6 +19,8 @@ const TITLES: Record<Tab, string> = {
   timeline: "Timeline",
 };
 
+const NO_TRACE = 'No trace was kept for this call (capture off, not captured in "failed" mode, or expired)';
+
 /** Fields the backend may leave out of an empty trace read as empty lists. */
 function complete(trace: Trace): Trace {
   return {
@@ -60,9 +62,7 @@ export function CallInspector(props: { credentials: Credentials; uuid: string; t
       (found) => setTrace(complete(found)),
       (err: Error) =>
         setMissing(
-          err instanceof ApiError && err.status === 404
-            ? `No trace was kept for this call (capture off, not captured in "failed" mode, or expired): ${err.message}`
-            : err.message,
+          err instanceof ApiError && err.status === 404 ? `${NO_TRACE}: ${err.message}` : err.message,
         ),
     );
   }, [credentials, path]);

@@ -47,7 +47,16 @@ export function Ladder({ parties, sip }: { parties: Party[]; sip: SipMessage[] }
         <svg className="ladder" width={width} height={height} data-testid="ladder">
           <defs>
             {Object.entries(COLORS).map(([name, color]) => (
-              <marker key={name} id={`head-${name}`} viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto">
+              <marker
+                key={name}
+                id={`head-${name}`}
+                viewBox="0 0 10 10"
+                refX="10"
+                refY="5"
+                markerWidth="8"
+                markerHeight="8"
+                orient="auto"
+              >
                 <path d="M 0 0 L 10 5 L 0 10 z" fill={color} />
               </marker>
             ))}
@@ -85,8 +94,18 @@ export function Ladder({ parties, sip }: { parties: Party[]; sip: SipMessage[] }
                   {offset(m.t_ms)}
                 </text>
                 <path d={path} className="hit" />
-                <path d={path} className="shaft" stroke={COLORS[kind(m)]} markerEnd={`url(#head-${kind(m)})`} />
-                <text x={mid} y={self ? y + 4 : y - 6} textAnchor={self ? "start" : "middle"} className="sip-label">
+                <path
+                  d={path}
+                  className="shaft"
+                  stroke={COLORS[kind(m)]}
+                  markerEnd={`url(#head-${kind(m)})`}
+                />
+                <text
+                  x={mid}
+                  y={self ? y + 4 : y - 6}
+                  textAnchor={self ? "start" : "middle"}
+                  className="sip-label"
+                >
                   {m.label}
                 </text>
               </g>

@@ -20,6 +20,8 @@ export function Verbs({ verbs, endMs }: { verbs: VerbSpan[]; endMs: number }) {
       </div>
       {verbs.map((v, i) => {
         const end = v.end_ms ?? span;
+        const until = v.end_ms === null ? "no end" : offset(v.end_ms);
+        const lasted = v.end_ms === null ? "no end" : `${(v.end_ms - v.start_ms).toFixed(0)} ms`;
         return (
           <div key={i} className="verb-row" data-testid={`verb-${i}`}>
             <div className="verb-name" title={v.detail}>
@@ -29,11 +31,11 @@ export function Verbs({ verbs, endMs }: { verbs: VerbSpan[]; endMs: number }) {
               <div
                 className={`verb-bar${v.end_ms === null ? " open" : ""}`}
                 style={{ left: pct(v.start_ms), width: `max(2px, ${pct(end - v.start_ms)})` }}
-                title={`${v.name} ${offset(v.start_ms)} to ${v.end_ms === null ? "no end" : offset(v.end_ms)}`}
+                title={`${v.name} ${offset(v.start_ms)} to ${until}`}
               />
             </div>
             <div className="verb-time muted">
-              {offset(v.start_ms)} · {v.end_ms === null ? "no end" : `${(v.end_ms - v.start_ms).toFixed(0)} ms`}
+              {offset(v.start_ms)} · {lasted}
               {v.detail && ` · ${v.detail}`}
             </div>
           </div>

@@ -63,7 +63,11 @@ export function Debugger(props: { credentials: Credentials; open: (uuid: string)
       <form className="inline-form" onSubmit={submit} aria-label="Filters">
         <label className="field">
           <span>Level</span>
-          <select aria-label="Level" value={filters.level} onChange={(e) => filter({ level: e.target.value })}>
+          <select
+            aria-label="Level"
+            value={filters.level}
+            onChange={(e) => filter({ level: e.target.value })}
+          >
             <option value="">errors and warnings</option>
             <option value="error">errors</option>
             <option value="warning">warnings</option>

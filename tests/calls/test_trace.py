@@ -13,7 +13,7 @@ from callplane.calls.call_quality import estimate_mos, quality_of
 from callplane.calls.records import RecordWriter
 from callplane.calls.trace import EVENT_OVERHEAD, CallTrace, Party
 from callplane.calls.trace_render import redact, render, sip_text, snapshot
-from callplane.calls.tracer import UNCLAIMED_TTL, Tracer, call_id_of
+from callplane.calls.tracer import UNCLAIMED_TTL, Tracer, _webhook_problems, call_id_of
 from callplane.net.rtp_session import RtpSessionStats
 from callplane.store import Store
 from callplane.store.models import DebuggerEvent, StoredTrace
@@ -199,3 +199,27 @@ async def test_traces_and_debugger_events_ride_in_record_batches(tmp_path: Path)
         assert await store.get_trace(account.auth_id, "c1") is not None
     finally:
         await store.close()
+
+
+def test_failed_webhooks_become_debugger_problems_once_they_are_over() -> None:
+    trace = CallTrace()
+
+    def hook(kind: str, *errors: str | None, outcome: str | None = None) -> None:
+        watch = trace.request(kind, "POST", f"http://127.0.0.1/{kind}", {}, b"", "", True)
+        assert watch is not None
+        for error in errors:
+            watch.attempt(1.0, 0.5, None if error else 200, error, "", b"")
+        if outcome is not None:
+            watch.done(outcome)
+
+    hook("answer", "total timeout 1s", outcome="failed")
+    hook("action", "HTTP 500", outcome="failed")
+    hook("hangup", "cannot connect", "cannot connect", outcome="queued")
+    hook("callback", "HTTP 503")  # still under way when the trace is kept
+    hook("fallback", None, outcome="ok")
+    found = [(p.kind, p.level) for p in _webhook_problems(trace.webhooks)]
+    assert found == [
+        ("webhook_timeout", "error"),
+        ("webhook_failed", "error"),
+        ("retries_exhausted", "warning"),
+    ]

@@ -272,3 +272,18 @@ def test_by_default_only_failed_calls_keep_a_trace(
     assert trace["mode"] == "failed"
     # the answered call ended normally before the refused one: its trace would be written
     assert _get(callplane, f"Call/{call_uuid_of(callplane, fine)}/Trace/").status_code == 404
+
+
+def test_an_invalid_document_is_a_debugger_error(
+    traced: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    bad = web.set(f"/inspect/bad/{time.monotonic_ns()}", "<Response><Bogus/></Response>")
+    number = _line(traced, web, bad)
+    caller = sipp(workdir, "uac_final.xml", traced.sip_port, to=number, code=500)
+    assert caller.returncode == 0, caller.output
+    call_uuid = call_uuid_of(traced, number)
+    trace = wait_trace(traced, call_uuid)
+    assert [m["status"] for m in trace["sip"] if m["status"]][-1] == 500
+    events = traced.api("GET", "Debugger/", params={"call_uuid": call_uuid})["objects"]
+    assert [(e["kind"], e["level"]) for e in events] == [("invalid_document", "error")]
+    assert bad in events[0]["message"] and "Bogus" in events[0]["message"]

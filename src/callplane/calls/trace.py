@@ -59,7 +59,8 @@ class WebhookCapture:
     signed: bool
     trace: CallTrace
     attempts: list[Attempt] = field(default_factory=list)
-    outcome: str = "queued"
+    outcome: str = "queued"  # until done() says otherwise: under way, as the outbox has it
+    finished: bool = False
 
     def attempt(
         self,
@@ -78,6 +79,7 @@ class WebhookCapture:
 
     def done(self, outcome: str) -> None:
         self.outcome = outcome
+        self.finished = True
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ import orjson
 from callplane.calls import causes
 from callplane.calls.trace import DEFAULT_MAX_BYTES, CallTrace, Party, Problem, WebhookCapture
 from callplane.calls.trace_render import snapshot
+from callplane.net.rtp_session import RtpSession
 from callplane.store.models import DebuggerEvent, StoredTrace
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ class Tracer:
             trace.add_party(Party("callplane", "Callplane", _address(call.leg.sip.local_address)))
         key = call_id.encode()
         leg = trace.next_leg_id()
-        trace.add_party(Party(leg, f"B leg {uri}", _address(dest), leg_uuid), key)
+        label = f"Callee {uri}" if leg_uuid == call.uuid else f"B leg {uri}"
+        trace.add_party(Party(leg, label, _address(dest), leg_uuid), key)
         self._by_call_id[key] = trace
 
     def party_of(self, call: Call, call_id: str) -> str | None:
@@ -168,9 +170,9 @@ class Tracer:
             return
         media = call.leg.media
         if media is not None and "caller" in trace.parties:
-            stats = getattr(media.session, "stats", None)
-            if stats is not None:
-                trace.media_ended("caller", stats())
+            session = media.session
+            if isinstance(session, RtpSession):
+                trace.media_ended("caller", session.stats())
         failed = cause.q850 != "NORMAL_CLEARING" or call.reject_reason is not None
         loop = asyncio.get_running_loop()
         loop.call_later(self.linger, self._keep, call, trace, failed)
@@ -216,8 +218,8 @@ class Tracer:
 def _webhook_problems(webhooks: list[WebhookCapture]) -> list[Problem]:
     problems = []
     for hook in webhooks:
-        if hook.outcome == "ok" or not hook.attempts:
-            continue
+        if not hook.finished or hook.outcome == "ok" or not hook.attempts:
+            continue  # a request still under way when the trace is kept is not judged
         last = hook.attempts[-1]
         what = last.error or (f"HTTP {last.status}" if last.status else "failed")
         message = f"{hook.kind} {hook.method} {hook.url}: {what}"

@@ -20,6 +20,7 @@ from tests.interop.harness import CallplaneServer, SippUas, WebhookServer, free_
 REFUSED = "15550007201"
 SLOW = "15550007202"
 BRIDGED = "15550007203"
+CANCELLED = "15550007204"
 REJECT_DOCUMENT = {
     "schema": 1,
     "name": "refuse",
@@ -74,6 +75,27 @@ def test_refused_call_shows_its_sip_ladder(
     export = Path(download.value.path()).read_text()
     assert len(EXPORT_HEADER.findall(export)) == len(texts), export
     assert f"INVITE sip:{REFUSED}@" in export and "\nACK sip:" in export
+
+
+def test_cancelled_call_shows_cancel_and_487(
+    console: Console, callplane: CallplaneServer, web: WebhookServer, workdir: Path
+) -> None:
+    slow = web.set("/inspector/cancelled", "<Response><Speak>late</Speak></Response>", delay=2)
+    callplane.number(CANCELLED, callplane.application(slow))
+    result = sipp(workdir, "uac_cancel.xml", callplane.sip_port, to=CANCELLED, pause_ms=300)
+    assert result.returncode == 0, result.output
+    uuid = inbound_call(callplane, CANCELLED)
+    wait_for_trace(callplane, uuid, lambda t: any(m["method"] == "ACK" for m in t["sip"]))
+
+    console.open_call(CANCELLED)
+    page = console.page
+    labels = page.get_by_test_id("ladder").locator(".sip-label")
+    expect(labels.last).to_have_text("ACK")
+    texts = labels.all_text_contents()
+    assert texts[:3] == ["INVITE", "100 Trying", "CANCEL"], texts
+    assert sorted(texts[3:5]) == ["200 OK", "487 Request Terminated"], texts
+    page.get_by_role("button", name=re.compile(r"^CANCEL ")).click()
+    expect(page.get_by_test_id("sip-message")).to_contain_text("CSeq: 1 CANCEL")
 
 
 def test_answer_url_timeout_shows_retries_fallback_and_debugger_entry(

@@ -172,6 +172,15 @@ def test_the_tap_starts_a_trace_with_an_invite_and_forgets_it_unclaimed() -> Non
     assert not tracer._by_call_id
 
 
+def test_an_invite_refused_before_it_became_a_call_is_forgotten_at_once() -> None:
+    tracer = Tracer("all")
+    tracer.tap("in", "UDP", CALLER, US, invite())
+    tracer.forget("someone-else@host")
+    assert list(tracer._by_call_id) == [b"abc@host"]
+    tracer.forget("abc@host")
+    assert not tracer._by_call_id and not tracer._unclaimed
+
+
 async def test_traces_and_debugger_events_ride_in_record_batches(tmp_path: Path) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     try:

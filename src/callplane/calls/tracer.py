@@ -118,6 +118,13 @@ class Tracer:
         trace.add_party(Party("callplane", "Callplane", _address(local)))
         call.trace = trace
 
+    def forget(self, call_id: str) -> None:
+        """The INVITE ``call_id`` was refused before it became a call: drop its trace."""
+        if self._unclaimed:
+            key = call_id.encode()
+            if self._unclaimed.pop(key, None) is not None:
+                self._by_call_id.pop(key, None)
+
     def follow(self, call: Call, call_id: str, uri: str, dest: Address, leg_uuid: str) -> None:
         """File the messages of ``call``'s outgoing INVITE ``call_id`` (a B leg, or the
         SIP side of a call placed over REST) under its trace."""

@@ -58,6 +58,7 @@ def passed_headers(request: Request) -> dict[str, str]:
 
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+CHALLENGES = (401, 407)  # the INVITE comes again with credentials: its trace goes on
 
 
 def info_digit(request: Request) -> str | None:
@@ -179,6 +180,8 @@ class Router:
     def _respond(self, txn, status: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.sip is not None
         self.sip.send_response(txn, self.sip.endpoint.response(txn, status, headers=headers))
+        if status not in CHALLENGES:  # an INVITE refused before it became a call
+            self.services.tracer.forget(txn.request.call_id)
 
     def _new_call(self, event: RequestReceived) -> None:
         """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
@@ -272,6 +275,8 @@ class Router:
             txn = event.transaction
             response = self.sip.endpoint.response(txn, verdict.status, headers=verdict.headers)
             self.sip.send_response(txn, response)
+            if verdict.status not in CHALLENGES:
+                self.services.tracer.forget(txn.request.call_id)
         return verdict
 
     def _make_call(

@@ -6,6 +6,7 @@ import type { Catalog, ComponentSpec } from "./flow/catalog";
 import { CatalogContext } from "./designer/CatalogContext";
 import { Applications } from "./pages/Applications";
 import { CallDetail, Calls } from "./pages/Calls";
+import { Debugger } from "./pages/Debugger";
 import { Designer } from "./pages/Designer";
 import { Flows } from "./pages/Flows";
 import { Login } from "./pages/Login";
@@ -64,6 +65,7 @@ export function App() {
         {link("numbers", "Numbers")}
         {link("applications", "Applications")}
         {link("calls", "Call log")}
+        {link("debugger", "Debugger")}
         <span className="account">{credentials.authId}</span>
         <button onClick={() => login(null)}>Log out</button>
       </header>
@@ -78,6 +80,8 @@ export function App() {
         return <Numbers credentials={auth} />;
       case "applications":
         return <Applications credentials={auth} />;
+      case "debugger":
+        return <Debugger credentials={auth} open={(uuid) => navigate(`calls/${uuid}`)} />;
       case "calls":
         return id ? (
           <CallDetail credentials={auth} uuid={id} />

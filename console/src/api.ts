@@ -37,26 +37,50 @@ export function saveCredentials(credentials: Credentials | null): void {
   else sessionStorage.removeItem(KEY);
 }
 
+function send(credentials: Credentials, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = {
+    Authorization: `Basic ${btoa(`${credentials.authId}:${credentials.secret}`)}`,
+  };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return fetch(apiUrl(credentials, path), {
+    method,
+    headers,
+    credentials: "omit", // a 401 must reach the page, not open the browser's log-in prompt
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+export function apiUrl(credentials: Credentials, path: string): string {
+  return `/v1/Account/${encodeURIComponent(credentials.authId)}/${path}`;
+}
+
 export async function api<T = Record<string, unknown>>(
   credentials: Credentials,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
-  const headers: Record<string, string> = {
-    Authorization: `Basic ${btoa(`${credentials.authId}:${credentials.secret}`)}`,
-  };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`/v1/Account/${encodeURIComponent(credentials.authId)}/${path}`, {
-    method,
-    headers,
-    credentials: "omit", // a 401 must reach the page, not open the browser's log-in prompt
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const response = await send(credentials, method, path, body);
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : {};
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed as T;
+}
+
+/** A GET whose answer is text (an export), not JSON. */
+export async function apiText(credentials: Credentials, path: string): Promise<string> {
+  const response = await send(credentials, "GET", path);
+  const text = await response.text();
+  if (!response.ok) {
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not the API's JSON error body: the status says enough
+    }
+    throw new ApiError(response.status, parsed);
+  }
+  return text;
 }
 
 export interface Listing<T> {

@@ -3,6 +3,7 @@ the steps a user takes in it: log in, drag components, connect exits, fill setti
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -45,6 +46,13 @@ class Console:
         self.page.get_by_role("button", name="Create flow").click()
         expect(self.page.get_by_label("Flow name", exact=True)).to_have_value(name)
         return self.page.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def open_call(self, number: str) -> None:
+        """From the call log, open the inbound call to ``number``: its inspector."""
+        self.go("Call log")
+        row = self.page.locator("tr", has_text=number).filter(has_text="inbound")
+        row.get_by_role("link").click()
+        expect(self.page.get_by_role("tab", name=re.compile("^SIP ladder"))).to_be_visible()
 
     # -- the designer --------------------------------------------------------------
 

@@ -28,13 +28,18 @@ def _stop_sipp_callees() -> Iterator[None]:
     SippUas.stop_all()
 
 
-@pytest.fixture(scope="module")
-def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+def serve(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Iterator[CallplaneServer]:
+    """`callplane serve` with the built console, started with ``extra`` flags."""
     if not (STATIC / "index.html").is_file():
         pytest.fail("the console is not built: cd console && npm ci && npm run build")
-    server = CallplaneServer(tmp_path_factory.mktemp("callplane-console")).start()
+    server = CallplaneServer(tmp_path_factory.mktemp("callplane-console"), extra=extra).start()
     yield server
     assert server.stop() == 0, server.logs()
+
+
+@pytest.fixture(scope="module")
+def callplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+    yield from serve(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ def test_reject_incoming_calls_flow(
     row = console.page.locator("tr", has_text=REJECT_NUMBER).first
     expect(row).to_contain_text("603")
     row.get_by_role("link").click()
-    expect(console.page.get_by_role("heading", name="Timeline")).to_be_visible()
+    console.page.get_by_role("tab", name="Timeline").click()
+    expect(console.page.get_by_test_id("timeline")).to_be_visible()
     expect(console.page.locator(".facts")).to_contain_text("603")
 
 

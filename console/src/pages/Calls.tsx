@@ -1,7 +1,8 @@
-// The call log: records newest first, and one call with its timeline.
+// The call log: records newest first, and one call with its trace and timeline.
 
 import { useEffect, useState } from "react";
 import { api, type Credentials, type Listing } from "../api";
+import { CallInspector } from "../inspector/CallInspector";
 
 interface CallRecord {
   call_uuid: string;
@@ -118,14 +119,19 @@ export function CallDetail({ credentials, uuid }: { credentials: Credentials; uu
           </>
         )}
       </dl>
-      <h3>Timeline</h3>
-      <ol className="timeline" data-testid="timeline">
-        {call.events.map((e, i) => (
-          <li key={i} className={`event ${e.level}`}>
-            <time>{e.time}</time> <span>{e.message}</span>
-          </li>
-        ))}
-      </ol>
+      <CallInspector
+        credentials={credentials}
+        uuid={call.call_uuid}
+        timeline={
+          <ol className="timeline" data-testid="timeline">
+            {call.events.map((e, i) => (
+              <li key={i} className={`event ${e.level}`}>
+                <time>{e.time}</time> <span>{e.message}</span>
+              </li>
+            ))}
+          </ol>
+        }
+      />
     </section>
   );
 }

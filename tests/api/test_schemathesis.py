@@ -52,7 +52,7 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
 
 def test_document_lists_every_operation() -> None:
     doc = document()
-    assert len(doc["paths"]) == 49
+    assert len(doc["paths"]) == 51
     for inspector in ("Call/{call_uuid}/Trace/", "Debugger/"):
         assert set(doc["paths"][f"/v1/Account/{{auth_id}}/{inspector}"]) == {"get"}
     streams = doc["paths"]["/v1/Account/{auth_id}/Call/{call_uuid}/Stream/"]

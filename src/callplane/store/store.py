@@ -32,6 +32,7 @@ from callplane.errors import NotFound, ValidationError
 from callplane.store import reads, rows
 from callplane.store import tables as t
 from callplane.store.caches import Credentials, Refreshed
+from callplane.store.config_changes import ConfigFollower, announce
 from callplane.store.ids import (
     new_app_id,
     new_auth_id,
@@ -156,6 +157,7 @@ class Store:
         # (auth id, filters) -> count(*) of the records a list matches
         self._call_counts: Refreshed[tuple[str, tuple[Any, ...]], int] = Refreshed(ttl=2.0)
         self.outbox = SqlOutbox(engine)
+        self._follower: ConfigFollower | None = None  # PostgreSQL: other nodes' changes
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -167,9 +169,14 @@ class Store:
             await conn.run_sync(migrate)
         store = cls(engine)
         await store.reload_routes()
+        if engine.dialect.name == "postgresql":
+            store._follower = ConfigFollower(engine, store.reload_routes)
+            store._follower.start()
         return store
 
     async def close(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
         await self._reads.close()
         await self._engine.dispose()
 
@@ -202,7 +209,7 @@ class Store:
             result = await conn.execute(stmt)
         if missing is not None and result.rowcount == 0:
             raise NotFound(missing)
-        await self.reload_routes()
+        await self._config_changed()
 
     async def _write(self, stmt: sa.Executable, missing: str | None = None) -> None:
         """Run one write that routing does not depend on; NotFound if no row hit."""
@@ -212,6 +219,11 @@ class Store:
             raise NotFound(missing)
 
     # -- routing table --------------------------------------------------------
+
+    async def _config_changed(self) -> None:
+        """After a configuration write: this node's tables, then every other node's."""
+        await self.reload_routes()
+        await announce(self._engine)
 
     async def reload_routes(self) -> None:
         """Read numbers, accounts, applications and rules into the routing table."""
@@ -284,7 +296,7 @@ class Store:
             )
             if account.auth_id != old_auth_id:
                 await _move_account_rows(conn, old_auth_id, account.auth_id)
-        await self.reload_routes()
+        await self._config_changed()
 
     async def get_account(self, auth_id: str) -> Account | None:
         row = await self._first(sa.select(t.accounts).where(t.accounts.c.auth_id == auth_id))
@@ -409,7 +421,7 @@ class Store:
             if not cascade:
                 await _adopt(conn, auth_id, parent_auth_id)
             await conn.execute(sa.delete(t.accounts).where(t.accounts.c.auth_id == auth_id))
-        await self.reload_routes()
+        await self._config_changed()
 
     async def resolve_owner(self, auth_id: str, subaccount: str | None) -> str:
         """The account a request acts for: ``auth_id``, or its sub-account ``subaccount``.
@@ -460,7 +472,7 @@ class Store:
         async with self._engine.begin() as conn:
             await _clear_other_defaults(conn, app)
             await conn.execute(sa.insert(t.applications).values(**rows.to_row(app)))
-        await self.reload_routes()
+        await self._config_changed()
         return app
 
     async def get_application(
@@ -492,7 +504,7 @@ class Store:
             await _clear_other_defaults(conn, app)
             stmt = sa.update(t.applications).where(t.applications.c.app_id == app_id)
             await conn.execute(stmt.values(**rows.to_row(app)))
-        await self.reload_routes()
+        await self._config_changed()
         return app
 
     async def delete_application(self, auth_id: str, app_id: str) -> None:
@@ -525,7 +537,7 @@ class Store:
         async with self._engine.begin() as conn:
             await _check_numbers_free(conn, digits)
             await conn.execute(sa.insert(t.numbers), [rows.to_row(n) for n in added])
-        await self.reload_routes()
+        await self._config_changed()
         return added
 
     async def _number_app(self, auth_id: str, app_id: str | None) -> str | None:
@@ -668,7 +680,7 @@ class Store:
             if taken.first() is not None:
                 raise ValidationError("username", f"{username!r} is already taken")
             await conn.execute(sa.insert(t.endpoints).values(**rows.to_row(endpoint)))
-        await self.reload_routes()
+        await self._config_changed()
         return endpoint
 
     async def _check_endpoint_app(self, auth_id: str, app_id: str | None) -> None:
@@ -785,7 +797,7 @@ class Store:
                 raise NotFound(f"flow {flow_id}")
             unassign = sa.update(t.numbers).where(n.flow_id == flow_id)
             await conn.execute(unassign.values(flow_id=None))
-        await self.reload_routes()
+        await self._config_changed()
 
     async def publish_flow(
         self, auth_id: str, flow_id: str, document: Mapping[str, Any]
@@ -799,7 +811,7 @@ class Store:
                 continue  # a concurrent publish took the number: take the next one
         else:
             version = await self._publish_once(auth_id, flow_id, document)
-        await self.reload_routes()  # the flow's numbers answer with the new version
+        await self._config_changed()  # the flow's numbers answer with the new version
         return version
 
     async def _publish_once(

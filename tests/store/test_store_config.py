@@ -146,7 +146,9 @@ async def test_another_node_sees_configuration_writes(
 ) -> None:
     """Two stores on one PostgreSQL database stand for two cluster nodes."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("configuration changes between nodes need PostgreSQL (CALLPLANE_TEST_DATABASE_URL)")
+        pytest.skip(
+            "configuration changes between nodes need PostgreSQL (CALLPLANE_TEST_DATABASE_URL)"
+        )
     other = await Store.open(database_url)
     try:
         app = await store.create_application(_app(account))

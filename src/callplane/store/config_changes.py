@@ -57,7 +57,7 @@ class ConfigFollower:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _: lost.set())
+            conn.add_termination_listener(lambda _, lost=lost: lost.set())
             await conn.add_listener(CHANNEL, lambda *_: self._wanted.set())
             self._wanted.set()  # changes made while we were not listening
             try:

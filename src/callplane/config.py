@@ -36,6 +36,8 @@ class Settings:
     sip_tcp_idle_timeout: float = 600.0  # seconds without a message or keep-alive
     sip_tcp_max_per_source: int = 32  # concurrent SIP/TCP connections from one IP
     sip_tcp_max_connections: int = 2048  # concurrent SIP/TCP connections in all
+    node_name: str = ""  # this node in a cluster: its call records and its Redis lease
+    redis_url: str = ""  # cluster live state (docs/cluster.md); "" = none, one process
 
     @property
     def public_http_url(self) -> str:

@@ -1,5 +1,6 @@
 """A real local cluster for the module: PostgreSQL (a new database, dropped at the
-end), Kamailio in front, two `callplane serve` nodes (``callplane.cluster.local``)."""
+end), Redis, Kamailio in front, two `callplane serve` nodes
+(``callplane.cluster.local``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def _missing() -> str | None:
         return "kamailio missing: apt-get install kamailio (.ci/run does)"
     if shutil.which("sipp") is None:
         return "sipp missing: apt-get install sip-tester (.ci/run does)"
+    if shutil.which("redis-server") is None:
+        return "redis-server missing: apt-get install redis-server (.ci/run does)"
     return None
 
 
@@ -69,12 +72,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     except Exception as exc:
         pytest.skip(f"no PostgreSQL to create a database on ({exc}); .ci/run starts one")
     sip = _free_block(3)
-    layout = Layout("127.0.0.1", sip, 2, _free_block(2), rtp_base=random.randrange(30000, 56000, 2))
+    rtp = random.randrange(30000, 56000, 2)
+    layout = Layout("127.0.0.1", sip, 2, _free_block(2), rtp, redis_port=_free_block(1))
     running = LocalCluster(
         tmp_path_factory.mktemp("cluster"),
         url,
         layout,
         front_limits=False,  # the load test sends 50 calls/s from one address
+        setup_ms=4000,  # answers here take milliseconds: fail over sooner than 15 s
         env={"CALLPLANE_AUTH_ID": AUTH_ID, "CALLPLANE_AUTH_TOKEN": AUTH_TOKEN},
     )
     try:

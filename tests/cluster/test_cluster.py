@@ -1,24 +1,34 @@
-"""Two nodes behind Kamailio on one PostgreSQL database: calls spread over both, a
-caller's BYE reaches the node that owns the call, and a node killed with SIGKILL
-while calls pour in costs no new call (Kamailio fails over to the survivor)."""
+"""Two nodes behind Kamailio on one PostgreSQL database, with Redis for live state:
+calls spread over both, a caller's BYE reaches the node that owns the call, any node
+lists and controls any live call, a Redis restart is survived, and a node killed with
+SIGKILL while calls pour in costs no new call (Kamailio fails over) and its live
+calls get their records from the survivor. The tests run in this order (the last
+one kills node-1)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+import redis
 
 from callplane.cluster.local import LocalCluster
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer, sipp, sipp_start
 
 REFUSE = '<Response><Hangup reason="busy"/></Response>'
+HOLD = '<Response><Wait length="25"/></Response>'
 
 
-def api(cluster: LocalCluster, node: int, method: str, path: str, **kwargs: object) -> dict:
+def api(cluster: LocalCluster, node: int, method: str, path: str, **kwargs: Any) -> Any:
     port = cluster.nodes[node].http_port
     url = f"http://127.0.0.1:{port}/v1/Account/{AUTH_ID}/{path}"
-    response = httpx.request(method, url, auth=(AUTH_ID, AUTH_TOKEN), timeout=10, **kwargs)  # type: ignore[arg-type]
+    response = httpx.request(method, url, auth=(AUTH_ID, AUTH_TOKEN), timeout=10, **kwargs)
     response.raise_for_status()
     return response.json() if response.content else {}
 
@@ -32,11 +42,75 @@ def number_to(cluster: LocalCluster, web: WebhookServer, number: str, path: str,
 
 
 def contact_ports(traces: str) -> set[int]:
-    """Ports in the Contact of the 200s SIPp received: the nodes that answered."""
-    headers = r"SIP/2\.0 200 OK\r?\n(?:[^\r\n]+\r?\n)*?"  # one message's header lines
+    """Ports in the Contact of the 200s to INVITEs SIPp received: the nodes that answered."""
+    lines = r"(?:[^\r\n]+\r?\n)*?"  # more header lines of the same message
     contact = r"Contact: <sip:(?:[^@>]*@)?127\.0\.0\.1:(\d+)"
-    found = re.findall(headers + r"CSeq: 1 INVITE\r?\n(?:[^\r\n]+\r?\n)*?" + contact, traces)
+    found = re.findall(
+        r"SIP/2\.0 200 OK\r?\n" + lines + r"CSeq: 1 INVITE\r?\n" + lines + contact, traces
+    )
     return {int(port) for port in found}
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def live(cluster: LocalCluster, node: int) -> set[str]:
+    return set(api(cluster, node, "GET", "Call/", params={"status": "live"})["calls"])
+
+
+@pytest.fixture(scope="module")
+def state(cluster: LocalCluster) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def owner(state: redis.Redis, call_uuid: str) -> str | None:
+    return state.hget("callplane:owner", call_uuid)  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def hold_number(cluster: LocalCluster, web: WebhookServer) -> str:
+    number_to(cluster, web, "15550002003", "/hold", HOLD)
+    return "15550002003"
+
+
+@pytest.fixture
+def held_calls(
+    cluster: LocalCluster, hold_number: str, workdir: Path
+) -> Iterator[Callable[[int], tuple[subprocess.Popen[str], set[str]]]]:
+    """Start ``n`` answered calls that stay up (Wait 25); their uuids, once live."""
+    callers: list[subprocess.Popen[str]] = []
+    seen: set[str] = set()
+
+    def start(n: int) -> tuple[subprocess.Popen[str], set[str]]:
+        before = live(cluster, 1) | seen
+        caller = sipp_start(
+            workdir, "uac_answer_bye.xml", cluster.layout.sip_port, calls=n, rate=20,
+            timeout=40, to=hold_number,
+        )  # fmt: skip
+        callers.append(caller)
+
+        def started() -> set[str]:
+            new = live(cluster, 1) - before
+            return new if len(new) >= n else set()
+
+        new = wait_until(started, what=f"{n} held calls listed live")
+        seen.update(new)
+        return caller, new
+
+    yield start
+    for caller in callers:
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait()
 
 
 def test_calls_spread_over_both_nodes_and_the_callers_bye_reaches_the_owner(
@@ -54,18 +128,78 @@ def test_calls_spread_over_both_nodes_and_the_callers_bye_reaches_the_owner(
     assert causes == {"NORMAL_CLEARING"}, [r.params for r in hangups]
 
 
-def test_a_killed_node_costs_no_new_call(
-    cluster: LocalCluster, web: WebhookServer, workdir: Path
+def test_any_node_lists_and_hangs_up_any_live_call(
+    cluster: LocalCluster, web: WebhookServer, state: redis.Redis, held_calls: Any
 ) -> None:
+    caller, uuids = held_calls(4)
+    assert live(cluster, 0) >= uuids and live(cluster, 1) >= uuids  # cluster-wide lists
+    owners = {uuid: owner(state, uuid) for uuid in uuids}
+    assert set(owners.values()) <= {"node-1", "node-2"}, owners
+    for uuid, name in owners.items():
+        other = 1 if name == "node-1" else 0  # the node that does not run the call
+        shown = api(cluster, other, "GET", f"Call/{uuid}/", params={"status": "live"})
+        assert shown["call_uuid"] == uuid
+        api(cluster, other, "DELETE", f"Call/{uuid}/")
+    assert caller.wait(20) == 0, "SIPp did not get its BYEs"
+    ended = {r.params["CallUUID"]: r.params for r in web.wait_for("/hangup", count=16)}
+    for uuid in uuids:
+        assert ended[uuid]["HangupSource"] == "API Request", ended.get(uuid)
+
+
+def test_a_redis_restart_is_survived(
+    cluster: LocalCluster, web: WebhookServer, state: redis.Redis, workdir: Path, held_calls: Any
+) -> None:
+    caller, uuids = held_calls(2)
+    cluster.restart_redis()
+    # every node publishes itself and its live calls again within a lease tick
+    wait_until(
+        lambda: (
+            all(owner(state, uuid) for uuid in uuids)
+            and state.exists("callplane:node:node-1", "callplane:node:node-2") == 2
+        ),
+        what="the nodes to re-publish after the restart",
+    )
+    for uuid in uuids:
+        other = 1 if owner(state, uuid) == "node-1" else 0
+        api(cluster, other, "DELETE", f"Call/{uuid}/")
+    assert caller.wait(20) == 0, "SIPp did not get its BYEs"
+    result = sipp(
+        workdir, "uac_caller_bye.xml", cluster.layout.sip_port, calls=4, rate=20,
+        to="15550002001", hold_ms=100,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+
+
+def test_a_killed_node_costs_no_new_call_and_its_calls_are_closed(
+    cluster: LocalCluster, web: WebhookServer, state: redis.Redis, workdir: Path, held_calls: Any
+) -> None:
+    on_node_1: set[str] = set()
+    for _ in range(5):  # Call-ID hashing decides; a few calls put some on node-1
+        _, uuids = held_calls(4)
+        on_node_1 |= {uuid for uuid in uuids if owner(state, uuid) == "node-1"}
+        if on_node_1:
+            break
+    assert on_node_1, "no held call landed on node-1"
     number_to(cluster, web, "15550002002", "/refuse", REFUSE)
     rate, seconds = 50, 4
-    caller = sipp_start(
+    load = sipp_start(
         workdir, "uac_final.xml", cluster.layout.sip_port, calls=rate * seconds, rate=rate,
         timeout=30, code=486, to="15550002002",
     )  # fmt: skip
     web.wait_for("/refuse", count=rate, timeout=20)  # a second of calls is flowing
     cluster.kill_node(cluster.nodes[0])
-    assert caller.wait(40) == 0, "SIPp saw failed calls while node-1 was killed"
+    assert load.wait(40) == 0, "SIPp saw failed calls while node-1 was killed"
     front_log = (cluster.data_dir / "kamailio" / "kamailio.log").read_text()
     killed = f"node sip:127.0.0.1:{cluster.nodes[0].sip_port} failed (408)"
     assert killed in front_log, "no call met the dead node: the test proved nothing"
+
+    def closed() -> dict[str, dict[str, str]]:
+        hangups = {r.params["CallUUID"]: r.params for r in web.seen("/hangup")}
+        return {u: hangups[u] for u in on_node_1} if on_node_1 <= hangups.keys() else {}
+
+    for params in wait_until(closed, timeout=20, what="node-1's calls closed").values():
+        assert params["HangupCauseName"] == "Node Lost", params
+    for uuid in on_node_1:
+        record = api(cluster, 1, "GET", f"Call/{uuid}/")
+        assert record["hangup_cause_name"] == "Node Lost", record
+    assert not (live(cluster, 1) & on_node_1)

@@ -38,6 +38,8 @@ INVALID_ANSWER_XML = Cause("Invalid Answer XML", 7011, "NORMAL_TEMPORARY_FAILURE
 UNSUPPORTED_VERB = Cause("Unsupported XML Element", 7021, "FACILITY_NOT_IMPLEMENTED", "failed")
 NO_COMMON_CODEC = Cause("Incompatible Media", 3080, "INCOMPATIBLE_DESTINATION", "failed")
 PROCESS_STOPPED = Cause("Callplane Stopped", 5090, "SYSTEM_SHUTDOWN", "failed")
+# A cluster node died with the call live; a surviving node closed it (docs/cluster.md).
+NODE_LOST = Cause("Node Lost", 5091, "SYSTEM_SHUTDOWN", "failed")
 
 REJECT_CAUSES: dict[RejectReason, Cause] = {
     RejectReason.REJECTED: REJECTED,

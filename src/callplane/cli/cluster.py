@@ -31,6 +31,9 @@ def cluster() -> None:
     "--rtp-base", default=20000, show_default=True, help="Node i takes 2000 RTP ports from here."
 )
 @click.option(
+    "--redis-port", default=6390, show_default=True, help="Redis for live state; 0: none."
+)
+@click.option(
     "--postgres-url",
     default="postgresql+asyncpg://callplane:callplane@127.0.0.1/postgres",
     show_default=True,
@@ -52,12 +55,13 @@ def up(
     sip_port: int,
     http_port: int,
     rtp_base: int,
+    redis_port: int,
     postgres_url: str,
     database: str,
     no_edge_limits: bool,
 ) -> None:
-    """Start Kamailio and NODES `callplane serve` nodes sharing one PostgreSQL database;
-    print every address; run until Ctrl-C (or SIGTERM), then stop them all."""
+    """Start Redis, Kamailio and NODES `callplane serve` nodes sharing one PostgreSQL
+    database; print every address; run until Ctrl-C (or SIGTERM), then stop them all."""
     from callplane.cluster.local import ClusterError, Layout, LocalCluster, ensure_database
 
     data_dir: Path = ctx.find_root().obj["data_dir"] / "cluster"
@@ -66,7 +70,7 @@ def up(
         running = LocalCluster(
             data_dir,
             url,
-            Layout(host, sip_port, nodes, http_port, rtp_base),
+            Layout(host, sip_port, nodes, http_port, rtp_base, redis_port),
             front_limits=not no_edge_limits,
         ).start()
     except (ClusterError, FileNotFoundError) as exc:

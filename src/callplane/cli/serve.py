@@ -105,6 +105,17 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client may take to send a request's body.  [default: 60]",
 )
+@click.option(
+    "--node-name",
+    default="",
+    help="This node's name in a cluster (unique per node): its call records and lease.",
+)
+@click.option(
+    "--redis-url",
+    default="",
+    help="Cluster live state (redis://host:port/db): live calls listed and controlled "
+    "through any node, a lost node's calls closed by a survivor. Default: none.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -134,6 +145,8 @@ def serve(
     http_max_connections: int | None,
     http_header_timeout: float | None,
     http_body_timeout: float | None,
+    node_name: str,
+    redis_url: str,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port."""
     from callplane.config import Settings
@@ -141,6 +154,8 @@ def serve(
     from callplane.net.resolver import parse_nameservers
     from callplane.server import run_server
 
+    if redis_url and not node_name:
+        raise click.BadParameter("a cluster node needs --node-name", param_hint="--redis-url")
     setup_logging(log_format, log_level)
     try:
         parse_nameservers(dns_server)
@@ -175,6 +190,8 @@ def serve(
         sip_tcp_idle_timeout=sip_tcp_idle_timeout,
         sip_tcp_max_per_source=sip_tcp_max_per_ip,
         sip_tcp_max_connections=sip_tcp_max,
+        node_name=node_name,
+        redis_url=redis_url,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

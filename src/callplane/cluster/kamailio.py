@@ -33,6 +33,7 @@ class Front:
     auth_window: int = 60  # seconds a source's failure count lives after its last failure
     probe_seconds: int = 2  # OPTIONS to every node this often
     failover_ms: int = 1500  # no reply at all from a node in this time: the next node
+    setup_ms: int = 15000  # only 100 Trying, no 18x or final, in this time: the next node
     children: int = 2  # Kamailio worker processes per transport
     debug: int = 1  # Kamailio log level (1 = warnings and errors)
 
@@ -70,6 +71,7 @@ def render(front: Front, template: str, dispatcher_path: Path, modules: Path) ->
         "auth_window": front.auth_window,
         "probe_seconds": front.probe_seconds,
         "failover_ms": front.failover_ms,
+        "setup_ms": front.setup_ms,
         "children": front.children,
         "debug": front.debug,
     }

@@ -1,6 +1,6 @@
 """A whole cluster on one machine, from the real engines: a PostgreSQL database,
-Kamailio in front, N ``callplane serve`` nodes on their own ports (``callplane
-cluster up``, ``tests/cluster``).
+Redis for live state, Kamailio in front, N ``callplane serve`` nodes on their own
+ports (``callplane cluster up``, ``tests/cluster``).
 
 Nodes behind Kamailio see every SIP request come from Kamailio's address, so the
 per-source limits (``--pike-threshold``, ``--auth-failures``) move to the edge:
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +46,7 @@ class Layout:
     nodes: int = 2
     http_port: int = 8080  # node 1's API; node i's is http_port + i - 1
     rtp_base: int = 20000  # node i takes RTP_PORTS_PER_NODE ports from here on
+    redis_port: int = 6390  # 0: no Redis (nodes without live state)
 
     def node_sip_port(self, index: int) -> int:
         return self.sip_port + index
@@ -107,14 +110,22 @@ class LocalCluster:
     database_url: str  # every node's store (``ensure_database``)
     layout: Layout = field(default_factory=Layout)
     front_limits: bool = True  # False: no per-source limit at Kamailio (load tests)
+    setup_ms: int = 15000  # Kamailio: a node silent after 100 Trying this long is dead
     node_flags: Sequence[str] = ()  # more `callplane serve` flags for every node
     env: dict[str, str] = field(default_factory=dict)  # e.g. CALLPLANE_AUTH_ID/TOKEN
     nodes: list[Node] = field(default_factory=list)
     kamailio: subprocess.Popen[bytes] | None = None
+    redis: subprocess.Popen[bytes] | None = None
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.layout.host}:{self.layout.redis_port}/0"
 
     def start(self) -> LocalCluster:
         try:
             lay = self.layout
+            if lay.redis_port:
+                self.start_redis()
             for index in range(1, lay.nodes + 1):
                 node = Node(
                     f"node-{index}",
@@ -148,6 +159,8 @@ class LocalCluster:
             "--database-url", self.database_url,
             "--pike-threshold", "0",
             "--auth-failures", "0",
+            "--node-name", node.name,
+            *(("--redis-url", self.redis_url) if lay.redis_port else ()),
             *self.node_flags,
         ]  # fmt: skip
         node.proc = subprocess.Popen(
@@ -169,12 +182,48 @@ class LocalCluster:
             time.sleep(0.1)
         raise ClusterError(f"{node.name} did not start:\n{node.log_path.read_text()[-3000:]}")
 
+    def start_redis(self) -> None:
+        """Redis in memory only (no snapshot, no log): a restart loses everything, which
+        is what the nodes must survive."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ClusterError("redis-server is not installed (Debian package redis-server)")
+        folder = self.data_dir / "redis"
+        folder.mkdir(parents=True, exist_ok=True)
+        log = open(folder / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.redis = subprocess.Popen(
+            [binary, "--port", str(self.layout.redis_port), "--bind", self.layout.host,
+             "--save", "", "--appendonly", "no", "--dir", str(folder)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        self._wait_tcp(self.layout.redis_port, self.redis, folder / "redis.log")
+
+    def restart_redis(self) -> None:
+        """Stop Redis and start it again, empty (tests: nodes re-publish)."""
+        assert self.redis is not None
+        self.redis.terminate()
+        self.redis.wait(10)
+        self.start_redis()
+
+    def _wait_tcp(self, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.layout.host, port), 1),
+            ):
+                return
+            time.sleep(0.05)
+        raise ClusterError(f"nothing listens on TCP {port}:\n{log.read_text()[-3000:]}")
+
     def start_kamailio(self) -> None:
         lay = self.layout
         front = kamailio.Front(
             lay.host,
             lay.sip_port,
             [(lay.host, node.sip_port) for node in self.nodes],
+            setup_ms=self.setup_ms,
             **({} if self.front_limits else {"pike_threshold": 0, "auth_failures": 0}),
         )
         folder = self.data_dir / "kamailio"
@@ -204,17 +253,20 @@ class LocalCluster:
         node.proc.wait()
 
     def stop(self) -> None:
-        """SIGTERM to Kamailio and every node (nodes end their calls), then wait."""
-        procs = [p for p in [self.kamailio, *(n.proc for n in self.nodes)] if p is not None]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        """SIGTERM to Kamailio and every node (nodes end their calls), then to Redis
+        (nodes remove their entries on the way out)."""
+        nodes = [self.kamailio, *(n.proc for n in self.nodes)]
+        for group in (nodes, [self.redis]):
+            procs = [p for p in group if p is not None]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         for node in self.nodes:
             if node.log is not None:
                 node.log.close()
@@ -223,6 +275,8 @@ class LocalCluster:
         """One line per listening address, for people."""
         host = self.layout.host
         lines = [f"SIP (Kamailio, udp+tcp)  {host}:{self.layout.sip_port}"]
+        if self.layout.redis_port:
+            lines.append(f"Redis {self.redis_url}")
         for node in self.nodes:
             lines.append(
                 f"{node.name}: SIP {host}:{node.sip_port}, REST http://{host}:{node.http_port}/"

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("callplane.calls")
 
 
+class CallWatcher(Protocol):
+    """Told when this process starts and ends owning a call (cluster live state)."""
+
+    def call_started(self, call: Call) -> None: ...
+
+    def call_ended(self, call: Call) -> None: ...
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -57,6 +65,7 @@ class Services:
     # per-source limits and the bans shared by SIP and the REST API (serve's: from settings)
     guard: SourceGuard = field(default_factory=lambda: SourceGuard.of(2.0, 0, DEFAULT_BAN_SECONDS))
     auth_failures: AuthFailures = field(init=False)  # bans after --auth-failures
+    watcher: CallWatcher | None = None  # cluster live state (--redis-url; set by serve)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -90,14 +99,19 @@ class Services:
         self.by_call_id[sip_call_id] = call
         self.limits.acquire(call.limit_keys)
         self.records.put(call.record)
+        if self.watcher is not None:
+            self.watcher.call_started(call)
 
     def call_placed(self, call: Call) -> None:
         """A call placed over REST: live and recorded; its SIP is its B leg's (``outbound``)."""
         self.live[call.uuid] = call
         self.records.put(call.record)
+        if self.watcher is not None:
+            self.watcher.call_started(call)
 
     def call_ended(self, call: Call, cause: Cause) -> None:
-        self.live.pop(call.uuid, None)
+        if self.live.pop(call.uuid, None) is not None and self.watcher is not None:
+            self.watcher.call_ended(call)
         invite = call.leg.invite
         if invite is not None and self.by_call_id.get(invite.call_id) is call:
             del self.by_call_id[invite.call_id]

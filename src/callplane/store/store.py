@@ -144,8 +144,9 @@ def _changed(obj: T, changes: Mapping[str, Any], allowed: frozenset[str] | None 
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, node: str = "") -> None:
         self._engine = engine
+        self.node = node  # written with every call record (a cluster node's name)
         self._reads = reads.reader_for(engine)
         self._upsert_records = upsert(engine.dialect.name, t.call_records, "call_uuid")
         self._upsert_runs = upsert(engine.dialect.name, t.flow_runs, "run_id")
@@ -160,14 +161,15 @@ class Store:
         self._follower: ConfigFollower | None = None  # PostgreSQL: other nodes' changes
 
     @classmethod
-    async def open(cls, url: str) -> Store:
-        """Connect, migrate the schema to the newest revision, load the routing table."""
+    async def open(cls, url: str, node: str = "") -> Store:
+        """Connect, migrate the schema to the newest revision, load the routing table.
+        ``node``: this cluster node's name, written with the call records it writes."""
         engine = create_async_engine(url)
         if engine.dialect.name == "sqlite":
             install_sqlite_pragmas(engine)
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
-        store = cls(engine)
+        store = cls(engine, node)
         await store.reload_routes()
         if engine.dialect.name == "postgresql":
             store._follower = ConfigFollower(engine, store.reload_routes)
@@ -926,7 +928,7 @@ class Store:
                 async with self._engine.begin() as conn:
                     await self.outbox.apply(conn, outbox)
             return
-        params = [rows.record_row(r) for r in latest.values()]
+        params = [{**rows.record_row(r), "node": self.node} for r in latest.values()]
         c = t.call_records.c
         # Only this writer writes these records, so what exists now still will at
         # the upsert. Asked as a read (on SQLite, on the loop's read connection)
@@ -1061,18 +1063,20 @@ class Store:
         await self._write(stmt, missing=f"recording {recording_id}")
         await asyncio.to_thread(Path(recording.path).unlink, missing_ok=True)
 
-    async def live_records(self) -> list[CallRecord]:
-        """Records still marked live: calls a crash interrupted (start-up recovery)."""
-        stmt = rows.select_records().where(t.call_records.c.state == "live")
+    async def live_records(self, node: str) -> list[CallRecord]:
+        """Records node ``node`` left live: calls a crash interrupted (start-up recovery,
+        or a cluster survivor closing a lost node's calls)."""
+        c = t.call_records.c
+        stmt = rows.select_records().where(c.state == "live", c.node == node)
         return [rows.call_record(row) for row in await self._all(stmt)]
 
-    async def last_activity(self) -> datetime | None:
-        """The newest moment call records show: the latest start, answer or end written.
-        A crashed process was alive at least until then (start-up recovery)."""
+    async def last_activity(self, node: str) -> datetime | None:
+        """The newest moment node ``node``'s call records show: the latest start, answer
+        or end it wrote. A crashed node was alive at least until then."""
         c = t.call_records.c
         stmt = sa.select(
             sa.func.max(c.initiation_time), sa.func.max(c.answer_time), sa.func.max(c.end_time)
-        )
+        ).where(c.node == node)
         found = await self._first(stmt)
         stamps = [stamp for stamp in (found or ()) if stamp is not None]
         return max(stamps) if stamps else None

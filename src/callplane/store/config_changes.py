@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +42,7 @@ class ConfigFollower:
         self._reload = reload
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._conn: Any = None  # the listening asyncpg connection, while open
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -51,21 +53,26 @@ class ConfigFollower:
 
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn)
+                self._conn = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("cannot listen for configuration changes: %s", exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _, lost=lost: lost.set())
-            await conn.add_listener(CHANNEL, lambda *_: self._wanted.set())
-            self._wanted.set()  # changes made while we were not listening
             try:
+                lost = asyncio.Event()
+                self._conn.add_termination_listener(lambda _, lost=lost: lost.set())
+                await self._conn.add_listener(CHANNEL, lambda *_: self._wanted.set())
+                self._wanted.set()  # changes made while we were not listening
                 await lost.wait()
             finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
+                await self._close_connection()
             log.warning("configuration change listener lost its connection; reconnecting")
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
 
     async def _reload_forever(self) -> None:
         """One reload per burst of notifications (they coalesce while one runs)."""
@@ -83,3 +90,4 @@ class ConfigFollower:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._close_connection()  # cancelled before its try: still open

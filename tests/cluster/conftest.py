@@ -4,20 +4,23 @@ end), Redis, Kamailio in front, two `callplane serve` nodes
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from callplane.cluster.local import DEFAULT_ADMIN_URL, Layout, LocalCluster, ensure_database
-from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer
-from tests.store.databases import _admin
+from callplane.cluster.local import (
+    DEFAULT_ADMIN_URL,
+    Layout,
+    LocalCluster,
+    drop_database,
+    ensure_database,
+)
+from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer, free_ports
 
 
 def _missing() -> str | None:
@@ -28,29 +31,6 @@ def _missing() -> str | None:
     if shutil.which("redis-server") is None:
         return "redis-server missing: apt-get install redis-server (.ci/run does)"
     return None
-
-
-def _free_block(count: int) -> int:
-    """A first port of ``count`` consecutive ports free for UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count > 60000:
-            continue
-        held: list[socket.socket] = []
-        try:
-            for port in range(first, first + count):
-                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                    sock = socket.socket(socket.AF_INET, kind)
-                    held.append(sock)
-                    sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +51,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         url = ensure_database(admin, name)
     except Exception as exc:
         pytest.skip(f"no PostgreSQL to create a database on ({exc}); .ci/run starts one")
-    sip = _free_block(3)
+    sip = free_ports(3)
     rtp = random.randrange(30000, 56000, 2)
-    layout = Layout("127.0.0.1", sip, 2, _free_block(2), rtp, redis_port=_free_block(1))
+    layout = Layout("127.0.0.1", sip, 2, free_ports(2), rtp, redis_port=free_ports(1))
     running = LocalCluster(
         tmp_path_factory.mktemp("cluster"),
         url,
@@ -87,9 +67,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         yield running
     finally:
         running.stop()
-        from sqlalchemy.engine import make_url
-
-        asyncio.run(_admin(make_url(admin), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
 
 
 @pytest.fixture

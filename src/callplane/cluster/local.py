@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.engine import make_url
 
@@ -74,12 +74,9 @@ class Node:
         return self.data_dir / "serve.log"
 
 
-async def _admin(admin_url: str, name: str) -> bool:
+async def _create(admin_url: str, name: str) -> bool:
     """Create database ``name`` unless it exists; True when it was created."""
-    import asyncpg  # the postgres extra
-
-    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn, timeout=10)
+    conn = await _connect(admin_url)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
@@ -89,12 +86,37 @@ async def _admin(admin_url: str, name: str) -> bool:
         await conn.close()
 
 
-def ensure_database(admin_url: str, name: str) -> str:
-    """The SQLAlchemy URL of database ``name`` on ``admin_url``'s server, created if new."""
+async def _drop(admin_url: str, name: str) -> None:
+    conn = await _connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _connect(admin_url: str) -> Any:
+    import asyncpg  # the postgres extra
+
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.connect(dsn, timeout=10)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Remove database ``name`` (tests, benchmarks), even with sessions still open."""
+    _check_name(name)
+    asyncio.run(_drop(admin_url, name))
+
+
+def _check_name(name: str) -> None:
     if not name.replace("_", "").isalnum():
         raise ClusterError(f"database name {name!r}: letters, digits and _ only")
+
+
+def ensure_database(admin_url: str, name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on ``admin_url``'s server, created if new."""
+    _check_name(name)
     try:
-        asyncio.run(_admin(admin_url, name))
+        asyncio.run(_create(admin_url, name))
     except (OSError, ImportError) as exc:
         raise ClusterError(f"PostgreSQL at {admin_url} ({exc})") from exc
     except Exception as exc:  # asyncpg's errors: a wrong password, no CREATEDB right
@@ -111,6 +133,7 @@ class LocalCluster:
     layout: Layout = field(default_factory=Layout)
     front_limits: bool = True  # False: no per-source limit at Kamailio (load tests)
     setup_ms: int = 15000  # Kamailio: a node silent after 100 Trying this long is dead
+    pin_nodes: bool = False  # node i runs on CPU (i-1) mod the CPU count (benchmarks)
     node_flags: Sequence[str] = ()  # more `callplane serve` flags for every node
     env: dict[str, str] = field(default_factory=dict)  # e.g. CALLPLANE_AUTH_ID/TOKEN
     nodes: list[Node] = field(default_factory=list)
@@ -150,8 +173,10 @@ class LocalCluster:
         node.data_dir.mkdir(parents=True, exist_ok=True)
         node.log = open(node.log_path, "ab")  # noqa: SIM115 - closed in stop()
         lay = self.layout
+        index = self.nodes.index(node)
+        pin = ["taskset", "-c", str(index % (os.cpu_count() or 1))] if self.pin_nodes else []
         command = [
-            sys.executable, "-m", "callplane", "--data-dir", str(node.data_dir), "serve",
+            *pin, sys.executable, "-m", "callplane", "--data-dir", str(node.data_dir), "serve",
             "--host", lay.host,
             "--sip-port", str(node.sip_port),
             "--http-port", str(node.http_port),

@@ -34,11 +34,15 @@ def api(cluster: LocalCluster, node: int, method: str, path: str, **kwargs: Any)
 
 
 def number_to(cluster: LocalCluster, web: WebhookServer, number: str, path: str, doc: str) -> None:
-    """A number whose answer URL serves ``doc``, configured through node 1 only."""
+    """A number whose answer URL serves ``doc``, configured through node 1."""
     url = web.set(path, doc)
     body = {"app_name": f"app-{number}", "answer_url": url, "hangup_url": web.url("/hangup")}
     app_id = api(cluster, 0, "POST", "Application/", json=body)["app_id"]
     api(cluster, 0, "POST", "Number/", json={"numbers": number, "app_id": app_id})
+    # Other nodes reload on PostgreSQL's NOTIFY, milliseconds later; a write through a
+    # node reloads that node before it answers, so after these the number routes there.
+    for node in range(1, len(cluster.nodes)):
+        api(cluster, node, "POST", f"Application/{app_id}/", json={"answer_url": url})
 
 
 def contact_ports(traces: str) -> set[int]:

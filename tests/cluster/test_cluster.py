@@ -8,6 +8,8 @@ one kills node-1)."""
 from __future__ import annotations
 
 import re
+import secrets
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +21,8 @@ import pytest
 import redis
 
 from callplane.cluster.local import LocalCluster
+from callplane.sip.auth import digest_flow
+from callplane.sip.message import Request, Response, build_response, parse_message
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer, sipp, sipp_start
 
 REFUSE = '<Response><Hangup reason="busy"/></Response>'
@@ -172,6 +176,75 @@ def test_a_redis_restart_is_survived(
         to="15550002001", hold_ms=100,
     )  # fmt: skip
     assert result.returncode == 0, result.output
+
+
+def test_a_phone_registered_through_kamailio_is_called_through_it(
+    cluster: LocalCluster, web: WebhookServer
+) -> None:
+    """REGISTER through Kamailio gets a Path; the node that took it echoes the Path and
+    calls the phone through Kamailio (Route = Path), as RFC 3327 wants."""
+    username, password = f"reg{secrets.token_hex(4)}", secrets.token_hex(8)
+    body = {"username": username, "password": password, "alias": "cluster phone"}
+    api(cluster, 0, "POST", "Endpoint/", json=body)
+    front = ("127.0.0.1", cluster.layout.sip_port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        phone.bind(("127.0.0.1", 0))
+        phone.settimeout(10)
+        flow = digest_flow(register(front[1], phone.getsockname()[1], username), username, password)
+        request = next(flow)
+        while True:
+            phone.sendto(bytes(request), front)
+            response = final_response(phone)
+            try:
+                request = flow.send(response)
+            except StopIteration as stop:
+                response = stop.value
+                break
+        assert response.status == 200, bytes(response)
+        (path,) = response.headers.get_all("Path")
+        assert f"127.0.0.1:{front[1]}" in path and "received=" in path, path
+        call = {"from": "14155550100", "to": f"sip:{username}@127.0.0.1:9",
+                "answer_url": web.set("/registered", HOLD)}  # fmt: skip
+        for node in range(len(cluster.nodes)):  # one node holds the binding
+            api(cluster, node, "POST", "Call/", json=call)
+        invite = next_request(phone, "INVITE")
+        assert invite.uri == f"sip:{username}@127.0.0.1:{phone.getsockname()[1]}"
+        top = invite.headers.get("Via") or ""
+        assert f"127.0.0.1:{front[1]}" in top, f"not through Kamailio: {top}"
+        busy = build_response(invite, 486, to_tag=secrets.token_hex(4))
+        phone.sendto(bytes(busy), front)
+
+
+def register(front_port: int, local_port: int, username: str) -> Request:
+    data = (
+        f"REGISTER sip:127.0.0.1:{front_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK{secrets.token_hex(6)};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:{username}@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+        f"To: <sip:{username}@127.0.0.1>\r\n"
+        f"Call-ID: {secrets.token_hex(8)}@127.0.0.1\r\n"
+        "CSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:{username}@127.0.0.1:{local_port}>\r\n"
+        "Expires: 300\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    message = parse_message(data)
+    assert isinstance(message, Request)
+    return message
+
+
+def final_response(sock: socket.socket) -> Response:
+    while True:
+        message = parse_message(sock.recv(65535))
+        if isinstance(message, Response) and message.status >= 200:
+            return message
+
+
+def next_request(sock: socket.socket, method: str) -> Request:
+    while True:
+        message = parse_message(sock.recv(65535))
+        if isinstance(message, Request) and message.method == method:
+            return message
 
 
 def test_a_killed_node_costs_no_new_call_and_its_calls_are_closed(

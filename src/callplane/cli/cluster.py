@@ -16,7 +16,13 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--nodes", type=click.IntRange(min=1, max=32), default=2, show_default=True)
+@click.option(
+    "--nodes",
+    type=click.IntRange(min=1, max=32),
+    default=2,
+    show_default=True,
+    help="How many `callplane serve` nodes.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of every part.")
 @click.option(
     "--sip-port",

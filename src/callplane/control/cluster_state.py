@@ -107,7 +107,12 @@ class ClusterState:
         self.on_node_lost = on_node_lost
         self.redis: Redis = connect(url)
         self._task: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        # call starts and ends, published in order by one writer (an end never
+        # overtakes its start) and in batches under load
+        self._changes: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._dirty = False  # a change was lost: the next tick re-publishes everything
+        self._writing = asyncio.Lock()  # a re-publish never interleaves with a batch
         self._missing_since: dict[str, float] = {}
         self._failing = False
 
@@ -117,41 +122,41 @@ class ClusterState:
     # -- what this node owns -----------------------------------------------------------
 
     def call_started(self, call: Call) -> None:
-        self._background(self._publish_call(call.uuid, _summary(call)))
+        self._changes.put_nowait((call.uuid, _summary(call)))
 
     def call_ended(self, call: Call) -> None:
-        self._background(self._forget_call(call.uuid))
+        self._changes.put_nowait((call.uuid, None))
 
-    def _background(self, work: Awaitable[None]) -> None:
-        task = asyncio.get_running_loop().create_task(self._guarded(work))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._changes.get()]
+            while not self._changes.empty():
+                batch.append(self._changes.get_nowait())
+            try:
+                await self._write(batch)
+            except Exception as exc:  # redis errors, timeouts
+                self._dirty = True
+                self._failed(exc)
+            else:
+                self._recovered()
 
-    async def _guarded(self, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except Exception as exc:  # redis errors, timeouts: the next tick re-publishes
-            self._failed(exc)
-        else:
-            self._recovered()
-
-    async def _publish_call(self, call_uuid: str, summary: str) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(self._key("owner"), call_uuid, self.node)
-            pipe.hset(self._key(f"calls:{self.node}"), call_uuid, summary)
-            await pipe.execute()
-
-    async def _forget_call(self, call_uuid: str) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hdel(self._key("owner"), call_uuid)
-            pipe.hdel(self._key(f"calls:{self.node}"), call_uuid)
+    async def _write(self, batch: list[tuple[str, str | None]]) -> None:
+        async with self._writing, self.redis.pipeline(transaction=False) as pipe:
+            for call_uuid, summary in batch:
+                if summary is None:
+                    pipe.hdel(self._key("owner"), call_uuid)
+                    pipe.hdel(self._key(f"calls:{self.node}"), call_uuid)
+                else:
+                    pipe.hset(self._key("owner"), call_uuid, self.node)
+                    pipe.hset(self._key(f"calls:{self.node}"), call_uuid, summary)
             await pipe.execute()
 
     async def republish(self) -> None:
         """Everything this node owns, again (after Redis lost it)."""
-        calls = {uuid: _summary(call) for uuid, call in list(self.live.items()) if not call.ended}
-        lease_ms = int(LEASE * 1000)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._writing, self.redis.pipeline(transaction=False) as pipe:
+            live = list(self.live.items())
+            calls = {uuid: _summary(call) for uuid, call in live if not call.ended}
+            lease_ms = int(LEASE * 1000)
             pipe.set(self._key(f"node:{self.node}"), self._address(), px=lease_ms)
             pipe.sadd(self._key("nodes"), self.node)
             pipe.delete(self._key(f"calls:{self.node}"))
@@ -167,7 +172,9 @@ class ClusterState:
     # -- the lease and the other nodes -------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._tick_forever())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._tick_forever())
+        self._writer = loop.create_task(self._write_forever())
 
     async def _tick_forever(self) -> None:
         while True:
@@ -181,7 +188,9 @@ class ClusterState:
 
     async def tick(self) -> None:
         key = self._key(f"node:{self.node}")
-        if not await self.redis.set(key, self._address(), px=int(LEASE * 1000), xx=True):
+        refreshed = await self.redis.set(key, self._address(), px=int(LEASE * 1000), xx=True)
+        if not refreshed or self._dirty:  # Redis lost it, or we lost changes
+            self._dirty = False
             await self.republish()
         await self._watch_others()
 
@@ -280,13 +289,11 @@ class ClusterState:
 
     async def close(self) -> None:
         """Stop the lease; what this node owned goes (its calls have ended by now)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for task in list(self._pending):
-            with contextlib.suppress(Exception):
-                await task
+        for task in (self._task, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.delete(self._key(f"node:{self.node}"), self._key(f"calls:{self.node}"))

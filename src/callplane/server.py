@@ -136,7 +136,7 @@ async def serve(settings: Settings) -> None:
     records.start()
     worker.start()
     reporter = asyncio.get_running_loop().create_task(guard.report_forever())
-    cluster = join_cluster(settings, store, services)
+    cluster = join_cluster(settings, store, services, registrar)
     app = create_app(
         store,
         live=LiveCallControl(services),
@@ -215,9 +215,12 @@ def build_services(settings: Settings, store: Store) -> Services:
     )
 
 
-def join_cluster(settings: Settings, store: Store, services: Services) -> ClusterState | None:
-    """With ``--redis-url``: publish this node's live calls and lease, and close the
-    calls of nodes whose lease runs out (docs/cluster.md). Without: None."""
+def join_cluster(
+    settings: Settings, store: Store, services: Services, registrar: Registrar
+) -> ClusterState | None:
+    """With ``--redis-url``: publish this node's live calls, registrar bindings and
+    lease, mirror the other nodes' bindings, and close the calls of nodes whose lease
+    runs out (docs/cluster.md). Without: None."""
     if not settings.redis_url:
         return None
 
@@ -229,6 +232,7 @@ def join_cluster(settings: Settings, store: Store, services: Services) -> Cluste
         settings.redis_url, settings.node_name, settings.public_http_url, services.live, node_lost
     )
     services.watcher = cluster
+    cluster.attach_registrar(registrar)
     cluster.start()
     return cluster
 

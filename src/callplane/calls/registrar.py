@@ -157,6 +157,14 @@ class Bindings:
         current = self._current(aor, now)
         return sorted(current.values(), key=lambda b: b.expires_at, reverse=True)
 
+    def replace(self, aor: str, bindings: Iterable[Binding]) -> None:
+        """``aor``'s bindings are these now (another cluster node registered them)."""
+        contacts = {contact_key(b.contact): b for b in bindings}
+        if contacts:
+            self._by_aor[aor] = contacts
+        else:
+            self._by_aor.pop(aor, None)
+
     def sweep(self, now: float) -> int:
         """Drop every expired binding; returns how many went."""
         before = self.count
@@ -320,6 +328,8 @@ class Registrar:
         self.auth = auth or DigestServer(REALM)
         self.failures = failures or AuthFailures(Bans(), limit=0)
         self.bindings = bindings or Bindings()
+        # told the address-of-record of every REGISTER that changed bindings (cluster)
+        self.on_change: Callable[[str], None] | None = None
         self.sweep_interval = sweep_interval
         self._lock = asyncio.Lock()  # REGISTERs are processed in arrival order (§10.3)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -363,7 +373,11 @@ class Registrar:
             if aor is None or aor != result.username:
                 log.warning("REGISTER from %s:%s: %r may not register %r", *source, username, aor)
                 return Reply(403, reason="Forbidden (To user is not the digest username)")
-            return self.bindings.register(aor, request, source, transport, now)
+            reply = self.bindings.register(aor, request, source, transport, now)
+            changed = bool(request.headers.get_all("Contact"))  # not a query
+            if reply.status == 200 and changed and self.on_change is not None:
+                self.on_change(aor)
+            return reply
 
     def _refusal(
         self, outcome: Outcome, why: str, username: str | None, source: Address, now: float

@@ -8,13 +8,18 @@ Keys (prefix ``callplane:``)::
     nodes          set of the names of nodes that have published
     owner          hash call uuid -> node name
     calls:{name}   hash call uuid -> JSON summary (account, direction, numbers, start)
+    bindings       hash address-of-record -> JSON list of its registrar bindings (wall
+                   clock expiries), written by the node that took the REGISTER and
+                   announced on the channel ``bindings``; every other node mirrors
+                   them into its registrar, so any node's Dial reaches the phone
 
 Every node refreshes its lease each tick. When the refresh finds the key gone (Redis
 restarted, or this node was cut off longer than the lease), it re-publishes
-everything it owns. Every tick it also looks at the other nodes: one whose lease is
-gone for a whole lease is lost; the first survivor to claim it (``SET NX``) closes
-its calls (``on_node_lost``: their records, from the database, with cause
-``Node Lost``) and removes its entries.
+everything it owns (calls, and the bindings whose REGISTER it took last). Every
+tick it also looks at the other nodes: one whose lease is gone for a whole lease is
+lost; the first survivor to claim it (``SET NX``) closes its calls
+(``on_node_lost``: their records, from the database, with cause ``Node Lost``) and
+removes its entries.
 
 Redis being away never holds up a call: publishing runs in the background, a
 failure is logged once per outage, and the next successful tick re-publishes.
@@ -30,9 +35,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from callplane.calls.registrar import Binding, Registrar
 from callplane.net.redis_link import connect
+from callplane.sip.uri import parse_name_addr
 from callplane.store.models import CallRecord
 
 if TYPE_CHECKING:
@@ -46,6 +53,7 @@ PREFIX = "callplane:"
 LEASE = 3.0  # seconds a node counts as alive after its last refresh
 TICK = 1.0  # seconds between lease refreshes and looks at the other nodes
 CLAIM_SECONDS = 60  # one survivor closes a lost node's calls; the claim expires
+BINDINGS = "bindings"  # the hash, and the channel announcing "{node} {aor}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,43 @@ def _summary(call: Call) -> str:
             "started": started,
         }
     )
+
+
+def _bindings_json(bindings: list[Binding], loop_now: float) -> str:
+    """Bindings with their expiry on the wall clock (loops' clocks differ per process)."""
+    wall = time.time()
+    return json.dumps(
+        [
+            {
+                "contact": str(b.contact),
+                "expires": wall + (b.expires_at - loop_now),
+                "call_id": b.call_id,
+                "cseq": b.cseq,
+                "source": list(b.source),
+                "transport": b.transport,
+                "path": list(b.path),
+            }
+            for b in bindings
+        ]
+    )
+
+
+def _bindings_of(aor: str, text: str, loop_now: float) -> list[Binding]:
+    wall = time.time()
+    return [
+        Binding(
+            aor,
+            parse_name_addr(b["contact"]),
+            loop_now + (b["expires"] - wall),
+            b["call_id"],
+            b["cseq"],
+            (b["source"][0], b["source"][1]),
+            b["transport"],
+            tuple(b["path"]),
+        )
+        for b in json.loads(text)
+        if b["expires"] > wall
+    ]
 
 
 def _record(call_uuid: str, summary: str) -> CallRecord:
@@ -110,6 +155,9 @@ class ClusterState:
         # call starts and ends, published in order by one writer (an end never
         # overtakes its start) and in batches under load
         self._changes: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self.registrar: Registrar | None = None  # shared bindings (``attach_registrar``)
+        self._own_aors: set[str] = set()  # REGISTERs this node took last
+        self._follower: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False  # a change was lost: the next tick re-publishes everything
         self._writing = asyncio.Lock()  # a re-publish never interleaves with a batch
@@ -120,6 +168,15 @@ class ClusterState:
         return PREFIX + name
 
     # -- what this node owns -----------------------------------------------------------
+
+    def attach_registrar(self, registrar: Registrar) -> None:
+        """Share ``registrar``'s bindings with the other nodes and mirror theirs."""
+        self.registrar = registrar
+        registrar.on_change = self._bindings_changed
+
+    def _bindings_changed(self, aor: str) -> None:
+        self._own_aors.add(aor)
+        self._changes.put_nowait((BINDINGS, aor))
 
     def call_started(self, call: Call) -> None:
         self._changes.put_nowait((call.uuid, _summary(call)))
@@ -143,13 +200,59 @@ class ClusterState:
     async def _write(self, batch: list[tuple[str, str | None]]) -> None:
         async with self._writing, self.redis.pipeline(transaction=False) as pipe:
             for call_uuid, summary in batch:
-                if summary is None:
+                if call_uuid == BINDINGS:
+                    assert summary is not None
+                    self._queue_bindings(pipe, summary)
+                    pipe.publish(self._key(BINDINGS), f"{self.node} {summary}")
+                elif summary is None:
                     pipe.hdel(self._key("owner"), call_uuid)
                     pipe.hdel(self._key(f"calls:{self.node}"), call_uuid)
                 else:
                     pipe.hset(self._key("owner"), call_uuid, self.node)
                     pipe.hset(self._key(f"calls:{self.node}"), call_uuid, summary)
             await pipe.execute()
+
+    def _queue_bindings(self, pipe: Any, aor: str) -> None:
+        assert self.registrar is not None
+        loop_now = asyncio.get_running_loop().time()
+        bindings = self.registrar.bindings.lookup(aor, loop_now)
+        if bindings:
+            pipe.hset(self._key(BINDINGS), aor, _bindings_json(bindings, loop_now))
+        else:
+            pipe.hdel(self._key(BINDINGS), aor)
+
+    async def _follow_bindings(self) -> None:
+        """Mirror the other nodes' bindings: all of them on (re)subscribing, then each
+        address-of-record another node announces."""
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._key(BINDINGS))
+                    await self._mirror_all()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            node, _, aor = _text(message["data"]).partition(" ")
+                            if node != self.node:
+                                await self._mirror(aor)
+            except Exception as exc:
+                self._failed(exc)
+                await asyncio.sleep(TICK)
+
+    async def _mirror_all(self) -> None:
+        stored = await self.redis.hgetall(self._key(BINDINGS))
+        for aor, text in stored.items():
+            if _text(aor) not in self._own_aors:
+                self._apply(_text(aor), _text(text))
+
+    async def _mirror(self, aor: str) -> None:
+        text = await self.redis.hget(self._key(BINDINGS), aor)
+        self._own_aors.discard(aor)  # the phone registered through another node last
+        self._apply(aor, _text(text) if text is not None else "[]")
+
+    def _apply(self, aor: str, text: str) -> None:
+        if self.registrar is not None:
+            loop_now = asyncio.get_running_loop().time()
+            self.registrar.bindings.replace(aor, _bindings_of(aor, text, loop_now))
 
     async def republish(self) -> None:
         """Everything this node owns, again (after Redis lost it)."""
@@ -163,6 +266,8 @@ class ClusterState:
             for call_uuid, summary in calls.items():  # pipelined: one round trip
                 pipe.hset(self._key("owner"), call_uuid, self.node)
                 pipe.hset(self._key(f"calls:{self.node}"), call_uuid, summary)
+            for aor in self._own_aors if self.registrar is not None else ():
+                self._queue_bindings(pipe, aor)
             await pipe.execute()
         log.info("published this node (%s) and its %d live call(s)", self.node, len(calls))
 
@@ -175,6 +280,8 @@ class ClusterState:
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._tick_forever())
         self._writer = loop.create_task(self._write_forever())
+        if self.registrar is not None:
+            self._follower = loop.create_task(self._follow_bindings())
 
     async def _tick_forever(self) -> None:
         while True:
@@ -289,7 +396,7 @@ class ClusterState:
 
     async def close(self) -> None:
         """Stop the lease; what this node owned goes (its calls have ended by now)."""
-        for task in (self._task, self._writer):
+        for task in (self._task, self._writer, self._follower):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

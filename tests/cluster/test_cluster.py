@@ -23,6 +23,7 @@ import redis
 from callplane.cluster.local import LocalCluster
 from callplane.sip.auth import digest_flow
 from callplane.sip.message import Request, Response, build_response, parse_message
+from callplane.store.ids import twilio_call_sid
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer, sipp, sipp_start
 
 REFUSE = '<Response><Hangup reason="busy"/></Response>'
@@ -143,11 +144,22 @@ def test_any_node_lists_and_hangs_up_any_live_call(
     assert live(cluster, 0) >= uuids and live(cluster, 1) >= uuids  # cluster-wide lists
     owners = {uuid: owner(state, uuid) for uuid in uuids}
     assert set(owners.values()) <= {"node-1", "node-2"}, owners
-    for uuid, name in owners.items():
+    for n, (uuid, name) in enumerate(owners.items()):
         other = 1 if name == "node-1" else 0  # the node that does not run the call
         shown = api(cluster, other, "GET", f"Call/{uuid}/", params={"status": "live"})
         assert shown["call_uuid"] == uuid
-        api(cluster, other, "DELETE", f"Call/{uuid}/")
+        if n % 2:  # Twilio's call update, also through the other node
+            port = cluster.nodes[other].http_port
+            path = f"/2010-04-01/Accounts/{AUTH_ID}/Calls/{twilio_call_sid(uuid)}.json"
+            ended = httpx.post(
+                f"http://127.0.0.1:{port}{path}",
+                data={"Status": "completed"},
+                auth=(AUTH_ID, AUTH_TOKEN),
+                timeout=10,
+            )
+            assert ended.status_code == 200, ended.text
+        else:
+            api(cluster, other, "DELETE", f"Call/{uuid}/")
     assert caller.wait(20) == 0, "SIPp did not get its BYEs"
     ended = {r.params["CallUUID"]: r.params for r in web.wait_for("/hangup", count=16)}
     for uuid in uuids:

@@ -5,8 +5,9 @@ and its answer is passed back as it is (docs/cluster.md).
 Forwarded: every request under ``/v1/Account/{auth_id}/Call/{call_uuid}/`` (hangup,
 transfer, Play, Speak, DTMF, streams, recording) except reading a call record (a
 ``GET`` of the call itself without ``status=live``: records are in the shared
-database). The owner authenticates the request as usual. A forwarded request
-carries ``X-Callplane-Forwarded`` and is never forwarded again.
+database), and Twilio's call update (``POST /2010-04-01/Accounts/{sid}/Calls/
+{CallSid}.json``: end or redirect). The owner authenticates the request as usual.
+A forwarded request carries ``X-Callplane-Forwarded`` and is never forwarded again.
 """
 
 from __future__ import annotations
@@ -22,17 +23,23 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callplane.control.cluster_state import ClusterState
+from callplane.store.ids import uuid_of_sid
 
 log = logging.getLogger("callplane.cluster")
 
 FORWARDED = "x-callplane-forwarded"
 _CALL_PATH = re.compile(r"^/v1/Account/[^/]+/Call/([^/]+)/?(.*)$")
+_TWILIO_CALL = re.compile(r"^/2010-04-01/Accounts/[^/]+/Calls/([^/.]+)\.json$")
 _HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
 TIMEOUT = 10.0
 
 
 def _call_of(scope: Scope) -> str | None:
     """The call uuid a request is about, if it must run where the call runs."""
+    twilio = _TWILIO_CALL.match(scope["path"])
+    if twilio is not None:
+        sid = twilio.group(1)
+        return (uuid_of_sid(sid, "CA") or sid) if scope["method"] == "POST" else None
     match = _CALL_PATH.match(scope["path"])
     if match is None:
         return None

@@ -46,6 +46,7 @@ class Settings:
     node_name: str = ""  # "" = default_node_name(sip_port)
     drain_timeout: float = 3600.0  # seconds live calls may run on after SIGTERM / node drain
     metrics_token: str = ""  # bearer token for GET /metrics; "" = loopback clients only
+    redis_url: str = ""  # cluster live state (docs/cluster.md); "" = none, one process
     # The call inspector (docs/api.md "Call inspector"): which calls keep a trace, for
     # how long, and how large one may grow.
     trace: str = "failed"  # "all" | "failed" | "off"

@@ -26,11 +26,13 @@ import uvicorn
 from callplane.api import create_app, flow_runs
 from callplane.api.connections import HttpLimits, bounded_protocol
 from callplane.calls import causes
+from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params
 from callplane.calls.records import RecordBatchOutbox, RecordWriter, bill, end_record
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.tracer import Tracer
 from callplane.config import Settings
+from callplane.control.cluster_state import ClusterState
 from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
 from callplane.control.originate import Originator
@@ -105,7 +107,7 @@ def tune_gc() -> None:
 
 async def serve(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(settings.db_url)
+    store = await Store.open(settings.db_url, settings.node_name)
     account, created = await store.ensure_main_account(
         os.environ.get("CALLPLANE_AUTH_ID") or None, os.environ.get("CALLPLANE_AUTH_TOKEN") or None
     )
@@ -147,6 +149,7 @@ async def serve(settings: Settings) -> None:
     tending = asyncio.get_running_loop().create_task(
         tracer.tend(store.delete_traces_before, retention)
     )
+    cluster = join_cluster(settings, store, services, registrar)
     app = create_app(
         store,
         live=LiveCallControl(services),
@@ -154,6 +157,8 @@ async def serve(settings: Settings) -> None:
         failures=services.auth_failures,
         guard=guard,
         max_body_bytes=settings.max_body_bytes,
+        cluster=cluster,
+        local_calls=services.live,
     )
     app.state.originator = Originator(services, sip)  # POST /Call/ (api/outbound_calls.py)
     if services.flows is not None:  # Initiate Call, Call Forward in API-triggered runs
@@ -200,6 +205,8 @@ async def serve(settings: Settings) -> None:
         reporter.cancel()
         tending.cancel()
         await services.drain()
+        if cluster is not None:
+            await cluster.close()
         if services.flows is not None:
             await services.flows.aclose()
         await registrar.close()
@@ -260,6 +267,28 @@ def build_services(settings: Settings, store: Store) -> Services:
     )
 
 
+def join_cluster(
+    settings: Settings, store: Store, services: Services, registrar: Registrar
+) -> ClusterState | None:
+    """With ``--redis-url``: publish this node's live calls, registrar bindings and
+    lease, mirror the other nodes' bindings, and close the calls of nodes whose lease
+    runs out (docs/cluster.md). Without: None."""
+    if not settings.redis_url:
+        return None
+
+    async def node_lost(node: str) -> int:
+        why = f"Callplane node {node} was lost while the call was live"
+        return await close_out(store, services, node, causes.NODE_LOST, why)
+
+    cluster = ClusterState(
+        settings.redis_url, settings.node_name, settings.public_http_url, services.live, node_lost
+    )
+    services.watcher = cluster
+    cluster.attach_registrar(registrar)
+    cluster.start()
+    return cluster
+
+
 def http_limits(settings: Settings) -> HttpLimits:
     return HttpLimits(
         max_connections=settings.http_max_connections,
@@ -314,41 +343,50 @@ async def signing_keys(store: Store, auth_id: str) -> tuple[SigningKeys, Reach] 
 
 
 async def recover_live_calls(store: Store, services: Services) -> None:
-    """Give calls a previous process left live their final record and hangup callback.
+    """Give calls this node's previous process left live their final record and
+    hangup callback (only this node's: other cluster nodes' calls are theirs)."""
+    why = "Callplane stopped while the call was live"
+    found = await close_out(store, services, store.node, causes.PROCESS_STOPPED, why)
+    if found:
+        log.warning("finished %d call record(s) left live by a previous run", found)
 
-    They end at the last moment the store shows that process alive (the newest
-    start, answer or end time it wrote), never later: a call answered before the
-    crash is billed from its answer up to then. The records and their callbacks'
-    outbox rows are written in one transaction, then the callbacks are sent.
+
+async def close_out(store: Store, services: Services, node: str, cause: Cause, why: str) -> int:
+    """Finish the calls node ``node`` left live (a crash, or a lost cluster node); how many.
+
+    They end at the last moment the store shows that node alive (the newest start,
+    answer or end time it wrote), never later: a call answered before the crash is
+    billed from its answer up to then. The records and their callbacks' outbox rows
+    are written in one transaction, then the callbacks are sent.
     """
-    stale = await store.live_records()
+    stale = await store.live_records(node)
     if not stale:
-        return
-    last_alive = await store.last_activity() or datetime.now(UTC)
-    cause = causes.PROCESS_STOPPED
+        return 0
+    last_alive = await store.last_activity(node) or datetime.now(UTC)
     callbacks: list[tuple[Callback, SigningKeys]] = []
     for record in stale:
         end_record(record, cause, causes.SOURCE_PLATFORM, last_alive)
-        record.error = (record.error + "; " if record.error else "") + (
-            "Callplane stopped while the call was live"
-        )
+        record.error = (record.error + "; " if record.error else "") + why
         account = await store.get_account(record.auth_id)
         if account is not None and record.answer_time is not None:
             bill(record, account)
-        if account is not None and (found := await hangup_callback(store, services, record)):
+        found = await hangup_callback(store, services, record, cause)
+        if account is not None and found is not None:
             callbacks.append((found, SigningKeys(account.auth_token)))
     await store.write_records(stale, OutboxChanges([callback.stored for callback, _ in callbacks]))
-    log.warning("finished %d call record(s) left live by a previous run", len(stale))
     for callback, keys in callbacks:
         services.spawn(services.webhooks.deliver(callback, keys))
+    return len(stale)
 
 
-async def hangup_callback(store: Store, services: Services, record: CallRecord) -> Callback | None:
+async def hangup_callback(
+    store: Store, services: Services, record: CallRecord, cause: Cause
+) -> Callback | None:
     app = await store.get_application(record.auth_id, record.app_id) if record.app_id else None
     account = await store.get_account(record.auth_id)
     if app is None or not app.hangup_url or account is None:
         return None
-    params = hangup_params(record, {}, causes.PROCESS_STOPPED.q850)
+    params = hangup_params(record, {}, cause.q850)
     return services.webhooks.prepare(
         app.hangup_url,
         app.hangup_method,

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from callplane.calls.outbound import uri_destinations
 from callplane.calls.registrar import Binding, Bindings, Registrar, Reply
 from callplane.net.auth_failures import AuthFailures
 from callplane.net.bans import Bans
@@ -39,6 +40,7 @@ def build(
     cseq: int = 1,
     call_id: str = "reg-1@192.0.2.10",
     to_user: str = USER,
+    path: tuple[str, ...] = (),
 ) -> Request:
     lines = [
         f"REGISTER {URI} SIP/2.0",
@@ -50,6 +52,7 @@ def build(
         f"CSeq: {cseq} REGISTER",
         *(f"Contact: {c}" for c in contacts),
         *([f"Expires: {expires}"] if expires is not None else []),
+        *(f"Path: {hop}" for hop in path),
         "Content-Length: 0",
     ]
     message = parse_message(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -250,6 +253,36 @@ def test_binding_destination_prefers_the_source_behind_nat() -> None:
     assert not direct.behind_nat and direct.destination() == (("10.0.0.5", 5060), "UDP")
     over_tcp = Binding(USER, contact, 60.0, "c", 1, ("10.0.0.5", 5060), "TCP")
     assert over_tcp.destination() == (("10.0.0.5", 5060), "TCP")
+
+
+KAMAILIO_PATH = "<sip:127.0.0.10:5060;lr;received=sip:192.0.2.10:5070>"
+
+
+async def test_a_register_through_a_proxy_keeps_its_path_and_the_200_echoes_it(
+    registrar: Registrar,
+) -> None:
+    reply = await register(registrar, CONTACT, path=(KAMAILIO_PATH, "<sip:10.1.1.1;lr>"))
+    assert reply.status == 200
+    assert [v for n, v in reply.headers if n == "Path"] == [KAMAILIO_PATH, "<sip:10.1.1.1;lr>"]
+    (binding,) = registrar.bindings.lookup(USER, 0.0)
+    assert binding.path == (KAMAILIO_PATH, "<sip:10.1.1.1;lr>")
+    assert binding.destination() == (("127.0.0.10", 5060), "UDP")
+
+
+async def test_calls_to_a_binding_with_a_path_are_routed_through_it(
+    registrar: Registrar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await register(registrar, CONTACT, path=(KAMAILIO_PATH,))
+    monkeypatch.setattr("callplane.calls.registrar._now", lambda: 0.0)
+    (destination,) = uri_destinations(f"sip:{USER}@callplane", registrar)
+    assert destination.uri == f"sip:{USER}@192.0.2.10:5070"
+    assert destination.address == ("127.0.0.10", 5060)
+    assert destination.route == (KAMAILIO_PATH,)
+
+
+async def test_an_unusable_path_is_refused(registrar: Registrar) -> None:
+    reply = await register(registrar, CONTACT, path=("<tel:+15550001111>",))
+    assert reply.status == 400 and registrar.bindings.count == 0
 
 
 class FakeSip:

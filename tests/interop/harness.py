@@ -170,6 +170,29 @@ def free_port() -> int:
                 return port
 
 
+def free_ports(count: int) -> int:
+    """A first port of ``count`` consecutive ports free for UDP and TCP on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count > 60000:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    sock = socket.socket(socket.AF_INET, kind)
+                    held.append(sock)
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+
+
 @dataclass
 class CallplaneServer:
     """`callplane serve` in a subprocess, as a user starts it."""

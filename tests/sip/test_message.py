@@ -308,3 +308,18 @@ def test_fuzz_structured_messages(lines: list[bytes], tail: bytes) -> None:
     except SipParseError:
         return
     parse_message(bytes(message))
+
+
+def test_dialog_creating_responses_copy_record_route_in_order() -> None:
+    """§12.1.1: a proxy that record-routes (Kamailio) must see the dialog's requests."""
+    routes = "Record-Route: <sip:10.0.0.1;lr;ftag=a>\r\nRecord-Route: <sip:10.0.0.2;lr>\r\n"
+    message = parse_message(invite(extra=routes))
+    assert isinstance(message, Request)
+    for status in (180, 200):
+        response = build_response(message, status, to_tag="t")
+        assert response.headers.get_all("Record-Route") == [
+            "<sip:10.0.0.1;lr;ftag=a>",
+            "<sip:10.0.0.2;lr>",
+        ]
+    for status in (100, 486):
+        assert build_response(message, status, to_tag="t").headers.get_all("Record-Route") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -138,3 +139,25 @@ async def test_list_applications_pages(store: Store, account: Account) -> None:
         await store.create_application(_app(account, f"a{i}"))
     page = await store.list_applications(account.auth_id, limit=2, offset=4)
     assert (len(page.items), page.total) == (1, 5)
+
+
+async def test_another_node_sees_configuration_writes(
+    store: Store, account: Account, database_url: str
+) -> None:
+    """Two stores on one PostgreSQL database stand for two cluster nodes."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip(
+            "configuration changes between nodes need PostgreSQL (CALLPLANE_TEST_DATABASE_URL)"
+        )
+    other = await Store.open(database_url)
+    try:
+        app = await store.create_application(_app(account))
+        await store.add_numbers(account.auth_id, ["+14155550177"], app_id=app.app_id)
+        for _ in range(500):  # a notification and a reload: milliseconds
+            route = other.route("14155550177")
+            if route is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert route is not None and route.application == app
+    finally:
+        await other.close()

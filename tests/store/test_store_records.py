@@ -32,7 +32,7 @@ async def test_upsert_keeps_one_row_per_call(store: Store, account: Account) -> 
     assert c1 is not None and (c1.state, c1.call_duration) == ("ended", 9)
     c3 = await store.get_call(account.auth_id, "c3")
     assert c3 is not None and c3.error == "x"
-    assert {r.call_uuid for r in await store.live_records()} == {"c2", "c3"}
+    assert {r.call_uuid for r in await store.live_records("")} == {"c2", "c3"}
 
 
 async def test_record_fields_round_trip(store: Store, account: Account) -> None:
@@ -169,8 +169,25 @@ async def test_interrupted_first_attempts_are_due_at_start_up(store: Store) -> N
 
 
 async def test_last_activity_is_the_newest_time_written(store: Store, account: Account) -> None:
-    assert await store.last_activity() is None
+    assert await store.last_activity("") is None
     answered = _record(account, "c1", answer_time=T0 + timedelta(minutes=3))
     ended = _record(account, "c2", minute=1, end_time=T0 + timedelta(minutes=2))
     await store.write_records([answered, ended, _record(account, "c3", minute=2)])
-    assert await store.last_activity() == T0 + timedelta(minutes=3)
+    assert await store.last_activity("") == T0 + timedelta(minutes=3)
+
+
+async def test_live_rows_and_last_activity_are_scoped_to_the_node_that_wrote_them(
+    store: Store, account: Account, database_url: str
+) -> None:
+    """Two nodes on one database: a node's close-out must never touch the other's calls."""
+    node_b = await Store.open(database_url, node="node-b")
+    try:
+        await store.write_records([_record(account, "a1", answer_time=T0)])
+        later = T0 + timedelta(minutes=5)
+        await node_b.write_records([_record(account, "b1", answer_time=later)])
+        assert [r.call_uuid for r in await store.live_records("")] == ["a1"]
+        assert [r.call_uuid for r in await node_b.live_records("node-b")] == ["b1"]
+        assert await store.last_activity("") == T0
+        assert await store.last_activity("node-b") == later
+    finally:
+        await node_b.close()

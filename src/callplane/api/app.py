@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,9 +24,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callplane.api import console, node, openapi, twilio_routes
 from callplane.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from callplane.api.cluster_forward import ForwardToOwner
 from callplane.api.http import ApiError, OnChange, error_reply
 from callplane.api.live_protocol import LiveCalls, LiveConferences
 from callplane.api.operations import OPERATIONS
+from callplane.control.cluster_state import ClusterState
 from callplane.errors import NotFound, ValidationError
 from callplane.net.auth_failures import AuthFailures
 from callplane.net.guard import SourceGuard
@@ -111,6 +115,8 @@ def create_app(
     failures: AuthFailures | None = None,
     guard: SourceGuard | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    cluster: ClusterState | None = None,
+    local_calls: Mapping[str, Any] | None = None,
 ) -> Starlette:
     """The API over ``store``; ``on_change()`` (sync or async) runs after each write.
 
@@ -119,11 +125,15 @@ def create_app(
     and ban operations answer 503. ``failures`` counts wrong
     credentials per client IP and bans (403) after too many (``callplane serve``
     shares it with SIP); without it nothing is counted. Request bodies over
-    ``max_body_bytes`` get 413.
+    ``max_body_bytes`` get 413. ``cluster`` (with this node's ``local_calls``) sends
+    requests about other nodes' live calls to them and lists live calls cluster-wide.
     """
+    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)]
+    if cluster is not None:
+        middleware.append(Middleware(ForwardToOwner, cluster=cluster, local=local_calls or {}))
     app = Starlette(
         routes=[*node.routes(), *ROUTES, *twilio_routes.routes(), *console.routes()],
-        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes), Middleware(RejectNul)],
+        middleware=middleware,
         exception_handlers={
             ApiError: _api_error,
             NotFound: _not_found,
@@ -138,4 +148,5 @@ def create_app(
     app.state.conferences = conferences
     app.state.auth_failures = failures
     app.state.guard = guard
+    app.state.cluster = cluster
     return app

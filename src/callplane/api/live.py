@@ -32,6 +32,7 @@ from callplane.api.http import (
     text,
 )
 from callplane.api.live_protocol import LiveCalls
+from callplane.control.cluster_state import ClusterState, live_records
 from callplane.errors import NotFound, ValidationError
 from callplane.store.models import Account, CallRecord
 
@@ -103,7 +104,11 @@ async def list_calls(request: Request) -> Response:
     live = live_of(request)
     limit, offset = page_args(request.query_params)
     wanted = _live_filters(request)
-    found = [r.call_uuid for r in live.list(account.auth_id) if _matches(r, wanted)]
+    records = live.list(account.auth_id)
+    cluster: ClusterState | None = request.app.state.cluster
+    if cluster is not None:  # and the other nodes' (docs/cluster.md)
+        records = live_records(records, await cluster.remote_calls(account.auth_id))
+    found = [r.call_uuid for r in records if _matches(r, wanted)]
     return reply(calls=found[offset : offset + limit])
 
 

@@ -40,6 +40,8 @@ NO_COMMON_CODEC = Cause("Incompatible Media", 3080, "INCOMPATIBLE_DESTINATION", 
 PROCESS_STOPPED = Cause("Callplane Stopped", 5090, "SYSTEM_SHUTDOWN", "failed")
 # A draining node (SIGTERM, `callplane node drain`) ends what outlives --drain-timeout.
 NODE_DRAINED = Cause("Node Drained", 5091, "SYSTEM_SHUTDOWN", "completed")
+# A cluster node died with the call live; a surviving node closed it (docs/cluster.md).
+NODE_LOST = Cause("Node Lost", 5092, "SYSTEM_SHUTDOWN", "failed")
 
 REJECT_CAUSES: dict[RejectReason, Cause] = {
     RejectReason.REJECTED: REJECTED,

@@ -17,7 +17,8 @@ Where ``<Number>`` goes: through the account's SIP trunk for that number
 (``calls/trunks.py``: longest prefix, number and caller-id rewrite, the trunk's
 credentials for its 401/407; no trunk: the Dial fails, cause NO_ROUTE_DESTINATION).
 ``<User>``/``<Sip>`` URIs go where they say, except ``sip:name@...`` whose user is
-a registered endpoint: its registrar bindings.
+a registered endpoint: its registrar bindings (through their Path, when they
+registered through a proxy).
 
 ``OutboundLegs`` (``Services.outbound``) finds the live B legs by Call-ID for
 the router: provisional and retransmitted 2xx responses, and in-dialog requests.
@@ -70,6 +71,7 @@ class Destination:
     username: str = ""
     password: str = ""
     caller_id: str = ""  # a trunk's fixed caller id ("" keeps the Dial's)
+    route: tuple[str, ...] = ()  # Route header values: a binding's Path (RFC 3327)
 
 
 def number_destination(number: str, trunks: Sequence[Trunk]) -> Destination | None:
@@ -94,7 +96,8 @@ def uri_destinations(
         found = []
         for binding in bindings:
             address, transport = binding.destination()
-            found.append(Destination(str(binding.contact.uri), address, transport))
+            uri = str(binding.contact.uri)
+            found.append(Destination(uri, address, transport, route=binding.path))
         return found
     transport = (parsed.params.get("transport") or "udp").upper()
     default_port = 5061 if parsed.scheme == "sips" else 5060
@@ -230,6 +233,7 @@ class OutboundLeg:
                 ("CSeq", "1 INVITE"),
                 ("Contact", f"<sip:{user}@{host}:{port}>"),
                 ("Content-Type", "application/sdp"),
+                *(("Route", hop) for hop in self.destination.route),
                 *self.extra_headers,
             ]
         )

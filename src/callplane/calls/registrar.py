@@ -12,6 +12,11 @@ endpoint (``POST /v1/Account/{auth_id}/Endpoint/``). No or unusable credentials 
 which) counted against the source by ``AuthFailures``, and a banned source 403
 whatever it sends. Each binding keeps the source address and transport of
 its REGISTER so calls can reach a phone behind NAT (``Binding.destination``).
+
+Path (RFC 3327): a REGISTER that came through a proxy (Kamailio in front of a
+cluster) carries the proxy's ``Path``; the binding keeps it, the 200 echoes it, and
+calls to the binding go to the first Path URI with the Path as their Route set, so
+they reach the phone through that proxy whichever node places them.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from callplane.net.sip_transport import SipTransport
 from callplane.sip.auth import Credentials, DigestServer, Outcome
 from callplane.sip.events import Address, RequestReceived
 from callplane.sip.message import Request
-from callplane.sip.uri import NameAddr, SipUri
+from callplane.sip.uri import NameAddr, SipUri, parse_name_addr
 from callplane.store.secrets import REALM
 from callplane.store.store import Store
 
@@ -58,6 +63,7 @@ class Binding:
     cseq: int
     source: Address
     transport: str
+    path: tuple[str, ...] = ()  # Path header values of its REGISTER, first hop first
 
     def remaining(self, now: float) -> int:
         return max(0, round(self.expires_at - now))
@@ -75,8 +81,11 @@ class Binding:
         return self.contact_address != self.source
 
     def destination(self) -> tuple[Address, str]:
-        """Where requests for this binding go: the REGISTER's source when behind NAT
-        (or over a connection), else the Contact address."""
+        """Where requests for this binding go: the first Path URI when it registered
+        through a proxy; else the REGISTER's source when behind NAT (or over a
+        connection), else the Contact address."""
+        if self.path:
+            return _hop(self.path[0])
         contact = self.contact_address
         if contact is None or self.behind_nat or self.transport != "UDP":
             return self.source, self.transport
@@ -103,6 +112,15 @@ class _Change:
     key: str
     contact: NameAddr
     expires: int  # 0 removes
+
+
+def _hop(route: str) -> tuple[Address, str]:
+    """Address and transport of a Path/Route value (``<sip:host:port;lr>``)."""
+    uri = parse_name_addr(route).uri
+    if not isinstance(uri, SipUri) or uri.scheme not in ("sip", "sips"):
+        raise SipParseError(f"not a SIP URI: {route}")
+    transport = (uri.params.get("transport") or "udp").upper()
+    return (uri.host.strip("[]"), uri.port or (5061 if uri.scheme == "sips" else 5060)), transport
 
 
 def contact_key(contact: NameAddr) -> str:
@@ -138,6 +156,14 @@ class Bindings:
         """Current bindings of ``aor``, the latest to expire first; expired ones dropped."""
         current = self._current(aor, now)
         return sorted(current.values(), key=lambda b: b.expires_at, reverse=True)
+
+    def replace(self, aor: str, bindings: Iterable[Binding]) -> None:
+        """``aor``'s bindings are these now (another cluster node registered them)."""
+        contacts = {contact_key(b.contact): b for b in bindings}
+        if contacts:
+            self._by_aor[aor] = contacts
+        else:
+            self._by_aor.pop(aor, None)
 
     def sweep(self, now: float) -> int:
         """Drop every expired binding; returns how many went."""
@@ -176,14 +202,22 @@ class Bindings:
             changes = self._changes(existing, request)
         except _Refused as exc:
             return exc.reply
+        path = tuple(request.headers.get_all("Path"))
+        try:
+            for hop in path:
+                _hop(hop)
+        except SipParseError as exc:
+            return Reply(400, reason=f"Bad Path: {exc}")
         for change in changes:
-            self._apply(aor, change, request, source, transport, now)
-        return self.ok(aor, now)
+            self._apply(aor, change, request, source, transport, path, now)
+        return self.ok(aor, now, path)
 
-    def ok(self, aor: str, now: float) -> Reply:
-        """200 listing every binding with its remaining expires (§10.3 step 8)."""
+    def ok(self, aor: str, now: float, path: tuple[str, ...] = ()) -> Reply:
+        """200 listing every binding with its remaining expires (§10.3 step 8), and the
+        REGISTER's Path (RFC 3327 §5.3)."""
         bindings = self.lookup(aor, now)
-        return Reply(200, tuple(("Contact", _listed(b, now)) for b in bindings))
+        contacts = tuple(("Contact", _listed(b, now)) for b in bindings)
+        return Reply(200, contacts + tuple(("Path", hop) for hop in path))
 
     def _changes(self, existing: dict[str, Binding], request: Request) -> list[_Change]:
         values = request.headers.get_all("Contact")
@@ -220,6 +254,7 @@ class Bindings:
         request: Request,
         source: Address,
         transport: str,
+        path: tuple[str, ...],
         now: float,
     ) -> None:
         contacts = self._by_aor.setdefault(aor, {})
@@ -235,6 +270,7 @@ class Bindings:
                 request.cseq.seq,
                 source,
                 transport,
+                path,
             )
         if not contacts:
             del self._by_aor[aor]
@@ -292,6 +328,8 @@ class Registrar:
         self.auth = auth or DigestServer(REALM)
         self.failures = failures or AuthFailures(Bans(), limit=0)
         self.bindings = bindings or Bindings()
+        # told the address-of-record of every REGISTER that changed bindings (cluster)
+        self.on_change: Callable[[str], None] | None = None
         self.sweep_interval = sweep_interval
         self._lock = asyncio.Lock()  # REGISTERs are processed in arrival order (§10.3)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -335,7 +373,11 @@ class Registrar:
             if aor is None or aor != result.username:
                 log.warning("REGISTER from %s:%s: %r may not register %r", *source, username, aor)
                 return Reply(403, reason="Forbidden (To user is not the digest username)")
-            return self.bindings.register(aor, request, source, transport, now)
+            reply = self.bindings.register(aor, request, source, transport, now)
+            changed = bool(request.headers.get_all("Contact"))  # not a query
+            if reply.status == 200 and changed and self.on_change is not None:
+                self.on_change(aor)
+            return reply
 
     def _refusal(
         self, outcome: Outcome, why: str, username: str | None, source: Address, now: float

@@ -20,6 +20,7 @@ from callplane.cli.accounts import account, accounts
 from callplane.cli.apps import apps
 from callplane.cli.blocklist import blocklist
 from callplane.cli.calls import calls
+from callplane.cli.cluster import cluster
 from callplane.cli.endpoints import endpoints
 from callplane.cli.flows import flows
 from callplane.cli.keys import keys
@@ -82,6 +83,7 @@ for command in (
     trunks,
     security,
     flows,
+    cluster,
     node,
 ):
     main.add_command(command)

@@ -108,7 +108,8 @@ import click
 @click.option(
     "--node-name",
     default="",
-    help="This node's name in JSON logs and /Node/.  [default: <hostname>-<sip port>]",
+    help="This node's name in JSON logs and /Node/; in a cluster (unique per node) also "
+    "its call records' and Redis lease's.  [default: <hostname>-<sip port>, records: none]",
 )
 @click.option(
     "--drain-timeout",
@@ -147,6 +148,12 @@ import click
     show_default=True,
     help="Largest trace of one call; later events are dropped (truncated: true).",
 )
+@click.option(
+    "--redis-url",
+    default="",
+    help="Cluster live state (redis://host:port/db): live calls listed and controlled "
+    "through any node, a lost node's calls closed by a survivor. Default: none.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -182,6 +189,7 @@ def serve(
     trace: str,
     trace_retention_days: float,
     trace_max_bytes: int,
+    redis_url: str,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port.
 
@@ -192,8 +200,9 @@ def serve(
     from callplane.net.resolver import parse_nameservers
     from callplane.server import run_server
 
-    node_name = node_name or default_node_name(sip_port)
-    setup_logging(log_format, log_level, node_name)
+    if redis_url and not node_name:
+        raise click.BadParameter("a cluster node needs --node-name", param_hint="--redis-url")
+    setup_logging(log_format, log_level, node_name or default_node_name(sip_port))
     try:
         parse_nameservers(dns_server)
     except ValueError as exc:
@@ -233,6 +242,7 @@ def serve(
         trace=trace,
         trace_retention_days=trace_retention_days,
         trace_max_bytes=trace_max_bytes,
+        redis_url=redis_url,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
@@ -41,6 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("callplane.calls")
 
 
+class CallWatcher(Protocol):
+    """Told when this process starts and ends owning a call (cluster live state)."""
+
+    def call_started(self, call: Call) -> None: ...
+
+    def call_ended(self, call: Call) -> None: ...
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -66,6 +74,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)  # this server's own registry
     node: Node = field(init=False)  # probes and draining (control/node.py)
     _quiet: asyncio.Event | None = field(default=None, init=False)  # set when live empties
+    watcher: CallWatcher | None = None  # cluster live state (--redis-url; set by serve)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -105,15 +114,20 @@ class Services:
         self.limits.acquire(call.limit_keys)
         self.records.put(call.record)
         self.metrics.inbound_started.inc()
+        if self.watcher is not None:
+            self.watcher.call_started(call)
 
     def call_placed(self, call: Call) -> None:
         """A call placed over REST: live and recorded; its SIP is its B leg's (``outbound``)."""
         self.live[call.uuid] = call
         self.records.put(call.record)
         self.metrics.outbound_started.inc()
+        if self.watcher is not None:
+            self.watcher.call_started(call)
 
     def call_ended(self, call: Call, cause: Cause) -> None:
-        self.live.pop(call.uuid, None)
+        if self.live.pop(call.uuid, None) is not None and self.watcher is not None:
+            self.watcher.call_ended(call)
         invite = call.leg.invite
         if invite is not None and self.by_call_id.get(invite.call_id) is call:
             del self.by_call_id[invite.call_id]

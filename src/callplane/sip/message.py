@@ -449,10 +449,13 @@ def build_response(
     headers: Iterable[tuple[str, str]] = (),
     body: bytes = b"",
 ) -> Response:
-    """A response to ``request`` copying Via, From, To, Call-ID, CSeq (§8.2.6.2)."""
+    """A response to ``request`` copying Via, From, To, Call-ID, CSeq (§8.2.6.2), and
+    Record-Route, in order, when it may create a dialog (an INVITE's 101-299, §12.1.1):
+    a proxy that record-routes (Kamailio in front of a cluster) stays on the path."""
     items: list[tuple[str, str]] = []
+    dialog = request.method == "INVITE" and 100 < status < 300
     for name, value in request.headers:
-        if name in ("Via", "From", "Call-ID", "CSeq"):
+        if name in ("Via", "From", "Call-ID", "CSeq") or (dialog and name == "Record-Route"):
             items.append((name, value))
         elif name == "To":
             items.append((name, _with_tag(value, to_tag)))

@@ -32,6 +32,7 @@ from callplane.errors import NotFound, ValidationError
 from callplane.store import reads, rows, traces
 from callplane.store import tables as t
 from callplane.store.caches import Credentials, Refreshed
+from callplane.store.config_changes import ConfigFollower, announce
 from callplane.store.ids import (
     new_app_id,
     new_auth_id,
@@ -148,8 +149,9 @@ def _changed(obj: T, changes: Mapping[str, Any], allowed: frozenset[str] | None 
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, node: str = "") -> None:
         self._engine = engine
+        self.node = node  # written with every call record (a cluster node's name)
         self._reads = reads.reader_for(engine)
         self._upsert_records = upsert(engine.dialect.name, t.call_records, "call_uuid")
         self._upsert_runs = upsert(engine.dialect.name, t.flow_runs, "run_id")
@@ -162,17 +164,22 @@ class Store:
         self._call_counts: Refreshed[tuple[str, tuple[Any, ...]], int] = Refreshed(ttl=2.0)
         self.outbox = SqlOutbox(engine)
         self._traces = traces.TraceRows(engine.dialect.name)
+        self._follower: ConfigFollower | None = None  # PostgreSQL: other nodes' changes
 
     @classmethod
-    async def open(cls, url: str) -> Store:
-        """Connect, migrate the schema to the newest revision, load the routing table."""
+    async def open(cls, url: str, node: str = "") -> Store:
+        """Connect, migrate the schema to the newest revision, load the routing table.
+        ``node``: this cluster node's name, written with the call records it writes."""
         engine = create_async_engine(url)
         if engine.dialect.name == "sqlite":
             install_sqlite_pragmas(engine)
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
-        store = cls(engine)
+        store = cls(engine, node)
         await store.reload_routes()
+        if engine.dialect.name == "postgresql":
+            store._follower = ConfigFollower(engine, store.reload_routes)
+            store._follower.start()
         return store
 
     async def ping(self) -> None:
@@ -180,6 +187,8 @@ class Store:
         await self._first(sa.select(sa.literal(1)))
 
     async def close(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
         await self._reads.close()
         await self._engine.dispose()
 
@@ -212,7 +221,7 @@ class Store:
             result = await conn.execute(stmt)
         if missing is not None and result.rowcount == 0:
             raise NotFound(missing)
-        await self.reload_routes()
+        await self._config_changed()
 
     async def _write(self, stmt: sa.Executable, missing: str | None = None) -> None:
         """Run one write that routing does not depend on; NotFound if no row hit."""
@@ -222,6 +231,11 @@ class Store:
             raise NotFound(missing)
 
     # -- routing table --------------------------------------------------------
+
+    async def _config_changed(self) -> None:
+        """After a configuration write: this node's tables, then every other node's."""
+        await self.reload_routes()
+        await announce(self._engine)
 
     async def reload_routes(self) -> None:
         """Read numbers, accounts, applications and rules into the routing table."""
@@ -294,7 +308,7 @@ class Store:
             )
             if account.auth_id != old_auth_id:
                 await _move_account_rows(conn, old_auth_id, account.auth_id)
-        await self.reload_routes()
+        await self._config_changed()
 
     async def get_account(self, auth_id: str) -> Account | None:
         row = await self._first(sa.select(t.accounts).where(t.accounts.c.auth_id == auth_id))
@@ -419,7 +433,7 @@ class Store:
             if not cascade:
                 await _adopt(conn, auth_id, parent_auth_id)
             await conn.execute(sa.delete(t.accounts).where(t.accounts.c.auth_id == auth_id))
-        await self.reload_routes()
+        await self._config_changed()
 
     async def resolve_owner(self, auth_id: str, subaccount: str | None) -> str:
         """The account a request acts for: ``auth_id``, or its sub-account ``subaccount``.
@@ -470,7 +484,7 @@ class Store:
         async with self._engine.begin() as conn:
             await _clear_other_defaults(conn, app)
             await conn.execute(sa.insert(t.applications).values(**rows.to_row(app)))
-        await self.reload_routes()
+        await self._config_changed()
         return app
 
     async def get_application(
@@ -502,7 +516,7 @@ class Store:
             await _clear_other_defaults(conn, app)
             stmt = sa.update(t.applications).where(t.applications.c.app_id == app_id)
             await conn.execute(stmt.values(**rows.to_row(app)))
-        await self.reload_routes()
+        await self._config_changed()
         return app
 
     async def delete_application(self, auth_id: str, app_id: str) -> None:
@@ -535,7 +549,7 @@ class Store:
         async with self._engine.begin() as conn:
             await _check_numbers_free(conn, digits)
             await conn.execute(sa.insert(t.numbers), [rows.to_row(n) for n in added])
-        await self.reload_routes()
+        await self._config_changed()
         return added
 
     async def _number_app(self, auth_id: str, app_id: str | None) -> str | None:
@@ -678,7 +692,7 @@ class Store:
             if taken.first() is not None:
                 raise ValidationError("username", f"{username!r} is already taken")
             await conn.execute(sa.insert(t.endpoints).values(**rows.to_row(endpoint)))
-        await self.reload_routes()
+        await self._config_changed()
         return endpoint
 
     async def _check_endpoint_app(self, auth_id: str, app_id: str | None) -> None:
@@ -795,7 +809,7 @@ class Store:
                 raise NotFound(f"flow {flow_id}")
             unassign = sa.update(t.numbers).where(n.flow_id == flow_id)
             await conn.execute(unassign.values(flow_id=None))
-        await self.reload_routes()
+        await self._config_changed()
 
     async def publish_flow(
         self, auth_id: str, flow_id: str, document: Mapping[str, Any]
@@ -809,7 +823,7 @@ class Store:
                 continue  # a concurrent publish took the number: take the next one
         else:
             version = await self._publish_once(auth_id, flow_id, document)
-        await self.reload_routes()  # the flow's numbers answer with the new version
+        await self._config_changed()  # the flow's numbers answer with the new version
         return version
 
     async def _publish_once(
@@ -930,7 +944,7 @@ class Store:
                     if traced:
                         await self._traces.write(conn, traced)
             return
-        params = [rows.record_row(r) for r in latest.values()]
+        params = [{**rows.record_row(r), "node": self.node} for r in latest.values()]
         c = t.call_records.c
         # Only this writer writes these records, so what exists now still will at
         # the upsert. Asked as a read (on SQLite, on the loop's read connection)
@@ -1091,18 +1105,20 @@ class Store:
         await self._write(stmt, missing=f"recording {recording_id}")
         await asyncio.to_thread(Path(recording.path).unlink, missing_ok=True)
 
-    async def live_records(self) -> list[CallRecord]:
-        """Records still marked live: calls a crash interrupted (start-up recovery)."""
-        stmt = rows.select_records().where(t.call_records.c.state == "live")
+    async def live_records(self, node: str) -> list[CallRecord]:
+        """Records node ``node`` left live: calls a crash interrupted (start-up recovery,
+        or a cluster survivor closing a lost node's calls)."""
+        c = t.call_records.c
+        stmt = rows.select_records().where(c.state == "live", c.node == node)
         return [rows.call_record(row) for row in await self._all(stmt)]
 
-    async def last_activity(self) -> datetime | None:
-        """The newest moment call records show: the latest start, answer or end written.
-        A crashed process was alive at least until then (start-up recovery)."""
+    async def last_activity(self, node: str) -> datetime | None:
+        """The newest moment node ``node``'s call records show: the latest start, answer
+        or end it wrote. A crashed node was alive at least until then."""
         c = t.call_records.c
         stmt = sa.select(
             sa.func.max(c.initiation_time), sa.func.max(c.answer_time), sa.func.max(c.end_time)
-        )
+        ).where(c.node == node)
         found = await self._first(stmt)
         stamps = [stamp for stamp in (found or ()) if stamp is not None]
         return max(stamps) if stamps else None

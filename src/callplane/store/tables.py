@@ -153,6 +153,8 @@ call_records = sa.Table(
     sa.Column("parent_call_uuid", sa.String(64), nullable=True),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("events", sa.JSON, nullable=False),
+    # The cluster node whose process wrote the record last ("" on a single process).
+    sa.Column("node", sa.String(64), nullable=False, server_default=""),
     # Serves "one account's records, newest first" (the list's ORDER BY) as an index scan.
     sa.Index("ix_call_records_account_recent", "auth_id", "initiation_time", "call_uuid"),
 )

@@ -278,14 +278,16 @@ class LocalCluster:
         node.proc.wait()
 
     def stop(self) -> None:
-        """SIGTERM to Kamailio and every node (nodes end their calls), then to Redis
-        (nodes remove their entries on the way out)."""
+        """SIGTERM to Kamailio, SIGINT to every node (it ends its calls at once: SIGTERM
+        would drain them, docs/operations.md), then SIGTERM to Redis (nodes remove their
+        entries on the way out)."""
         nodes = [self.kamailio, *(n.proc for n in self.nodes)]
         for group in (nodes, [self.redis]):
             procs = [p for p in group if p is not None]
             for proc in procs:
                 if proc.poll() is None:
-                    proc.terminate()
+                    is_node = proc is not self.kamailio and proc is not self.redis
+                    proc.send_signal(signal.SIGINT if is_node else signal.SIGTERM)
             for proc in procs:
                 try:
                     proc.wait(15)

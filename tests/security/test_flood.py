@@ -128,6 +128,7 @@ def cli(server: CallplaneServer, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.solo
 def test_a_flood_from_one_source_is_cut_while_a_legitimate_caller_gets_through(
     server: CallplaneServer, web: WebhookServer, tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ def server(
     live.stop()
 
 
+@pytest.mark.serial  # one node id for every operation: pytest-xdist would run only one
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,

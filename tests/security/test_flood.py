@@ -137,7 +137,7 @@ def cli(server: CallplaneServer, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.solo
+@pytest.mark.serial
 def test_a_flood_from_one_source_is_cut_while_a_legitimate_caller_gets_through(
     own_server: CallplaneServer, web: WebhookServer, tmp_path: Path
 ) -> None:

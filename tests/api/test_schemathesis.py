@@ -31,7 +31,6 @@ def server(
     live.stop()
 
 
-@pytest.mark.serial  # one node id for every operation: pytest-xdist would run only one
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,

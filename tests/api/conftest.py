@@ -45,6 +45,20 @@ _BASE_URL_CONSTANTS = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis names each operation's item (``test_x[GET /v1/...]``) but gives them
+    all the node id ``...::test_x``; pytest-xdist tells items apart by node id and would
+    run one operation only, so each gets the node id of its name."""
+    for item in items:
+        path, _, last = item.nodeid.rpartition("::")
+        if last != item.name:
+            named = f"{path}::{item.name}"
+            if hasattr(item, "_id"):  # pytest >= 9.1 keeps node ids structured
+                item._id = type(item._id).parse(named)
+            else:
+                item._nodeid = named
+
+
 class LiveServer:
     """The API on uvicorn. With ``data_dir`` it has the real live-call and conference
     control (with no calls running) and bans; without, those routes answer 503."""

@@ -24,6 +24,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.serial
 def test_two_bridged_calls_relay_every_packet_both_ways(tmp_path: Path) -> None:
     out = tmp_path / "steps.json"
     cmd = [sys.executable, str(ROOT / "bench" / "bridge_calls.py"), "--steps", "2"]

@@ -26,6 +26,9 @@ from callplane.sip.message import Request, Response, build_response, parse_messa
 from callplane.store.ids import twilio_call_sid
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, WebhookServer, sipp, sipp_start
 
+# Node loss is shown under a steady 50 calls/s: run alone (.ci/run's serial part).
+pytestmark = pytest.mark.serial
+
 REFUSE = '<Response><Hangup reason="busy"/></Response>'
 HOLD = '<Response><Wait length="25"/></Response>'
 

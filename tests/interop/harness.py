@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -11,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -156,18 +159,44 @@ class WebhookServer(LocalHttp):
         raise AssertionError(f"expected {count} request(s) to {path}, got {self.seen(path)}")
 
 
+# Ports tests pick now and bind later (servers, SIPp callees, gateways named in a server's
+# configuration): below the servers' RTP ports (20000-30000) and the kernel's ephemeral
+# ones (32768 up), so no client socket takes one meanwhile.
+PICKED_PORTS = range(10000, 20000)
+
+
+def _port_share() -> range:
+    """This pytest-xdist worker's part of PICKED_PORTS (all of it without xdist)."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % count
+    width = len(PICKED_PORTS) // count
+    return range(PICKED_PORTS.start + index * width, PICKED_PORTS.start + (index + 1) * width)
+
+
+@functools.cache
+def _next_ports() -> Iterator[int]:
+    """The share's ports in turn from a random one: none handed out twice until all were."""
+    share = _port_share()
+    first = random.randrange(len(share))
+    return itertools.cycle([*share[first:], *share[:first]])
+
+
 def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
+    """A port free for both UDP and TCP on 127.0.0.1, not handed out before in this run."""
+    ports = _next_ports()
+    for _ in range(len(_port_share())):
+        port = next(ports)
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        ):
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_port_share()}")
 
 
 def free_ports(count: int) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import plivo
 import plivo.rest.client
+import pytest
 from plivo import plivoxml
 
 from tests.interop.harness import LAB, CallplaneServer, WebhookServer, sipp
@@ -44,6 +45,7 @@ def test_the_plivo_sdk_sets_up_a_number_and_a_call_follows(
     assert result.returncode == 0, result.output
 
 
+@pytest.mark.serial
 def test_every_call_of_a_burst_gets_exactly_one_record(tmp_path: Path, web: WebhookServer) -> None:
     server = CallplaneServer(tmp_path, extra=LAB).start()  # 150 calls/s from one address
     try:

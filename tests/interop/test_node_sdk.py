@@ -1,7 +1,8 @@
 """The official Node SDK (``plivo`` on npm) against a real `callplane serve`: a PHLO run
 without a payload (plivo-node sends the JSON body ``""``) and the text of an API error
-(plivo-node shows ``body.error`` as the message). Skipped without node/npm, or when
-the package cannot be installed (no registry)."""
+(plivo-node shows ``body.error`` as the message). The SDK is tests/sdks' (.ci/run
+installs it), else installed here; skipped without node/npm, or when the package
+cannot be installed (no registry)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, WebhookServer
 from tests.interop.test_flow_runs_api import finished_run, notify_flow, published
 
+SDK_MODULES = Path(__file__).parent.parent / "sdks" / "node_modules"
 SCRIPT = """
 const plivo = require("plivo");
 const [base, authId, authToken, flowId, draftId] = process.argv.slice(2);
@@ -40,9 +42,15 @@ const report = (what, value) => console.log(JSON.stringify({ what, ...value }));
 
 @pytest.fixture(scope="module")
 def plivo_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the script and plivo: tests/sdks/node_modules (installed by .ci/run),
+    else plivo@4 installed there."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed")
     home = tmp_path_factory.mktemp("plivo-node")
+    (home / "seed.js").write_text(SCRIPT)
+    if (SDK_MODULES / "plivo").is_dir():
+        (home / "node_modules").symlink_to(SDK_MODULES)
+        return home
     try:
         installed = subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--silent", "plivo@4"],
@@ -55,7 +63,6 @@ def plivo_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("npm install plivo took more than 180 s")
     if installed.returncode != 0:
         pytest.skip(f"npm install plivo failed: {installed.stderr[-500:]}")
-    (home / "seed.js").write_text(SCRIPT)
     return home
 
 

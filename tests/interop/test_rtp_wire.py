@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.interop.harness import CallplaneServer, WebhookServer, sipp
 
@@ -47,6 +48,7 @@ def ack_for(response: bytes, sip_port: int, number: str, local: int) -> bytes:
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python names it only on 3.12+
 
 
+@pytest.mark.serial
 def test_thirty_seconds_of_rtp_are_paced_without_drift_or_bursts(
     callplane: CallplaneServer, web: WebhookServer
 ) -> None:

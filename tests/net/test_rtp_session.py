@@ -186,6 +186,7 @@ class Recorder(asyncio.DatagramProtocol):
         self.arrivals.append((self.loop.time(), RtpPacket.parse(data)))
 
 
+@pytest.mark.serial
 async def test_pacing_three_seconds(pair: Pair) -> None:
     loop = asyncio.get_running_loop()
     transport, recorder = await loop.create_datagram_endpoint(Recorder, local_addr=(HOST, 0))
@@ -207,6 +208,7 @@ async def test_pacing_three_seconds(pair: Pair) -> None:
     assert arrivals[-1][0] - arrivals[0][0] == pytest.approx(149 * 0.02, abs=0.03)
 
 
+@pytest.mark.serial
 async def test_new_talkspurt_sets_marker_and_skips_timestamp(pair: Pair) -> None:
     loop = asyncio.get_running_loop()
     transport, recorder = await loop.create_datagram_endpoint(Recorder, local_addr=(HOST, 0))

@@ -133,6 +133,7 @@ def all_records(server: CallplaneServer) -> list[dict[str, Any]]:
             return records
 
 
+@pytest.mark.serial
 def test_sigkill_loses_no_callback_and_bills_answered_calls(
     tmp_path: Path, receiver: HangupReceiver, documents: WebhookServer
 ) -> None:

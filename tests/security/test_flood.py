@@ -45,8 +45,17 @@ def web() -> Iterator[WebhookServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallplaneServer]:
+    """One server for the tests that each flood or probe from an address of their own."""
+    started = CallplaneServer(tmp_path_factory.mktemp("callplane")).start()
+    yield started
+    assert started.stop() == 0, started.logs()
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[CallplaneServer]:
+def own_server(tmp_path: Path) -> Iterator[CallplaneServer]:
+    """A server of its own, for a test that counts all it refused and recorded."""
     started = CallplaneServer(tmp_path).start()
     yield started
     assert started.stop() == 0, started.logs()
@@ -128,31 +137,34 @@ def cli(server: CallplaneServer, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.serial
 def test_a_flood_from_one_source_is_cut_while_a_legitimate_caller_gets_through(
-    server: CallplaneServer, web: WebhookServer, tmp_path: Path
+    own_server: CallplaneServer, web: WebhookServer, tmp_path: Path
 ) -> None:
-    server.api("POST", "", json={"inbound_cps": 100000})
+    own_server.api("POST", "", json={"inbound_cps": 100000})
     hangups = f"/flood-{time.monotonic_ns()}/hangup"
-    blocked_app = server.application(web.set("/flood/answer", "<Response/>"))
-    server.api("POST", f"Application/{blocked_app}/", json={"hangup_url": web.url(hangups)})
-    server.number(BLOCKED, blocked_app)
+    blocked_app = own_server.application(web.set("/flood/answer", "<Response/>"))
+    own_server.api("POST", f"Application/{blocked_app}/", json={"hangup_url": web.url(hangups)})
+    own_server.number(BLOCKED, blocked_app)
     rule = {"match": "prefix", "pattern": "1", "reason": "rejected", "number": BLOCKED}
-    server.api("POST", "Blocklist/", json=rule)
+    own_server.api("POST", "Blocklist/", json=rule)
     busy = web.set("/legit/answer", "<Response><Hangup reason='busy'/></Response>")
-    server.number(OPEN, server.application(busy))
+    own_server.number(OPEN, own_server.application(busy))
 
     flood_invites = 1500
     legit: list[SippResult] = []
     caller = threading.Thread(
         target=lambda: legit.append(
-            sipp(tmp_path, "uac_final.xml", server.sip_port, to=OPEN, code=486, calls=20, rate=10)
+            sipp(
+                tmp_path, "uac_final.xml", own_server.sip_port, to=OPEN, code=486, calls=20, rate=10
+            )
         )
     )
     caller.start()
     flood = sipp(
         tmp_path,
         "uac_invite_flood.xml",
-        server.sip_port,
+        own_server.sip_port,
         ip="127.0.0.2",
         to=BLOCKED,
         calls=flood_invites,
@@ -163,13 +175,13 @@ def test_a_flood_from_one_source_is_cut_while_a_legitimate_caller_gets_through(
     assert legit[0].returncode == 0, legit[0].output  # every legitimate call got its 486
 
     records = wait_until(
-        lambda: (n := records_to(server, BLOCKED)) and n == len(web.seen(hangups)) and n,
+        lambda: (n := records_to(own_server, BLOCKED)) and n == len(web.seen(hangups)) and n,
         "the records of the INVITEs let through to have their hangup callbacks",
     )
     assert records <= DEFAULT_THRESHOLD + 10  # not one record per INVITE
-    ban = wait_until(lambda: ban_of(server, "127.0.0.2"), "the flooder's ban")
+    ban = wait_until(lambda: ban_of(own_server, "127.0.0.2"), "the flooder's ban")
     assert ban["dropped"] > 0 and "requests in 2 s" in ban["reason"]
-    assert refused(server, "banned", "127.0.0.2") + records >= flood_invites * 0.9
+    assert refused(own_server, "banned", "127.0.0.2") + records >= flood_invites * 0.9
 
 
 def test_a_banned_source_is_dropped_listed_and_lifted(server: CallplaneServer) -> None:

@@ -26,6 +26,7 @@ UPLOAD = 60 * 10**6
 SIP_BOUND = 0.050  # seconds: the bound on SIP answers during an upload
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_60mb_body_gets_413_while_sip_answers_within_50ms(
     callplane: CallplaneServer, sub_account: SubAccount, chunked: bool

@@ -71,6 +71,7 @@ def _close_all(streams: list[Stream]) -> None:
         writer.close()
 
 
+@pytest.mark.serial
 async def test_500_half_open_connections_are_capped_then_timed_out() -> None:
     limits = TcpLimits(first_message_timeout=1.0, max_per_source=32)
     async with _server(limits) as server:

@@ -2,21 +2,27 @@
 
 With ``CALLPLANE_TEST_DATABASE_URL=postgresql+asyncpg://user:pw@host/db`` each test
 module gets its own new database on that server (dropped at the end), emptied
-before each test; otherwise each test gets a new SQLite file.
+before each test; otherwise each test gets a new SQLite file, a copy of one migrated
+once per process (migrating takes longer than most tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from callplane.store.migrations import upgrade
 from callplane.store.tables import metadata
 
 ENV = "CALLPLANE_TEST_DATABASE_URL"
@@ -65,9 +71,28 @@ async def _truncate(url: URL) -> None:
         await conn.close()
 
 
-def fresh_url(pg: URL | None, tmp_path: Path) -> str:
-    """An empty database for one test: the module's PostgreSQL database, emptied, or SQLite."""
+_schema_dir = tempfile.TemporaryDirectory(prefix="callplane-test-schema-")
+
+
+@functools.cache
+def migrated_sqlite() -> Path:
+    """A SQLite database at the newest revision, made once per process (Store.open finds
+    a copy of it current and does not migrate again)."""
+    path = Path(_schema_dir.name) / "migrated.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        upgrade(conn)
+    engine.dispose()
+    return path
+
+
+def fresh_url(pg: URL | None, tmp_path: Path, *, migrated: bool = True) -> str:
+    """An empty database for one test: the module's PostgreSQL database, emptied, or SQLite
+    (a copy of the migrated schema, or with ``migrated=False`` no file at all)."""
     if pg is None:
-        return f"sqlite+aiosqlite:///{tmp_path / 'callplane.db'}"
+        path = tmp_path / "callplane.db"
+        if migrated:
+            shutil.copyfile(migrated_sqlite(), path)
+        return f"sqlite+aiosqlite:///{path}"
     asyncio.run(_truncate(pg))
     return pg.render_as_string(hide_password=False)

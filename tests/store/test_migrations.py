@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from callplane.store import Store
 from callplane.store.migrations import config, upgrade
 from callplane.store.tables import metadata
+from tests.store.databases import fresh_url
 
 
 def _diff(conn: sa.Connection) -> list[object]:
@@ -25,6 +28,12 @@ def _revision(conn: sa.Connection) -> str | None:
 
 
 HEAD = ScriptDirectory.from_config(config()).get_current_head()
+
+
+@pytest.fixture
+def database_url(pg_database: URL | None, tmp_path: Path) -> str:
+    """No schema yet (the other store tests get a copy of a migrated one)."""
+    return fresh_url(pg_database, tmp_path, migrated=False)
 
 
 async def test_migrated_schema_equals_metadata(database_url: str) -> None:

@@ -147,6 +147,7 @@ class AgentStream:
         )
         self.messages = Messages(verb.protocol, info)
         self.agent = AgentAudio(self._played)
+        self._socket: StreamSocket | None = None  # while messages may be written to it
         self._unsent: deque[str] = deque()
         self._wake = asyncio.Event()
         self._upsamplers = {track: Upsampler() for track in self.tracks}
@@ -201,6 +202,7 @@ class AgentStream:
 
     async def _exchange(self, socket: StreamSocket) -> None:
         """Until the agent closes the socket: frames and keys out, commands in."""
+        self._socket = socket
         for message in self.messages.opening():
             self._send(message)
         media = self.call.media
@@ -221,6 +223,7 @@ class AgentStream:
             for task in done:
                 task.result()  # StreamClosed from the receiver: the socket broke
         finally:
+            self._socket = None
             for task in (*tasks, sender):
                 task.cancel()
             await asyncio.gather(*tasks, sender, return_exceptions=True)
@@ -255,6 +258,9 @@ class AgentStream:
     # -- to the agent --------------------------------------------------------------------
 
     def _send(self, message: str) -> None:
+        """At once when the socket takes it, else queued (in order) for the sender."""
+        if not self._unsent and self._socket is not None and self._socket.write(message):
+            return
         if len(self._unsent) >= MAX_UNSENT:
             self._unsent.popleft()
             self.dropped_messages += 1

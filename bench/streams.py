@@ -58,9 +58,9 @@ sys.path.insert(0, str(ROOT))
 from tests.interop.harness import WebhookServer  # noqa: E402
 
 from bench.bridge_calls import (  # noqa: E402
+    CLOCK_TICKS,
     SETUP_SLACK,
     UAC,
-    cpu_seconds,
     cpus,
     finish,
     rss_mb,
@@ -104,6 +104,7 @@ class Step:
     after_clear: int
     server_cpu: float
     cpu_ms_per_stream_s: float
+    system_share: float
     rss_mb: float
     rx_drops: int
 
@@ -123,7 +124,7 @@ class Step:
             f"{self.clear_p50:.1f} / {self.clear_p99:.1f} / {self.clear_max:.1f}",
             self.after_clear,
             f"{self.server_cpu:.0%}",
-            f"{self.cpu_ms_per_stream_s:.2f}",
+            f"{self.cpu_ms_per_stream_s:.2f} ({self.system_share:.0%})",
             f"{1000 / self.cpu_ms_per_stream_s:.0f}" if self.cpu_ms_per_stream_s else "-",
             f"{self.rss_mb:.0f}",
             self.rx_drops,
@@ -137,9 +138,15 @@ HEADER = (
     "| lost in / out "
     "| round trip p50 / p99 ms | added jitter p50 / p99 / max ms "
     "| clear -> silence p50 / p99 / max ms | frames after clear | server CPU "
-    "| CPU ms per stream-second | streams per core | RSS MB "
+    "| CPU ms per stream-second (in the kernel) | streams per core | RSS MB "
     "| rx drops |\n" + "|---" * 18 + "|"
 )
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 # -- analysis -------------------------------------------------------------------------
@@ -300,9 +307,11 @@ class Bench:
         self.agent.send(("clear", clear_at, report_at))
         self.load.send(("until", report_at))
         profiler = self.profile(calls)
-        cpu0, wall0 = cpu_seconds(self.server_pid), time.time()
+        (user0, system0), wall0 = cpu_times(self.server_pid), time.time()
         time.sleep(max(0.0, t1 - time.time()))  # the window runs in the other processes
-        used, wall = cpu_seconds(self.server_pid) - cpu0, time.time() - wall0
+        user1, system1 = cpu_times(self.server_pid)
+        wall = time.time() - wall0
+        used = user1 - user0 + system1 - system0
         rss = rss_mb(self.server_pid)
         load = self.load.recv()[1]
         agent = self.agent.recv()
@@ -317,6 +326,7 @@ class Bench:
             server_cpu=used / wall,
             # CPU seconds of the whole server process per second of one stream, in ms
             cpu_ms_per_stream_s=1000 * used / (wall * max(1, figures["streams"])),
+            system_share=(system1 - system0) / used if used else 0.0,
             rss_mb=rss,
             **figures,
         )

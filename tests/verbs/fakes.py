@@ -131,13 +131,20 @@ class FakeAgentSocket:
         self.received: list[tuple[float, dict[str, Any]]] = []
         self.closed = False
         self.full = False  # the socket's send buffer is full: writes wait (``drains``)
+        self._listener: Callable[[str], None] | None = None
         self._space = asyncio.Event()
         self._to_call: asyncio.Queue[str | bytes | None] = asyncio.Queue()  # b"": broken
 
     def says(self, message: object) -> None:
         """A dict or list is sent as JSON text; str and bytes as they are."""
         raw = message if isinstance(message, str | bytes) else json.dumps(message)
-        self._to_call.put_nowait(raw)
+        if isinstance(raw, str) and self._listener is not None and self._to_call.empty():
+            self._listener(raw)
+        else:
+            self._to_call.put_nowait(raw)
+
+    def listen(self, handler: Callable[[str], None] | None) -> None:
+        self._listener = handler
 
     def hang_up(self) -> None:
         self._to_call.put_nowait(None)

@@ -297,7 +297,15 @@ class AgentStream:
     # -- from the agent ------------------------------------------------------------------
 
     async def _receiver(self, socket: StreamSocket) -> None:
-        """Until the agent closes the socket (a normal end); a broken socket raises."""
+        """Until the agent closes the socket (a normal end); a broken socket raises.
+        Whole text messages come to ``_take`` as they arrive, the rest through here."""
+        socket.listen(self._take)
+        try:
+            await self._receive(socket)
+        finally:
+            socket.listen(None)
+
+    async def _receive(self, socket: StreamSocket) -> None:
         while True:
             try:
                 raw = await socket.recv()
@@ -305,10 +313,13 @@ class AgentStream:
                 if exc.clean:
                     return
                 raise
-            try:
-                self._obey(parse(raw, self.verb.protocol, self.format))
-            except BadMessage as exc:
-                self._bad(str(exc))
+            self._take(raw)
+
+    def _take(self, raw: str | bytes) -> None:
+        try:
+            self._obey(parse(raw, self.verb.protocol, self.format))
+        except BadMessage as exc:
+            self._bad(str(exc))
 
     def _obey(self, command: Command) -> None:
         if isinstance(command, PlayAudio):

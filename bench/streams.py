@@ -335,8 +335,11 @@ class Bench:
         """py-spy on the server for the measured window, when ``--profile`` asks."""
         if self.args.profile is None:
             return None
-        out = self.args.profile.with_name(f"{self.args.profile.stem}-{calls}.svg")
+        profile = self.args.profile
+        out = profile.with_name(f"{profile.stem}-{calls}{profile.suffix or '.svg'}")
+        raw = profile.suffix == ".txt"  # collapsed stacks instead of a flame graph
         cmd = [PY_SPY, "record", "--pid", str(self.server_pid), "--rate", "200"]
+        cmd += ["--format", "raw" if raw else "flamegraph"]
         cmd += ["--duration", str(int(self.args.seconds)), "--output", str(out), "--nonblocking"]
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -409,7 +412,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="py-spy the server over each window: flame graph PROFILE-<streams>.svg",
+        help="py-spy the server over each window: flame graph PROFILE-<streams>.svg "
+        "(collapsed stacks if PROFILE ends in .txt)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)

@@ -79,7 +79,7 @@ class _AgentConnection(ClientConnection):
             super().process_event(event)
             return
         try:
-            text = event.data.decode()
+            text = str(event.data, "utf-8")
         except UnicodeDecodeError:
             super().process_event(event)  # ``recv`` fails the connection (1007), as usual
             return

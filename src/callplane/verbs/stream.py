@@ -5,8 +5,10 @@ the same signature headers as webhooks (Plivo V3/V2, or ``X-Twilio-Signature``
 for TwiML). Every 20 ms frame the call hears (``inbound``) or sends
 (``outbound``) goes out as a ``media`` message from the ``CallMedia`` listener
 that saw it, and the caller's keys from the digit listener, so DTMF reaches the
-socket in order with the audio. The agent's audio is queued in
-:class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
+socket in order with the audio. Messages are written to the socket at once, or
+queued for a sender task while the agent's TCP window is full; the agent's text
+messages are obeyed as they arrive (``StreamSocket.listen``). The agent's audio
+is queued in :class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
 of the shared media clock: played by the verb itself when the stream blocks the
 document (``keepCallAlive``, ``<Connect>``), mixed under the next verbs and any
 REST API Play/Speak (a background of the call's media) when a bidirectional

@@ -8,6 +8,11 @@ then connects to the first checked address, while the TLS handshake and the
 per incoming message (a bigger one closes the socket with 1009), and at most
 ``MAX_QUEUE`` incoming messages buffered before reading pauses (TCP pushes
 back on the agent).
+
+The hot path, 50 messages a second each way per track: ``write`` puts a message
+on the wire at once (no task switch or drain) while the socket's buffer has room,
+and ``listen`` hands whole text messages to a callback as they arrive instead of
+through ``recv``'s queue and a task wake-up.
 """
 
 from __future__ import annotations

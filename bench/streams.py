@@ -27,7 +27,10 @@ sequence number. Timestamps are taken at the socket boundaries around Callplane:
   every stream and 0.3 s later sends ``clear``; the time from the clear to the
   first silent packet of that call, and how many queued frames still came after it.
 
-Server CPU (utime + stime from /proc) and RSS over the window. The server is pinned
+Server CPU (utime + stime from /proc) and RSS over the window; the CPU also per
+stream-second (the server's CPU time divided by streams x seconds: the figure that
+stays meaningful on a shared, busy machine) and the streams one core would carry at
+that cost. ``--profile`` samples the server with py-spy over each window. The server is pinned
 to ``--server-cpu`` and the agent and callers to the other CPUs unless ``--no-pin``.
 
     .venv/bin/python bench/streams.py --steps 50,100 --seconds 20
@@ -39,6 +42,7 @@ import argparse
 import json
 import multiprocessing as mp
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,9 +58,9 @@ sys.path.insert(0, str(ROOT))
 from tests.interop.harness import WebhookServer  # noqa: E402
 
 from bench.bridge_calls import (  # noqa: E402
+    CLOCK_TICKS,
     SETUP_SLACK,
     UAC,
-    cpu_seconds,
     cpus,
     finish,
     rss_mb,
@@ -71,6 +75,7 @@ NUMBER = "15550007000"
 CLEAR_GAP = 0.5  # seconds between the window's end and the burst
 REPORT_AFTER = 1.5  # seconds after the clear until both sides report
 HANGUP_SLACK = 2.0
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
 @dataclass
@@ -98,6 +103,8 @@ class Step:
     clear_max: float
     after_clear: int
     server_cpu: float
+    cpu_ms_per_stream_s: float
+    system_share: float
     rss_mb: float
     rx_drops: int
 
@@ -117,6 +124,8 @@ class Step:
             f"{self.clear_p50:.1f} / {self.clear_p99:.1f} / {self.clear_max:.1f}",
             self.after_clear,
             f"{self.server_cpu:.0%}",
+            f"{self.cpu_ms_per_stream_s:.2f} ({self.system_share:.0%})",
+            f"{1000 / self.cpu_ms_per_stream_s:.0f}" if self.cpu_ms_per_stream_s else "-",
             f"{self.rss_mb:.0f}",
             self.rx_drops,
         ]
@@ -128,9 +137,16 @@ HEADER = (
     "| WS in -> RTP out p50 / p99 ms | missed tick / queued | RTP out pacing p99 ms "
     "| lost in / out "
     "| round trip p50 / p99 ms | added jitter p50 / p99 / max ms "
-    "| clear -> silence p50 / p99 / max ms | frames after clear | server CPU | RSS MB "
-    "| rx drops |\n" + "|---" * 16 + "|"
+    "| clear -> silence p50 / p99 / max ms | frames after clear | server CPU "
+    "| CPU ms per stream-second (in the kernel) | streams per core | RSS MB "
+    "| rx drops |\n" + "|---" * 18 + "|"
 )
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 # -- analysis -------------------------------------------------------------------------
@@ -290,16 +306,42 @@ class Bench:
         report_at = clear_at + REPORT_AFTER
         self.agent.send(("clear", clear_at, report_at))
         self.load.send(("until", report_at))
-        cpu0 = cpu_seconds(self.server_pid)
+        profiler = self.profile(calls)
+        (user0, system0), wall0 = cpu_times(self.server_pid), time.time()
         time.sleep(max(0.0, t1 - time.time()))  # the window runs in the other processes
-        cpu = (cpu_seconds(self.server_pid) - cpu0) / (time.time() - t0)
+        user1, system1 = cpu_times(self.server_pid)
+        wall = time.time() - wall0
+        used = user1 - user0 + system1 - system0
         rss = rss_mb(self.server_pid)
         load = self.load.recv()[1]
         agent = self.agent.recv()
         finish(uac, hold + 60)
+        if profiler is not None:
+            finish(profiler, 30)
         failed, ok = read_stat(stepdir, UAC.stem)
         figures = analyse(load, agent, t0, t1)
-        return Step(calls=calls, failed=failed or calls - ok, server_cpu=cpu, rss_mb=rss, **figures)
+        return Step(
+            calls=calls,
+            failed=failed or calls - ok,
+            server_cpu=used / wall,
+            # CPU seconds of the whole server process per second of one stream, in ms
+            cpu_ms_per_stream_s=1000 * used / (wall * max(1, figures["streams"])),
+            system_share=(system1 - system0) / used if used else 0.0,
+            rss_mb=rss,
+            **figures,
+        )
+
+    def profile(self, calls: int) -> subprocess.Popen[bytes] | None:
+        """py-spy on the server for the measured window, when ``--profile`` asks."""
+        if self.args.profile is None:
+            return None
+        profile = self.args.profile
+        out = profile.with_name(f"{profile.stem}-{calls}{profile.suffix or '.svg'}")
+        raw = profile.suffix == ".txt"  # collapsed stacks instead of a flame graph
+        cmd = [PY_SPY, "record", "--pid", str(self.server_pid), "--rate", "200"]
+        cmd += ["--format", "raw" if raw else "flamegraph"]
+        cmd += ["--duration", str(int(self.args.seconds)), "--output", str(out), "--nonblocking"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[Step]:
@@ -367,6 +409,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--realtime", action="store_true", help="run the callers SCHED_FIFO (needs root)"
     )
     parser.add_argument("--json", type=Path, help="also write the steps as JSON here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the server over each window: flame graph PROFILE-<streams>.svg "
+        "(collapsed stacks if PROFILE ends in .txt)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)
 

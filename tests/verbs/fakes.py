@@ -133,12 +133,21 @@ class FakeAgentSocket:
         self.headers = headers
         self.received: list[tuple[float, dict[str, Any]]] = []
         self.closed = False
+        self.full = False  # the socket's send buffer is full: writes wait (``drains``)
+        self._listener: Callable[[str], None] | None = None
+        self._space = asyncio.Event()
         self._to_call: asyncio.Queue[str | bytes | None] = asyncio.Queue()  # b"": broken
 
     def says(self, message: object) -> None:
         """A dict or list is sent as JSON text; str and bytes as they are."""
         raw = message if isinstance(message, str | bytes) else json.dumps(message)
-        self._to_call.put_nowait(raw)
+        if isinstance(raw, str) and self._listener is not None and self._to_call.empty():
+            self._listener(raw)
+        else:
+            self._to_call.put_nowait(raw)
+
+    def listen(self, handler: Callable[[str], None] | None) -> None:
+        self._listener = handler
 
     def hang_up(self) -> None:
         self._to_call.put_nowait(None)
@@ -153,10 +162,24 @@ class FakeAgentSocket:
     def of(self, event: str) -> list[dict[str, Any]]:
         return [message for _, message in self.received if message["event"] == event]
 
+    def write(self, message: str) -> bool:
+        if self.closed or self.full:
+            return False
+        self.received.append((asyncio.get_running_loop().time(), json.loads(message)))
+        return True
+
     async def send(self, message: str) -> None:
         if self.closed:
             raise StreamClosed("closed")
+        while self.full:  # a slow agent: TCP pushes back
+            self._space.clear()
+            await self._space.wait()
         self.received.append((asyncio.get_running_loop().time(), json.loads(message)))
+
+    def drains(self) -> None:
+        """The agent reads again after ``full`` was set."""
+        self.full = False
+        self._space.set()
 
     async def recv(self) -> str | bytes:
         item = await self._to_call.get()

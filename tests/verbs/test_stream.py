@@ -25,7 +25,7 @@ from callplane.rtp.g711 import ulaw_decode, ulaw_encode
 from callplane.store.ids import twilio_account_sid, twilio_call_sid
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT, NewDocument, Outcome
-from callplane.verbs.stream import KEPT_ENDED, MAX_FORKS
+from callplane.verbs.stream import KEPT_ENDED, MAX_FORKS, MAX_UNSENT
 from callplane.webhooks.ssrf import Reach
 from tests.verbs.fakes import (
     AUTH_TOKEN,
@@ -349,6 +349,27 @@ async def test_a_flood_of_agent_audio_is_bounded_and_counted(
     await running
 
     assert "500 frames of agent audio dropped" in call.record.events[-1]["message"]
+
+
+async def test_a_slow_agent_gets_the_messages_in_order_and_the_oldest_are_dropped(
+    call: Call, leg: FakeLeg, services: FakeServices
+) -> None:
+    running, agent = await start(call, services, PLIVO_TWO_WAY)
+    leg.session.caller_says(pcm_level(1000, 5))
+    await until(lambda: len(agent.of("media")) == 5)
+    agent.full = True  # the agent stops reading: what the call sends waits, bounded
+    leg.session.caller_says(pcm_level(1000, MAX_UNSENT + 20))
+    await asyncio.sleep((MAX_UNSENT + 30) * FRAME_SECONDS)
+    assert len(agent.of("media")) == 5
+
+    agent.drains()
+    await until(lambda: agent.of("media")[-1]["media"]["chunk"] == MAX_UNSENT + 25)
+    chunks = [m["media"]["chunk"] for m in agent.of("media")]
+    # chunk 6 was on its way when the agent stopped reading; 7-25 made way for the newest
+    assert chunks == [1, 2, 3, 4, 5, 6, *range(26, MAX_UNSENT + 26)]
+    agent.hang_up()
+    await running
+    assert "19 messages to the agent dropped (socket slow)" in call.record.events[-1]["message"]
 
 
 async def test_stream_timeout_ends_a_blocking_stream(call: Call, services: FakeServices) -> None:

@@ -99,3 +99,39 @@ async def test_a_message_over_the_size_limit_closes_the_socket(agent: tuple[Agen
     await ws.send("big")
     with pytest.raises(StreamClosed, match="1009"):
         await asyncio.wait_for(ws.recv(), 5)
+
+
+async def test_written_messages_arrive_in_order_and_a_closed_socket_takes_none(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    assert all([ws.write("one"), ws.write("two")])
+    assert [await ws.recv(), await ws.recv()] == ["echo one", "echo two"]
+    await ws.close()
+
+    assert not ws.write("three")
+
+
+async def test_a_listener_gets_text_messages_as_they_arrive_and_recv_the_rest(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    heard: list[str] = []
+    came = asyncio.Event()
+
+    def listener(message: str) -> None:
+        heard.append(message)
+        came.set()
+
+    ws.listen(listener)
+    await ws.send("one")
+    await asyncio.wait_for(came.wait(), 5)
+    assert heard == ["echo one"]
+
+    ws.listen(None)
+    await ws.send("two")
+    assert await asyncio.wait_for(ws.recv(), 5) == "echo two"
+    assert heard == ["echo one"]
+    await ws.close()

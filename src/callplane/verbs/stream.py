@@ -5,8 +5,10 @@ the same signature headers as webhooks (Plivo V3/V2, or ``X-Twilio-Signature``
 for TwiML). Every 20 ms frame the call hears (``inbound``) or sends
 (``outbound``) goes out as a ``media`` message from the ``CallMedia`` listener
 that saw it, and the caller's keys from the digit listener, so DTMF reaches the
-socket in order with the audio. The agent's audio is queued in
-:class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
+socket in order with the audio. Messages are written to the socket at once, or
+queued for a sender task while the agent's TCP window is full; the agent's text
+messages are obeyed as they arrive (``StreamSocket.listen``). The agent's audio
+is queued in :class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
 of the shared media clock: played by the verb itself when the stream blocks the
 document (``keepCallAlive``, ``<Connect>``), mixed under the next verbs and any
 REST API Play/Speak (a background of the call's media) when a bidirectional
@@ -147,6 +149,7 @@ class AgentStream:
         )
         self.messages = Messages(verb.protocol, info)
         self.agent = AgentAudio(self._played)
+        self._socket: StreamSocket | None = None  # while messages may be written to it
         self._unsent: deque[str] = deque()
         self._wake = asyncio.Event()
         self._upsamplers = {track: Upsampler() for track in self.tracks}
@@ -201,6 +204,7 @@ class AgentStream:
 
     async def _exchange(self, socket: StreamSocket) -> None:
         """Until the agent closes the socket: frames and keys out, commands in."""
+        self._socket = socket
         for message in self.messages.opening():
             self._send(message)
         media = self.call.media
@@ -221,6 +225,7 @@ class AgentStream:
             for task in done:
                 task.result()  # StreamClosed from the receiver: the socket broke
         finally:
+            self._socket = None
             for task in (*tasks, sender):
                 task.cancel()
             await asyncio.gather(*tasks, sender, return_exceptions=True)
@@ -255,6 +260,9 @@ class AgentStream:
     # -- to the agent --------------------------------------------------------------------
 
     def _send(self, message: str) -> None:
+        """At once when the socket takes it, else queued (in order) for the sender."""
+        if not self._unsent and self._socket is not None and self._socket.write(message):
+            return
         if len(self._unsent) >= MAX_UNSENT:
             self._unsent.popleft()
             self.dropped_messages += 1
@@ -291,7 +299,15 @@ class AgentStream:
     # -- from the agent ------------------------------------------------------------------
 
     async def _receiver(self, socket: StreamSocket) -> None:
-        """Until the agent closes the socket (a normal end); a broken socket raises."""
+        """Until the agent closes the socket (a normal end); a broken socket raises.
+        Whole text messages come to ``_take`` as they arrive, the rest through here."""
+        socket.listen(self._take)
+        try:
+            await self._receive(socket)
+        finally:
+            socket.listen(None)
+
+    async def _receive(self, socket: StreamSocket) -> None:
         while True:
             try:
                 raw = await socket.recv()
@@ -299,10 +315,13 @@ class AgentStream:
                 if exc.clean:
                     return
                 raise
-            try:
-                self._obey(parse(raw, self.verb.protocol, self.format))
-            except BadMessage as exc:
-                self._bad(str(exc))
+            self._take(raw)
+
+    def _take(self, raw: str | bytes) -> None:
+        try:
+            self._obey(parse(raw, self.verb.protocol, self.format))
+        except BadMessage as exc:
+            self._bad(str(exc))
 
     def _obey(self, command: Command) -> None:
         if isinstance(command, PlayAudio):

@@ -223,12 +223,14 @@ def test_failed_webhooks_become_debugger_problems_once_they_are_over() -> None:
             watch.done(outcome)
 
     hook("answer", "total timeout 1s", outcome="failed")
+    hook("fallback", "no response: read timeout", outcome="failed")  # webhooks/client.py's words
     hook("action", "HTTP 500", outcome="failed")
     hook("hangup", "cannot connect", "cannot connect", outcome="queued")
     hook("callback", "HTTP 503")  # still under way when the trace is kept
     hook("fallback", None, outcome="ok")
     found = [(p.kind, p.level) for p in _webhook_problems(trace.webhooks)]
     assert found == [
+        ("webhook_timeout", "error"),
         ("webhook_timeout", "error"),
         ("webhook_failed", "error"),
         ("retries_exhausted", "warning"),

@@ -723,7 +723,9 @@ def _translate(exc: Exception, url: str) -> _Failure:
         return _Failure(CONNECT_TIMEOUT, _error("connect timeout", url, None, exc))
     if isinstance(exc, httpcore.ConnectError):
         return _Failure(CONNECT_TIMEOUT, _error(f"cannot connect: {exc}", url, None, exc))
-    if isinstance(exc, httpcore.TimeoutException | httpcore.ReadError | httpcore.WriteError):
+    if isinstance(exc, httpcore.TimeoutException):
+        return _Failure(READ_TIMEOUT, _error("no response: read timeout", url, None, exc))
+    if isinstance(exc, httpcore.ReadError | httpcore.WriteError):
         return _Failure(READ_TIMEOUT, _error(f"no response: {_describe(exc)}", url, None, exc))
     return _Failure(_OTHER, _error(_describe(exc), url, None, exc))
 

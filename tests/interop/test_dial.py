@@ -109,8 +109,15 @@ def test_ringing_without_answer_is_cancelled_at_the_timeout(callplane, web, work
 
 
 def test_a_silent_destination_times_out(callplane, web, workdir) -> None:
-    number, action = dial_line(callplane, web, dial_number(timeout=2))
-    uas = SippUas(workdir, "uas_silent.xml", GATEWAY_PORT, wait_ms=4000)
+    # Its own port, not the gateway's: the unanswered INVITE is retransmitted until
+    # Timer B (32 s), and a later test's callee on that port would take it for its call.
+    silent = free_port()
+    dial = (
+        '<Dial action="{action}" method="{method}" timeout="2">'
+        f"<User>sip:15557654321@127.0.0.1:{silent}</User></Dial>"
+    )
+    number, action = dial_line(callplane, web, dial)
+    uas = SippUas(workdir, "uas_silent.xml", silent, wait_ms=4000)
     caller = sipp(workdir, "uac_dial_refused.xml", callplane.sip_port, to=number, code=603)
     assert caller.returncode == 0, caller.output
     params = report(web, action)

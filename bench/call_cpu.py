@@ -57,6 +57,8 @@ def measure(
         if profile:
             spy_bin = Path(sys.executable).parent / "py-spy"
             cmd = [str(spy_bin), "record", "-o", profile, "--pid", str(pid), "-r", "200"]
+            if profile.endswith(".txt"):  # collapsed stacks, for reading rather than viewing
+                cmd += ["--format", "raw"]
             spy = subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL)
             time.sleep(1)
         started, before = time.monotonic(), cpu_seconds(pid)
@@ -86,7 +88,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="fresh server each time")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after the last call")
-    parser.add_argument("--profile", default="", help="py-spy flame graph (SVG) of the last run")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy flame graph of the last run (.svg, or .txt: collapsed stacks)",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as name:

@@ -187,6 +187,11 @@ def main() -> None:
     parser.add_argument("--hangup", action="store_true", help="every call sends a hangup callback")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
+    unknown = set(args.modes.split(",")) - {"webhook", "blocklist", *CEILINGS}
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    if "kamailio" in args.modes.split(",") and not shutil.which("kamailio"):
+        parser.error("mode kamailio: `kamailio` is not installed")
     sweeps: list[Sweep] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

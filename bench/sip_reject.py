@@ -24,7 +24,9 @@ Run: .venv/bin/python bench/sip_reject.py --rates 500,1000,2000 --seconds 5 --ru
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -301,13 +303,19 @@ def ceiling_run(tmp: Path, mode: str, rate: int, seconds: float) -> Run:
     else:
         cmd = ["kamailio", "-f", str(KAMAILIO_CFG), "-DD", "-E", "-m", "64", "-M", "8"]
         cmd += ["-A", f"LISTEN=udp:127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_sip(port)
         return sipp_run(tmp, port, "15550003000", 603, rate, seconds, mode)
     finally:
         proc.terminate()  # Kamailio's main process stops its children on SIGTERM
-        proc.wait()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # not yet past start-up: the group, at once
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def wait_for_sip(port: int, timeout: float = 10.0) -> None:

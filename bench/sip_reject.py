@@ -3,21 +3,31 @@
 Modes (all by default):
   webhook    answer URL (served by nginx, a static <Hangup reason="busy"/>) -> 486
   blocklist  refused by the built-in blocklist, no webhook -> 603
-  bare       a bare asyncio UDP responder (bench/bare_responder.py) -> 603: the ceiling
+  bare       a bare asyncio UDP responder (bench/bare_responder.py) -> 603: a ceiling
+  kamailio   Kamailio, one UDP worker, stateless 603 (bench/kamailio_603.cfg): a
+             ceiling; included by default when `kamailio` is installed
 With --hangup, the application also has a hangup URL (nginx, 200), so every
 call also sends its hangup callback. For each rate, SIPp places rate*seconds
 calls; the report gives failed calls, the rate SIPp achieved, and INVITE->100 /
-INVITE->final p50/p99 (SIPp rtd).
+INVITE->final p50/p99 (SIPp rtd). Each sweep runs --runs times (default 3),
+each on a fresh server; the summary gives min/median/max per step and of the
+highest sustained rate. The ceilings show the most the load generator itself
+sustained on this machine: a Callplane figure counts as valid only when the
+highest ceiling is at least 1.3x above it (otherwise SIPp, not Callplane, may
+have been the limit; offer higher rates so the ceilings can climb).
 With --memory-calls N, the server's resident memory is read before and after
 N more blocklist calls.
 
-Run: .venv/bin/python bench/sip_reject.py --rates 500,1000,2000 --seconds 5
+Run: .venv/bin/python bench/sip_reject.py --rates 500,1000,2000 --seconds 5 --runs 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -168,30 +178,66 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+CEILINGS = ("bare", "kamailio")
+VALID_MARGIN = 1.3
+KAMAILIO_CFG = Path(__file__).parent / "kamailio_603.cfg"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rates", default="250,500,1000,1500,2000,2500,3000")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--modes", default="webhook,blocklist,bare")
+    parser.add_argument(
+        "--modes",
+        default=default_modes(),
+        help="comma-separated: webhook, blocklist, bare, kamailio (default: %(default)s)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="sweeps per mode, fresh server each")
     parser.add_argument("--memory-calls", type=int, default=0)
     parser.add_argument("--memory-rate", type=int, default=1000)
     parser.add_argument("--hangup", action="store_true", help="every call sends a hangup callback")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    runs: list[Run] = []
+    unknown = set(args.modes.split(",")) - {"webhook", "blocklist", *CEILINGS}
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    if "kamailio" in args.modes.split(",") and not shutil.which("kamailio"):
+        parser.error("mode kamailio: `kamailio` is not installed")
+    sweeps: list[Sweep] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         nginx, http_port = start_nginx(tmp)
         try:
-            for mode in args.modes.split(","):
-                runs += sweep(tmp, mode, rates, args.seconds, http_port, args.hangup)
+            for run_no in range(1, args.runs + 1):
+                for mode in args.modes.split(","):
+                    print(f"# run {run_no}, {mode}", flush=True)
+                    runs = sweep(tmp, mode, rates, args.seconds, http_port, args.hangup)
+                    sweeps.append(Sweep(mode, run_no, runs))
             if args.memory_calls:
                 measure_memory(tmp, http_port, args.memory_calls, args.memory_rate, args.hangup)
         finally:
             nginx.terminate()
-    print_summary(runs)
+    print_summary(sweeps)
+
+
+def default_modes() -> str:
+    return "webhook,blocklist,bare" + (",kamailio" if shutil.which("kamailio") else "")
+
+
+@dataclass
+class Sweep:
+    """One mode's steps on one fresh server."""
+
+    mode: str
+    run_no: int
+    runs: list[Run]
+
+    @property
+    def best(self) -> float:
+        """The highest rate sustained (0 when no step was)."""
+        return max((run.achieved for run in self.runs if run.sustained), default=0.0)
 
 
 def configured_server(
@@ -221,12 +267,14 @@ def block_calls(server: CallplaneServer, app: str) -> None:
 def sweep(
     tmp: Path, mode: str, rates: list[int], seconds: float, http_port: int, hangup: bool
 ) -> list[Run]:
+    """Each rate in turn until one is not sustained. Callplane modes keep one server
+    for the sweep; a ceiling gets a fresh responder per step."""
     runs: list[Run] = []
-    server = None if mode == "bare" else configured_server(tmp, http_port, hangup)
+    server = None if mode in CEILINGS else configured_server(tmp, http_port, hangup)
     try:
         for rate in rates:
             if server is None:
-                run = bare_run(tmp, rate, seconds)
+                run = ceiling_run(tmp, mode, rate, seconds)
             else:
                 number, final = (
                     (WEBHOOK_NUMBER, 486) if mode == "webhook" else (BLOCKED_NUMBER, 603)
@@ -259,40 +307,100 @@ def measure_memory(tmp: Path, http_port: int, calls: int, rate: int, hangup: boo
         server.stop()
 
 
-def bare_run(tmp: Path, rate: int, seconds: float) -> Run:
+def ceiling_run(tmp: Path, mode: str, rate: int, seconds: float) -> Run:
     port = free_port()
+    if mode == "bare":
+        cmd = [sys.executable, str(Path(__file__).parent / "bare_responder.py"), str(port)]
+    else:
+        cmd = ["kamailio", "-f", str(KAMAILIO_CFG), "-DD", "-E", "-m", "64", "-M", "8"]
+        cmd += ["-A", f"LISTEN=udp:127.0.0.1:{port}"]
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "bare_responder.py"), str(port)]
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    time.sleep(0.5)
     try:
-        return sipp_run(tmp, port, "15550003000", 603, rate, seconds, "bare")
+        wait_for_sip(port)
+        return sipp_run(tmp, port, "15550003000", 603, rate, seconds, mode)
     finally:
-        proc.terminate()
-        proc.wait()
+        proc.terminate()  # Kamailio's main process stops its children on SIGTERM
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # not yet past start-up: the group, at once
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
-def print_summary(runs: list[Run]) -> None:
+def wait_for_sip(port: int, timeout: float = 10.0) -> None:
+    """Until the responder answers a probe INVITE (both ceilings answer any INVITE)."""
+    deadline = time.monotonic() + timeout
+    probe = b"INVITE sip:probe@127.0.0.1 SIP/2.0\r\n"
+    probe += b"Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bKprobe\r\n"
+    probe += b"From: <sip:p@127.0.0.1>;tag=p\r\nTo: <sip:probe@127.0.0.1>\r\n"
+    probe += b"Call-ID: probe\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        sock.connect(("127.0.0.1", port))
+        while time.monotonic() < deadline:
+            try:
+                sock.send(probe)
+                sock.recv(4096)
+                return
+            except OSError:
+                time.sleep(0.1)
+    raise RuntimeError(f"no SIP responder on 127.0.0.1:{port}")
+
+
+def spread(values: list[float]) -> str:
+    """min / median / max."""
+    if not values:
+        return "-"
+    return f"{min(values):.0f} / {statistics.median(values):.0f} / {max(values):.0f}"
+
+
+def print_summary(sweeps: list[Sweep]) -> None:
     print(
-        "\n| mode | offered calls/s | calls | failed | achieved calls/s | "
+        "\n| run | mode | offered calls/s | calls | failed | achieved calls/s | "
         "INVITE->100 p50 ms | p99 ms | INVITE->final p50 ms | p99 ms |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        print(run.row())
-    best: dict[str, float] = {}
-    for run in runs:
-        if run.sustained:
-            best[run.mode] = max(best.get(run.mode, 0), run.achieved)
-    for mode, value in best.items():
-        print(
-            f"highest sustained rate (zero failures, no retransmissions), {mode}: "
-            f"{value:.0f} calls/s"
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for one in sweeps:
+        for run in one.runs:
+            print(f"| {one.run_no} {run.row()}")
+    modes = list(dict.fromkeys(one.mode for one in sweeps))
+    print("\n| mode | offered calls/s | achieved calls/s min / median / max | sustained in |")
+    print("|---|---|---|---|")
+    for mode in modes:
+        of_mode = [one for one in sweeps if one.mode == mode]
+        for rate in sorted({run.rate for one in of_mode for run in one.runs}):
+            steps = [run for one in of_mode for run in one.runs if run.rate == rate]
+            held = sum(run.sustained for run in steps)
+            achieved = spread([run.achieved for run in steps])
+            print(f"| {mode} | {rate} | {achieved} | {held} of {len(steps)} runs |")
+    best = {
+        mode: statistics.median([one.best for one in sweeps if one.mode == mode]) for mode in modes
+    }
+    print("\nhighest sustained rate (zero failures, no retransmissions), min / median / max:")
+    for mode in modes:
+        print(f"  {mode}: {spread([one.best for one in sweeps if one.mode == mode])} calls/s")
+    ceilings = {mode: best[mode] for mode in CEILINGS if mode in best}
+    if not ceilings:
+        print("no ceiling measured (add bare or kamailio to --modes): no figure is validated")
+        return
+    ceiling = max(ceilings.values())
+    print(
+        "generator ceiling (the most SIPp sustained against "
+        + ", ".join(f"{mode} {value:.0f}" for mode, value in ceilings.items())
+        + f"): {ceiling:.0f} calls/s"
+    )
+    for mode in modes:
+        if mode in CEILINGS:
+            continue
+        verdict = (
+            "valid"
+            if best[mode] and ceiling >= VALID_MARGIN * best[mode]
+            else f"NOT valid (ceiling < {VALID_MARGIN}x: the generator may be the limit)"
         )
-    if best.get("bare"):
-        for mode in ("webhook", "blocklist"):
-            if mode in best:
-                print(f"{mode} / bare ratio: {best[mode] / best['bare']:.2f}")
+        ratio = best[mode] / ceiling if ceiling else 0.0
+        print(f"  {mode}: median {best[mode]:.0f} calls/s, {ratio:.2f} of the ceiling, {verdict}")
 
 
 if __name__ == "__main__":

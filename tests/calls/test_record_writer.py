@@ -141,3 +141,26 @@ async def test_due_callbacks_are_read_after_the_changes_queued_before(store: Sto
     await outbox.delete("cb1")  # delivered by the worker: queued, not yet written
     assert await outbox.due(LATER, 10) == []
     await writer.stop()
+
+
+async def test_waiting_for_records_does_not_split_batches(store: Store) -> None:
+    """Calls ending one after another, each waiting for its record before its hangup
+    callback, share one batch (one write per interval, not one per call)."""
+    account, _ = await store.ensure_main_account()
+    batches: list[int] = []
+
+    async def counted(records: list[CallRecord], outbox: OutboxChanges) -> None:
+        batches.append(len(records))
+        await store.write_records(records, outbox)
+
+    writer = RecordWriter(counted, interval=1.0)
+    writer.start()
+    waiting = []
+    for n in range(10):
+        writer.put(_record(account, f"c{n}"))
+        waiting.append(asyncio.create_task(writer.written(f"c{n}")))
+        for _ in range(5):  # the next call ends a few loop iterations later
+            await asyncio.sleep(0)
+    await asyncio.gather(*waiting)
+    assert batches == [10]
+    await writer.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -309,3 +310,59 @@ def test_max_concurrent_calls_refuses_the_excess_busy(callplane, web, workdir) -
     web.wait_for(line.answer_path)
     call(workdir, callplane, line, 486)
     first.join()
+
+
+def first_responses(callplane: CallplaneServer, number: str, until_final: bool = True) -> list[int]:
+    """Send one INVITE over a raw UDP socket; the status codes of the responses
+    received up to the final one (then ACK it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(10)
+        port = sock.getsockname()[1]
+        branch, call_id = f"z9hG4bK{time.monotonic_ns()}", f"raw-{time.monotonic_ns()}"
+        head = (
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch}\r\n"
+            f"From: <sip:14155550100@127.0.0.1:{port}>;tag=raw1\r\n"
+        )
+        sock.sendto(
+            (
+                f"INVITE sip:{number}@127.0.0.1 SIP/2.0\r\n{head}"
+                f"To: <sip:{number}@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n"
+                f"Contact: <sip:raw@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode(),
+            ("127.0.0.1", callplane.sip_port),
+        )
+        codes: list[int] = []
+        while not codes or codes[-1] < 200:
+            data = sock.recv(65535).decode()
+            codes.append(int(data.split(" ", 2)[1]))
+        to = next(line for line in data.split("\r\n") if line.lower().startswith("to:"))
+        sock.sendto(
+            (
+                f"ACK sip:{number}@127.0.0.1 SIP/2.0\r\n{head}{to}\r\nCall-ID: {call_id}\r\n"
+                "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode(),
+            ("127.0.0.1", callplane.sip_port),
+        )
+    return codes
+
+
+def test_a_call_refused_at_once_gets_no_100_trying(callplane, web) -> None:
+    """The blocklist answers before any 200 ms pass: the final response comes alone,
+    while a call that waits for its answer URL still gets a 100 Trying first."""
+    blocked = Line(callplane, web, plivo_reject("busy"))
+    callplane.api(
+        "POST",
+        "Blocklist/",
+        json={
+            "match": "exact",
+            "pattern": "14155550100",
+            "reason": "busy",
+            "number": blocked.number,
+        },
+    )
+    assert first_responses(callplane, blocked.number) == [486]
+    fetched = Line(callplane, web, plivo_reject("rejected"))
+    assert first_responses(callplane, fetched.number) == [100, 603]
+    assert blocked.hangup()["CallStatus"] == "busy"  # its record and callbacks as before

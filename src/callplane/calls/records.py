@@ -175,10 +175,11 @@ class RecordWriter:
         self._traced.events.extend(events)
 
     async def written(self, call_uuid: str, timeout: float = 5.0) -> None:
-        """Wait until the latest snapshot of ``call_uuid`` is in the store."""
+        """Wait until the latest snapshot of ``call_uuid`` is in the store. The snapshot
+        goes with the next regular batch (within one interval): waking the writer for
+        each waiter (every call with a hangup callback) made batches of one record."""
         if call_uuid not in self._pending and call_uuid not in self._writing:
             return
-        self._wake.set()
         await self._records_waiting.wait(call_uuid, timeout)
 
     # -- the outbox's writes (see RecordBatchOutbox) -----------------------------

@@ -257,7 +257,6 @@ class Router:
             self.sip, txn, settings.public_host, self.services.ports, settings.sip_host
         )
         leg.on_final = self.services.metrics.call_setup.observe
-        leg.respond(100)
         call = self._make_call(route, leg, request, caller)
         self.services.tracer.claim(call, request.call_id, event.source, self.sip.local_address)
         token = CALL_UUID.set(call.uuid)  # the call's tasks copy it: their log lines name it
@@ -267,6 +266,9 @@ class Router:
             CALL_UUID.reset(token)
 
     def _run_call(self, call: Call, route: Route, note: str, missing_app: str) -> None:
+        """A call refused here gets its final response without a 100 Trying first: the
+        100 is owed only when the final response may take over 200 ms (RFC 3261
+        §17.2.1), and skipping it saves a datagram per refused call."""
         request = call.leg.invite
         assert request is not None  # an incoming call's leg has its INVITE
         if note:
@@ -278,6 +280,7 @@ class Router:
             self.services.metrics.calls_refused.labels(refusal[2]).inc()
             call.reject(refusal[0], causes.SOURCE_PLATFORM)
         elif route.flow is not None and self.services.flows is not None:
+            call.leg.respond(100)
             call.task = self.services.spawn(self.services.flows.run_call(call, route.flow))
         elif route.application is None:
             call.note(missing_app, "error")
@@ -286,6 +289,7 @@ class Router:
                 480, "Temporarily Unavailable", causes.NO_APPLICATION, causes.SOURCE_PLATFORM
             )
         else:
+            call.leg.respond(100)
             call.task = self.services.spawn(session.run(call))
 
     def _check_trunk(self, event: RequestReceived, route: Route) -> Verdict:

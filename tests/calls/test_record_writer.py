@@ -15,6 +15,7 @@ from callplane.calls.records import RecordBatchOutbox, RecordWriter
 from callplane.store import Store
 from callplane.store.models import Account, CallRecord, PendingCallback
 from callplane.store.outbox import OutboxChanges
+from callplane.store.traces import TraceBatch
 
 
 @pytest.fixture
@@ -149,9 +150,11 @@ async def test_waiting_for_records_does_not_split_batches(store: Store) -> None:
     account, _ = await store.ensure_main_account()
     batches: list[int] = []
 
-    async def counted(records: list[CallRecord], outbox: OutboxChanges) -> None:
+    async def counted(
+        records: list[CallRecord], outbox: OutboxChanges, traced: TraceBatch | None = None
+    ) -> None:
         batches.append(len(records))
-        await store.write_records(records, outbox)
+        await store.write_records(records, outbox, traced)
 
     writer = RecordWriter(counted, interval=1.0)
     writer.start()

@@ -32,6 +32,7 @@ from callplane.calls.records import RecordBatchOutbox, RecordWriter, bill, end_r
 from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.tracer import Tracer
 from callplane.config import Settings
+from callplane.control.cluster_limits import SharedLimits
 from callplane.control.cluster_state import ClusterState
 from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
@@ -285,6 +286,9 @@ def join_cluster(
     )
     services.watcher = cluster
     cluster.attach_registrar(registrar)
+    shared = SharedLimits(cluster.redis, settings.node_name, services.guard.bans)
+    services.limits.shared = shared
+    cluster.attach_limits(shared)
     cluster.start()
     return cluster
 

@@ -4,11 +4,12 @@ end), Redis, Kamailio in front, two `callplane serve` nodes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,11 @@ def web() -> Iterator[WebhookServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+@contextlib.contextmanager
+def running_cluster(
+    tmp_path_factory: pytest.TempPathFactory, node_flags: Sequence[str] = ()
+) -> Iterator[LocalCluster]:
+    """Two nodes behind Kamailio on a new database (dropped at the end), with Redis."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -60,6 +64,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         layout,
         front_limits=False,  # the load test sends 50 calls/s from one address
         setup_ms=4000,  # answers here take milliseconds: fail over sooner than 15 s
+        node_flags=node_flags,
         env={"CALLPLANE_AUTH_ID": AUTH_ID, "CALLPLANE_AUTH_TOKEN": AUTH_TOKEN},
     )
     try:
@@ -68,6 +73,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     finally:
         running.stop()
         drop_database(admin, name)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with running_cluster(tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture

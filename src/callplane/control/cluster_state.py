@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from callplane.calls.registrar import Binding, Registrar
+from callplane.control.cluster_limits import SharedLimits
 from callplane.net.redis_link import connect
 from callplane.sip.uri import parse_name_addr
 from callplane.store.models import CallRecord
@@ -157,6 +158,7 @@ class ClusterState:
         self._changes: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self.registrar: Registrar | None = None  # shared bindings (``attach_registrar``)
         self._own_aors: set[str] = set()  # REGISTERs this node took last
+        self.limits: SharedLimits | None = None  # shared CPS counts and bans
         self._follower: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False  # a change was lost: the next tick re-publishes everything
@@ -173,6 +175,10 @@ class ClusterState:
         """Share ``registrar``'s bindings with the other nodes and mirror theirs."""
         self.registrar = registrar
         registrar.on_change = self._bindings_changed
+
+    def attach_limits(self, limits: SharedLimits) -> None:
+        """Started and closed with this (it uses this connection)."""
+        self.limits = limits
 
     def _bindings_changed(self, aor: str) -> None:
         self._own_aors.add(aor)
@@ -282,6 +288,8 @@ class ClusterState:
         self._writer = loop.create_task(self._write_forever())
         if self.registrar is not None:
             self._follower = loop.create_task(self._follow_bindings())
+        if self.limits is not None:
+            self.limits.start()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -396,6 +404,8 @@ class ClusterState:
 
     async def close(self) -> None:
         """Stop the lease; what this node owned goes (its calls have ended by now)."""
+        if self.limits is not None:
+            await self.limits.close()
         for task in (self._task, self._writer, self._follower):
             if task is not None:
                 task.cancel()

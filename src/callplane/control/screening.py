@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callplane.store.models import BlockMatch, BlockRule
 
@@ -59,16 +60,26 @@ class TokenBucket:
         return False
 
 
+class SharedCps(Protocol):
+    """Calls per second counted across a cluster's nodes (control/cluster_limits.py)."""
+
+    def cps_allows(self, auth_id: str, rate: float) -> bool: ...
+
+
 @dataclass(slots=True)
 class Limits:
-    """Live counters for concurrency caps and per-account inbound CPS."""
+    """Live counters for concurrency caps and per-account inbound CPS (this node's
+    token bucket, or ``shared`` across the cluster's nodes with ``--redis-url``)."""
 
     active: dict[str, int] = field(default_factory=dict)  # "number:..." / "app:..." -> calls
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    shared: SharedCps | None = None
 
     def cps_allows(self, auth_id: str, rate: float, now: float) -> bool:
         if rate <= 0:
             return True
+        if self.shared is not None:
+            return self.shared.cps_allows(auth_id, rate)
         bucket = self.buckets.get(auth_id)
         if bucket is None or bucket.rate != rate:
             bucket = self.buckets[auth_id] = TokenBucket(rate)

@@ -81,8 +81,13 @@ class Ban:
     until: float  # on the Bans clock
 
 
+BanListener = Callable[[str, str, float], None]  # source, reason, seconds (0: lifted)
+
+
 class Bans:
-    """Sources refused until their ban expires; each ban is logged once."""
+    """Sources refused until their ban expires; each ban is logged once. ``listener``
+    hears every ban made and lifted here (a cluster shares them,
+    ``control/cluster_limits.py``); ``apply`` takes one made elsewhere, unheard."""
 
     def __init__(
         self,
@@ -94,6 +99,7 @@ class Bans:
         self.clock = clock
         self.max_keys = max_keys
         self._bans: dict[str, Ban] = {}
+        self.listener: BanListener | None = None
 
     def banned(self, source: str) -> bool:
         ban = self._bans.get(source)
@@ -116,13 +122,30 @@ class Bans:
                 return False
         self._bans[source] = Ban(source, reason, self.clock() + self.seconds)
         log.warning("banned %s for %.0f s: %s", source, self.seconds, reason)
+        if self.listener is not None:
+            self.listener(source, reason, self.seconds)
         return True
 
     def lift(self, source: str) -> bool:
         lifted = self._bans.pop(source, None) is not None
         if lifted:
             log.info("ban of %s lifted", source)
+            if self.listener is not None:
+                self.listener(source, "", 0.0)
         return lifted
+
+    def apply(self, source: str, reason: str, seconds: float) -> None:
+        """Another node's ban of ``source`` for ``seconds`` more (0: its lifting)."""
+        if seconds <= 0:
+            if self._bans.pop(source, None) is not None:
+                log.info("ban of %s lifted on another node", source)
+            return
+        if source not in self._bans and len(self._bans) >= self.max_keys:
+            self._sweep()
+            if len(self._bans) >= self.max_keys:
+                return
+        self._bans[source] = Ban(source, reason, self.clock() + seconds)
+        log.warning("banned %s for %.0f s: %s", source, seconds, reason)
 
     def active(self) -> list[Ban]:
         self._sweep()

@@ -15,12 +15,12 @@ node counts the calls it lets through in the current second and, every
 ``SYNC_SECONDS`` (20 ms) while the second has calls for the account, adds them to
 ``callplane:cps:{auth_id}:{second}`` (``INCRBY``, expiring after a few seconds); the
 total it gets back tells it what the other nodes let through. A call is let through
-while this node's count plus the others' last known count is under the limit. The approximation: calls the other
-nodes let through since the last sync are not yet known, so a burst reaching several
-nodes within one sync interval can pass up to the limit on each (with calls arriving
-steadily, a window lets through the limit plus at most the calls that reached the
-other nodes within the last sync interval: one each when calls arrive on every node
-at the same moment).
+while this node's count plus the others' last known count is under the limit. The
+approximation: calls the other nodes let through since the last sync are not yet
+known, so a burst reaching several nodes within one sync interval can pass up to the
+limit on each (with calls arriving steadily, a window lets through the limit plus at
+most the calls that reached the other nodes within the last sync interval: one each
+when calls arrive on every node at the same moment).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ async def test_a_node_that_starts_later_loads_the_bans_in_force(
 
 async def eventually_stored(shared: SharedLimits, source: str) -> None:
     deadline = time.monotonic() + 10
-    while not await shared.redis.hexists("callplane:bans", source):
+    while not await shared.redis.exists(f"callplane:ban:{source}"):
         assert time.monotonic() < deadline, "the ban was not written to Redis"
         await asyncio.sleep(0.01)
 

@@ -5,10 +5,11 @@ Nothing here is on a refused packet's path: every node keeps its own ban set and
 own per-account counts, and background tasks keep them in step with Redis.
 
 Bans: a ban made on this node (request flood, failed logins, the REST API) is written
-to the hash ``callplane:bans`` (source -> reason and wall-clock end) and announced on
-the channel ``callplane:bans``; every other node adds it to its local ban set, so its
-transport drops the source like its own bans. A lifted ban is announced the same way.
-A node that (re)subscribes loads the hash first.
+to ``callplane:ban:{source}`` (reason and wall-clock end; the key expires with the
+ban) and announced on the channel ``callplane:bans``; every other node adds it to its
+local ban set, so its transport drops the source like its own bans. A lifted ban is
+announced the same way. A node that (re)subscribes loads the bans in force first
+(``SCAN``).
 
 Calls per second: a fixed one-second window per account on the shared wall clock. The
 node counts the calls it lets through in the current second and, every
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("callplane.cluster")
 
 PREFIX = "callplane:"
-BANS = PREFIX + "bans"  # the hash, and the channel
+BANS = PREFIX + "bans"  # the channel
+BAN_KEY = PREFIX + "ban:"  # + source: one ban, expiring with it
 SYNC_SECONDS = 0.02
 COUNT_EXPIRY_SECONDS = 5
 RETRY_SECONDS = 1.0
@@ -132,10 +134,12 @@ class SharedLimits:
             while True:
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        if ban["until"]:
-                            pipe.hset(BANS, ban["source"], text)
+                        key = BAN_KEY + ban["source"]
+                        left = ban["until"] - time.time()
+                        if left > 0:
+                            pipe.set(key, text, px=max(int(left * 1000), 1))
                         else:
-                            pipe.hdel(BANS, ban["source"])
+                            pipe.delete(key)
                         pipe.publish(BANS, text)
                         await pipe.execute()
                 except Exception as exc:
@@ -150,9 +154,10 @@ class SharedLimits:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(BANS)
-                    stored = await self.redis.hgetall(BANS)
-                    for text in stored.values():
-                        self._apply(json.loads(text), stored_ban=True)
+                    keys = [key async for key in self.redis.scan_iter(BAN_KEY + "*", 500)]
+                    for text in await self.redis.mget(keys) if keys else ():
+                        if text is not None:
+                            self._apply(json.loads(text), stored_ban=True)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             ban = json.loads(message["data"])

@@ -6,10 +6,11 @@ run of ``rate * seconds`` calls; the pairs are alternated round after round, so
 that the machine's changing load falls on all of them alike. Reported per pair:
 the median achieved calls/s, and the median server CPU time per call (user +
 system, from /proc: less sensitive to other processes than throughput). Ratios
-are against `off`. Every call in those modes is refused (486 by the document,
-603 by a block rule), i.e. *failed*: `failed` keeps every trace, as `all` does.
-A third mode, `answered`, has calls that end well (a TwiML application answers
-with 200 and hangs up with BYE): there `failed` captures and keeps nothing.
+are against `off`, and the traces each run kept are counted in the server's
+database. Every call in those modes is refused on purpose (486 by the document,
+603 by a block rule): not *failed*, so `failed` captures in memory and keeps
+nothing, and `all` stores a trace per call. A third mode, `answered`, has calls
+that end well (a TwiML application answers with 200 and hangs up with BYE).
 
 Run: .venv/bin/python bench/trace_cost.py --rate 800 --seconds 3 --rounds 3
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -54,6 +56,7 @@ class Pair:
     achieved: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)  # server CPU per call
     failed: int = 0
+    kept: int = 0  # traces stored
 
 
 def cpu_seconds(pid: int) -> float:
@@ -74,12 +77,15 @@ def measure(tmp: Path, http_port: int, pair: Pair, rate: int, seconds: float) ->
         spent = cpu_seconds(server.proc.pid) - before
     finally:
         server.stop()
+    with sqlite3.connect(server.data_dir / "callplane.db") as db:
+        kept = db.execute("SELECT count(*) FROM call_traces").fetchone()[0]
+    pair.kept += kept
     pair.achieved.append(run.achieved)
     pair.cpu_ms.append(1000 * spent / max(run.calls - run.failed, 1))
     pair.failed += run.failed
     print(
         f"{pair.mode:9} trace={pair.trace:6} achieved {run.achieved:7.1f} calls/s, "
-        f"{pair.cpu_ms[-1]:.3f} ms CPU/call, failed {run.failed}",
+        f"{pair.cpu_ms[-1]:.3f} ms CPU/call, failed {run.failed}, kept {kept} traces",
         flush=True,
     )
 
@@ -109,9 +115,9 @@ def main() -> None:
 def print_summary(pairs: list[Pair], rate: int) -> None:
     print(
         "\n| mode | --trace | offered calls/s | achieved calls/s (median) | ratio | "
-        "server CPU ms/call (median) | ratio | failed calls |"
+        "server CPU ms/call (median) | ratio | failed calls | traces kept |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     base = {p.mode: p for p in pairs if p.trace == "off"}
     for pair in pairs:
         achieved, cpu = statistics.median(pair.achieved), statistics.median(pair.cpu_ms)
@@ -120,7 +126,7 @@ def print_summary(pairs: list[Pair], rate: int) -> None:
         cpu_ratio = cpu / statistics.median(off.cpu_ms)
         print(
             f"| {pair.mode} | {pair.trace} | {rate} | {achieved:.0f} | {achieved_ratio:.2f} | "
-            f"{cpu:.3f} | {cpu_ratio:.2f} | {pair.failed} |"
+            f"{cpu:.3f} | {cpu_ratio:.2f} | {pair.failed} | {pair.kept} |"
         )
 
 

@@ -192,7 +192,7 @@ async def test_traces_and_debugger_events_ride_in_record_batches(tmp_path: Path)
         trace = StoredTrace("c1", account.auth_id, now, "all", False, '{"call_uuid":"c1"}')
         events = [
             DebuggerEvent("e1", account.auth_id, old, "error", "webhook_timeout", "slow", "c1"),
-            DebuggerEvent("e2", account.auth_id, now, "warning", "call_refused", "603", "c1"),
+            DebuggerEvent("e2", account.auth_id, now, "warning", "retries_exhausted", "x", "c1"),
         ]
         writer.put_trace(trace, events)
         writer.start()

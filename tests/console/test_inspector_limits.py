@@ -1,6 +1,6 @@
 """The call inspector when the trace is incomplete or absent: with `--trace failed` and
-the smallest `--trace-max-bytes`, a refused call's trace is cut short and an answered
-call keeps none, and the console says so."""
+the smallest `--trace-max-bytes`, a failed call's (its document is invalid) trace is cut
+short and an answered call keeps none, and the console says so."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.console.traces import inbound_call, wait_for_trace
 from tests.interop.harness import CallplaneServer, WebhookServer, sipp
 
 ANSWERED = "15550007301"
-REFUSED = "15550007302"
+FAILED = "15550007302"
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +30,19 @@ def test_a_truncated_trace_and_a_call_without_trace_say_so(
 ) -> None:
     wait = web.set("/limits/wait", '<Response><Wait length="1"/></Response>')
     callplane.number(ANSWERED, callplane.application(wait))
-    refuse = web.set("/limits/refuse", '<Response><Hangup reason="rejected"/></Response>')
-    callplane.number(REFUSED, callplane.application(refuse))
+    invalid = web.set("/limits/invalid", "<Response><Bogus/></Response>")
+    callplane.number(FAILED, callplane.application(invalid))
 
     answered = sipp(workdir, "uac_answer_bye.xml", callplane.sip_port, to=ANSWERED)
     assert answered.returncode == 0, answered.output
-    refused = sipp(workdir, "uac_final.xml", callplane.sip_port, to=REFUSED, code=603)
-    assert refused.returncode == 0, refused.output
+    failed = sipp(workdir, "uac_final.xml", callplane.sip_port, to=FAILED, code=500)
+    assert failed.returncode == 0, failed.output
     inbound_call(callplane, ANSWERED)
     # Kept later than the answered call was passed over: the answered call is settled too.
-    trace = wait_for_trace(callplane, inbound_call(callplane, REFUSED), lambda t: True)
+    trace = wait_for_trace(callplane, inbound_call(callplane, FAILED), lambda t: True)
     assert trace["truncated"] and len(trace["sip"]) < 4, trace
 
-    console.open_call(REFUSED)
+    console.open_call(FAILED)
     page = console.page
     expect(page.get_by_role("note")).to_have_text(re.compile("truncated"))
     expect(page.get_by_test_id("ladder").locator(".sip-arrow")).to_have_count(len(trace["sip"]))

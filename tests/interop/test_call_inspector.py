@@ -103,8 +103,8 @@ def test_a_refused_call_shows_its_sip_ladder(
     text = _get(traced, f"Call/{call_uuid}/Trace/", format="text")
     assert text.headers["content-type"].startswith("text/plain")
     assert f"-> 127.0.0.1:{traced.sip_port} (udp)\nINVITE sip:" in text.text
-    events = traced.api("GET", "Debugger/", params={"call_uuid": call_uuid})["objects"]
-    assert [e["kind"] for e in events] == ["call_refused"]
+    # refused on purpose by its document: not an error (Twilio's Debugger agrees)
+    assert traced.api("GET", "Debugger/", params={"call_uuid": call_uuid})["objects"] == []
 
 
 def test_an_answer_url_timeout_shows_the_attempt_the_fallback_and_a_debugger_entry(
@@ -259,7 +259,9 @@ TABLES = ("call_traces", "debugger_events")
 def test_by_default_only_failed_calls_keep_a_trace(
     callplane: CallplaneServer, web: WebhookServer, workdir: Path
 ) -> None:
-    """``callplane`` runs with the defaults: ``--trace failed``."""
+    """``callplane`` runs with the defaults: ``--trace failed``. A call that ends well
+    and one its document refuses on purpose keep none; one whose document is invalid
+    keeps its trace."""
     stamp = time.monotonic_ns()
     fine = _line(
         callplane, web, web.set(f"/inspect/fine/{stamp}", '<Response><Wait length="1"/></Response>')
@@ -268,10 +270,15 @@ def test_by_default_only_failed_calls_keep_a_trace(
     assert answered.returncode == 0, answered.output
     refused = _line(callplane, web, web.set(f"/inspect/refused/{stamp}", REJECT))
     assert sipp(workdir, "uac_final.xml", callplane.sip_port, to=refused, code=603).returncode == 0
-    trace = wait_trace(callplane, call_uuid_of(callplane, refused))
+    broken = _line(
+        callplane, web, web.set(f"/inspect/broken/{stamp}", "<Response><Bogus/></Response>")
+    )
+    assert sipp(workdir, "uac_final.xml", callplane.sip_port, to=broken, code=500).returncode == 0
+    trace = wait_trace(callplane, call_uuid_of(callplane, broken))
     assert trace["mode"] == "failed"
-    # the answered call ended normally before the refused one: its trace would be written
-    assert _get(callplane, f"Call/{call_uuid_of(callplane, fine)}/Trace/").status_code == 404
+    # both other calls ended before the broken one: their traces would be written by now
+    for number in (fine, refused):
+        assert _get(callplane, f"Call/{call_uuid_of(callplane, number)}/Trace/").status_code == 404
 
 
 def test_an_invalid_document_is_a_debugger_error(

@@ -21,7 +21,7 @@ interface Filters {
 
 const PAGE = 20;
 // The kinds the server records today; the field also accepts any other kind.
-const KINDS = ["invalid_document", "webhook_failed", "webhook_timeout", "call_refused", "retries_exhausted"];
+const KINDS = ["invalid_document", "webhook_failed", "webhook_timeout", "retries_exhausted"];
 
 function query(filters: Filters, offset: number): string {
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });

@@ -2,10 +2,13 @@
 
 ``--trace``: ``all`` keeps every call's trace, ``failed`` (the default) keeps
 only those of failed calls, ``off`` captures nothing (the SIP transport then
-has no tap at all). A call *failed* when it was refused (by its document or a
-block rule), a webhook request failed or timed out, a document was invalid, a
-leg's INVITE got a final error response (other than a challenge or the 487 a
-CANCEL asked for), or it ended with a hangup cause other than normal clearing.
+has no tap at all). A call *failed* when something went wrong: a webhook request
+failed or timed out, a document was invalid, a leg's INVITE got a final error
+response (other than a challenge or the 487 a CANCEL asked for), or it ended with
+a hangup cause other than normal clearing. A call refused on purpose (by a block
+rule or cap the operator set, or by its document's ``<Reject>`` or ``<Hangup
+reason>``) did what its owner asked: it did not fail, and is no Debugger entry
+(as Twilio's Debugger does not list a ``<Reject>``).
 
 SIP messages are found by Call-ID in the transport's tap. A trace starts with
 the INVITE that opens a call (before the call exists, so that the INVITE and
@@ -32,7 +35,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from callplane.calls import causes
 from callplane.calls.trace import DEFAULT_MAX_BYTES, CallTrace, Party, Problem, WebhookCapture
 from callplane.calls.trace_render import snapshot
 from callplane.net.rtp_session import RtpSession
@@ -180,7 +182,8 @@ class Tracer:
             session = media.session
             if isinstance(session, RtpSession):
                 trace.media_ended("caller", session.stats())
-        failed = cause.q850 != "NORMAL_CLEARING" or call.reject_reason is not None
+        refused_on_purpose = call.reject_reason is not None
+        failed = cause.q850 != "NORMAL_CLEARING" and not refused_on_purpose
         loop = asyncio.get_running_loop()
         loop.call_later(self.linger, self._keep, call, trace, failed)
 
@@ -189,10 +192,6 @@ class Tracer:
             if self._by_call_id.get(key) is trace:
                 del self._by_call_id[key]
         problems = [*trace.problems, *_webhook_problems(trace.webhooks)]
-        if call.reject_reason is not None and call.record.hangup_source == causes.SOURCE_XML:
-            code = call.record.sip_response_code
-            message = f"call refused with {code} ({call.reject_reason})"
-            problems.append(Problem(time.time(), "warning", "call_refused", message))
         failed = failed or bool(problems) or trace.sip_failed
         if self.mode is TraceMode.FAILED and not failed:
             return

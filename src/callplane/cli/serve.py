@@ -132,7 +132,8 @@ import click
     default="failed",
     show_default=True,
     help="Call inspector: keep every call's SIP/webhook/verb/RTP trace, only failed "
-    "calls' traces, or capture nothing.",
+    "calls' traces (something went wrong; a deliberate refusal is not a failure), or "
+    "capture nothing.",
 )
 @click.option(
     "--trace-retention-days",

@@ -303,6 +303,6 @@ class DebuggerEvent:
     auth_id: str
     at: datetime
     level: str  # "error" or "warning"
-    kind: str  # invalid_document, webhook_failed, webhook_timeout, call_refused...
+    kind: str  # invalid_document, webhook_failed, webhook_timeout...
     message: str
     call_uuid: str | None = None

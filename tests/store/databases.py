@@ -57,7 +57,19 @@ def module_database(module: str) -> Iterator[URL | None]:
     try:
         yield server.set(database=name)
     finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_drop(server, name))
+
+
+async def _drop(server: URL, name: str) -> None:
+    """Drop a test database. FORCE ends our own connections, but not a connection of
+    another role (an autovacuum worker on a busy machine): wait for it to finish."""
+    for _ in range(60):
+        try:
+            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            await asyncio.sleep(0.5)
+    await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _truncate(url: URL) -> None:

@@ -9,24 +9,17 @@ Plivo or Twilio fails here. Node SDKs come from tests/sdks/package-lock.json
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.interop.harness import AUTH_ID, AUTH_TOKEN, CallplaneServer, SippUas, WebhookServer
 from tests.interop.test_flow_runs_api import notify_flow, published
+from tests.sdks.conftest import SNIPPETS, Run
 
-HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
-SNIPPETS = ROOT / "docs" / "sdk-snippets"
-GUIDE = ROOT / "docs" / "sdks.md"
+GUIDE = SNIPPETS.parent / "sdks.md"
 NUMBERS = {  # the number each snippet adds
     "plivo_python.py": "14155550101",
     "plivo_node.js": "14155550102",
@@ -34,52 +27,6 @@ NUMBERS = {  # the number each snippet adds
     "twilio_node.js": "14155550104",
 }
 HANGUP = "<Response><Hangup/></Response>"  # the same document in Plivo XML and TwiML
-
-
-@pytest.fixture(scope="module")
-def node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/sdks/node_modules (installed by .ci/run), else the lock installed in a temp dir."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
-    if (HERE / "node_modules" / "plivo").is_dir() and (HERE / "node_modules" / "twilio").is_dir():
-        return HERE / "node_modules"
-    home = tmp_path_factory.mktemp("sdks")
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(HERE / name, home / name)
-    try:
-        installed = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm ci took more than 300 s")
-    if installed.returncode != 0:
-        pytest.skip(f"npm ci failed (no registry?): {installed.stderr[-500:]}")
-    return home / "node_modules"
-
-
-Run = Callable[[str, dict[str, str]], subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def run_snippet(request: pytest.FixtureRequest) -> Run:
-    """Runs a snippet (a file name in docs/sdk-snippets, or a path) as it is, under the
-    loopback-only guard, with ``env`` added."""
-
-    def run(snippet: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        full_env = {**os.environ, **env}
-        if snippet.endswith(".js"):
-            modules = request.getfixturevalue("node_modules")
-            full_env["NODE_PATH"] = str(modules)
-            cmd = ["node", "--require", str(HERE / "loopback_only.js"), str(SNIPPETS / snippet)]
-        else:
-            cmd = [sys.executable, str(HERE / "loopback_only.py"), str(SNIPPETS / snippet)]
-        return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=120)
-
-    return run
 
 
 def lines_of(output: str) -> dict[str, list[list[str]]]:

@@ -7,7 +7,7 @@ import pytest
 # The interop tests' webhook server, SIPp clean-up and SDK client; the sdks tests'
 # Node modules (tests/sdks/node_modules, else its lock installed in a temp dir).
 from tests.interop.conftest import _stop_sipp_callees, sdk, web, workdir  # noqa: F401
-from tests.sdks.test_sdk_guides import node_modules  # noqa: F401
+from tests.sdks.conftest import node_modules  # noqa: F401
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -394,11 +394,12 @@ def print_summary(sweeps: list[Sweep]) -> None:
     for mode in modes:
         if mode in CEILINGS:
             continue
-        verdict = (
-            "valid"
-            if best[mode] and ceiling >= VALID_MARGIN * best[mode]
-            else f"NOT valid (ceiling < {VALID_MARGIN}x: the generator may be the limit)"
-        )
+        if not best[mode]:
+            verdict = "no rate sustained: offer lower rates"
+        elif ceiling >= VALID_MARGIN * best[mode]:
+            verdict = "valid"
+        else:
+            verdict = f"NOT valid (ceiling < {VALID_MARGIN}x: the generator may be the limit)"
         ratio = best[mode] / ceiling if ceiling else 0.0
         print(f"  {mode}: median {best[mode]:.0f} calls/s, {ratio:.2f} of the ceiling, {verdict}")
 

@@ -93,6 +93,12 @@ class Metrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self.record_batch = Histogram(
+            "callplane_record_batch_seconds",
+            "Time to write one batch of call records and callback rows",
+            buckets=WEBHOOK_BUCKETS,
+            registry=r,
+        )
         self.outbox_depth = Gauge(
             "callplane_callback_outbox_depth", "Callbacks waiting in the outbox", registry=r
         )

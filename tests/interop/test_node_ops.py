@@ -215,6 +215,7 @@ def test_metrics_count_refused_and_webhook_calls(
     assert after["callplane_calls_active"] == 0
     assert after["callplane_node_draining"] == 0
     assert "callplane_callback_outbox_depth" in after
+    assert moved(before, after, "callplane_record_batch_seconds_count") >= 1
 
 
 @pytest.mark.parametrize("draining_server", [("--metrics-token", "s3cret")], indirect=True)

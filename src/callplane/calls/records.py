@@ -23,6 +23,7 @@ import contextlib
 import copy
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -157,6 +158,8 @@ class RecordWriter:
         self._stop_asked = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # ``observe(seconds)`` after each batch is written (metrics)
+        self.observe: Callable[[float], None] | None = None
 
     def put(self, record: CallRecord, callbacks: Iterable[PendingCallback] = ()) -> None:
         """Queue a snapshot of ``record``, and the rows of ``callbacks`` it owes (written
@@ -246,6 +249,7 @@ class RecordWriter:
             self._writing, self._outbox_writing = batch, changes
             self._taken += 1
             taken = self._taken
+            started = time.perf_counter()
             try:
                 await self._write(list(batch.values()), changes.changes(), traced)
             except Exception as exc:
@@ -262,6 +266,8 @@ class RecordWriter:
                 raise
             finally:
                 self._writing, self._outbox_writing = {}, _OutboxQueue()
+            if self.observe is not None:
+                self.observe(time.perf_counter() - started)
             self._records_waiting.release(batch, self._pending)
             self._callbacks_waiting.release(changes.saved, self._outbox.saved)
             self._committed = taken

@@ -84,6 +84,7 @@ class Services:
         self.metrics.bans_active.set_function(lambda: len(self.guard.bans.active()))
         self.metrics.draining.set_function(lambda: int(self.node.draining))
         self.metrics.count_guard(lambda: self.guard.tally.totals)
+        self.records.observe = self.metrics.record_batch.observe
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

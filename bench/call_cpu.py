@@ -42,10 +42,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    tmp: Path, http_port: int, mode: str, calls: int, rate: int, settle: float, profile: str
+    tmp: Path,
+    http_port: int,
+    mode: str,
+    calls: int,
+    rate: int,
+    settle: float,
+    profile: str,
+    serve_flags: tuple[str, ...] = (),
 ) -> float:
     """CPU-µs per call on one fresh server."""
-    server = configured_server(tmp, http_port, hangup=mode == "webhook")
+    server = configured_server(tmp, http_port, hangup=mode == "webhook", extra=serve_flags)
     number, final = MODES[mode]
     try:
         pid = server.proc.pid
@@ -93,6 +100,9 @@ def main() -> None:
         default="",
         help="py-spy flame graph of the last run (.svg, or .txt: collapsed stacks)",
     )
+    parser.add_argument(
+        "--serve-flags", default="", help='more `callplane serve` flags, e.g. "--trace all"'
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as name:
@@ -110,6 +120,7 @@ def main() -> None:
                         args.rate,
                         args.settle,
                         args.profile if last else "",
+                        tuple(args.serve_flags.split()),
                     )
                 )
         finally:

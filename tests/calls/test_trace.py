@@ -252,3 +252,29 @@ async def test_old_traces_are_deleted_when_the_tracer_starts_tending() -> None:
         task.cancel()
     expected = datetime.now(UTC) - timedelta(days=7)
     assert abs(asked[0] - expected) < timedelta(minutes=1)
+
+
+def test_how_a_call_ends_decides_whether_it_failed() -> None:
+    from callplane.calls import causes
+    from callplane.calls.tracer import ended_badly
+
+    for ordinary in (
+        causes.NORMAL_HANGUP,
+        causes.CANCELLED,  # the caller hung up before the answer
+        causes.API_CANCEL,
+        causes.LOST_RACE,
+        causes.BUSY,
+        causes.NO_ANSWER,
+        causes.NODE_DRAINED,
+        causes.TIME_LIMIT,
+    ):
+        assert not ended_badly(ordinary), ordinary
+    for bad in (
+        causes.INTERNAL_ERROR,
+        causes.ANSWER_URL_FAILED,
+        causes.PROCESS_STOPPED,
+        causes.NODE_LOST,
+        causes.DIAL_TIMEOUT,
+        causes.DESTINATION_FAILED,
+    ):
+        assert ended_badly(bad), bad

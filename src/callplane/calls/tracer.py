@@ -4,11 +4,11 @@
 only those of failed calls, ``off`` captures nothing (the SIP transport then
 has no tap at all). A call *failed* when something went wrong: a webhook request
 failed or timed out, a document was invalid, a leg's INVITE got a final error
-response (other than a challenge or the 487 a CANCEL asked for), or it ended with
-a hangup cause other than normal clearing. A call refused on purpose (by a block
-rule or cap the operator set, or by its document's ``<Reject>`` or ``<Hangup
-reason>``) did what its owner asked: it did not fail, and is no Debugger entry
-(as Twilio's Debugger does not list a ``<Reject>``).
+response (other than a challenge or the 487 a CANCEL asked for), or its hangup
+cause gives it the status ``failed`` or ``timeout`` (:func:`ended_badly`). A call
+refused on purpose (by a block rule or cap the operator set, or by its document's
+``<Reject>`` or ``<Hangup reason>``) did what its owner asked: it did not fail,
+and is no Debugger entry (as Twilio's Debugger does not list a ``<Reject>``).
 
 SIP messages are found by Call-ID in the transport's tap. A trace starts with
 the INVITE that opens a call (before the call exists, so that the INVITE and
@@ -182,8 +182,7 @@ class Tracer:
             session = media.session
             if isinstance(session, RtpSession):
                 trace.media_ended("caller", session.stats())
-        refused_on_purpose = call.reject_reason is not None
-        failed = cause.q850 != "NORMAL_CLEARING" and not refused_on_purpose
+        failed = ended_badly(cause) and call.reject_reason is None
         loop = asyncio.get_running_loop()
         loop.call_later(self.linger, self._keep, call, trace, failed)
 
@@ -219,6 +218,14 @@ class Tracer:
             for p in problems
         ]
         self.records.put_trace(stored, events)
+
+
+def ended_badly(cause: Cause) -> bool:
+    """A hangup cause that says something went wrong: the call's status is ``failed``
+    (an internal error, a node stopped or lost with it, a destination that failed)
+    or ``timeout``. A caller's cancel, a busy or unanswered destination, a drained
+    node's hangup or a time limit are how calls end, not failures."""
+    return cause.call_status in ("failed", "timeout")
 
 
 def _webhook_problems(webhooks: list[WebhookCapture]) -> list[Problem]:

@@ -81,6 +81,18 @@ async def test_wait_plays_length_seconds_of_silence(call: Call, leg: FakeLeg) ->
     assert loop.time() - start == pytest.approx(2, abs=FRAME_SECONDS)
 
 
+async def test_a_wait_cancelled_by_a_hangup_stops_its_silence(call: Call, leg: FakeLeg) -> None:
+    """The call's hangup cancels the verb: its silence must stop with it, or it would
+    play on (on a real session: fail unseen once the session closes)."""
+    waiting = asyncio.ensure_future(EXECUTORS[Wait](call, Wait(length=10)))
+    await asyncio.sleep(0.5)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not leg.session.playing
+    assert len(leg.session.played) < 1 / FRAME_SECONDS
+
+
 async def test_wait_with_silence_ends_once_the_caller_is_quiet(call: Call, leg: FakeLeg) -> None:
     talking = pcm_level(3000, 20)
     leg.session.caller_says(talking)  # 20 frames of speech, then nothing (silence)

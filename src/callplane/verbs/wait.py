@@ -30,12 +30,14 @@ async def run(call: Call, verb: Wait, *, until_digit: bool = False) -> Outcome:
     watch = _silence_watch(verb.min_silence, done) if verb.silence else None
     watch = _beep_watch(done) if verb.beep else watch
     playing = asyncio.ensure_future(call.media.silence(verb.length))
+    ended = asyncio.ensure_future(done.wait())
     with call.media.listening(watch) if watch else contextlib.nullcontext():
-        ended = asyncio.ensure_future(done.wait())
-        await asyncio.wait({playing, ended}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (playing, ended):
-            task.cancel()
-        await asyncio.gather(playing, ended, return_exceptions=True)
+        try:
+            await asyncio.wait({playing, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the call's hangup cancels the verb: no task left unawaited
+            for task in (playing, ended):
+                task.cancel()
+            await asyncio.gather(playing, ended, return_exceptions=True)
     return NEXT
 
 

@@ -95,5 +95,5 @@ class RoomGuests:
         finally:
             if self.services.guests.get(call.uuid) is call:
                 del self.services.guests[call.uuid]
-            if not call.ended:
-                call.finish(causes.NORMAL_HANGUP, causes.SOURCE_PLATFORM)
+            if not call.ended:  # cancelled or failed: a BYE without exit ends the call
+                self.services.spawn(call.hangup(causes.NORMAL_HANGUP, causes.SOURCE_PLATFORM))

@@ -396,7 +396,7 @@ class Router:
         why: str = "Callplane stopped while the call was live",
     ) -> None:
         """End every live call because the process stops (503 or BYE)."""
-        for call in list(self.services.live.values()):
+        for call in [*self.services.live.values(), *self.services.guests.values()]:
             call.note(why, "error")
             if call.answered:
                 self.services.spawn(call.hangup(cause, causes.SOURCE_PLATFORM))

@@ -33,7 +33,7 @@ MEMBER = "X-Callplane-Member"
 AUTH = "X-Callplane-Node-Auth"
 EXIT = "X-Callplane-Exit"
 MAX_AGE = 30.0  # seconds; the nodes' clocks must agree (NTP)
-_VERB_FIELDS = frozenset(f.name for f in dataclasses.fields(Conference))
+_VERB_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Conference)}
 
 
 class ForgedInvite(ValueError):
@@ -74,11 +74,20 @@ def _mac(secret: bytes, text: str) -> str:
     return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
 
 
+def _options(verb: Conference) -> dict[str, object]:
+    """The verb's fields that differ from their defaults: the INVITE stays small (UDP)."""
+    return {
+        name: value
+        for name, value in dataclasses.asdict(verb).items()
+        if value != _VERB_DEFAULTS[name]
+    }
+
+
 def member_headers(invite: MemberInvite, secret: bytes, now: float) -> tuple[tuple[str, str], ...]:
     """The two headers of the internal INVITE for ``invite``, signed at ``now`` (wall clock)."""
     body = {
         "auth_id": invite.auth_id,
-        "verb": dataclasses.asdict(invite.verb),
+        "verb": _options(invite.verb),
         "call": [
             invite.call_uuid,
             invite.from_number,
@@ -113,7 +122,7 @@ def read_member(
         options, params = body["verb"], body.get("params") or {}
         if not isinstance(options, dict) or not isinstance(params, dict):
             raise ForgedInvite("malformed options")
-        verb = Conference(**{k: v for k, v in options.items() if k in _VERB_FIELDS})
+        verb = Conference(**{k: v for k, v in options.items() if k in _VERB_DEFAULTS})
         call_uuid, from_number, to_number, direction, caller_name = map(str, body["call"])  # type: ignore[call-overload]
         return MemberInvite(
             str(body["auth_id"]),

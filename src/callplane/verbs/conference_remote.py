@@ -33,7 +33,7 @@ async def attend_remotely(
     """Stay in the room at ``home`` until leaving; what the action URL gets."""
     params = {"ConferenceName": verb.name, "ConferenceUUID": "", "ConferenceMemberID": ""}
     host, port = home
-    destination = Destination(f"sip:conference@{host}:{port};transport=tcp", home, "TCP")
+    destination = Destination(f"sip:conference@{host}:{port}", home)
     record = call.record
     leg = OutboundLeg(call, destination, record.from_number, record.caller_name, internal=True)
     invite = MemberInvite(

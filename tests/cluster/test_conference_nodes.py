@@ -130,13 +130,17 @@ def test_members_on_two_nodes_hear_each_other_and_are_controlled_through_either_
         )
 
 
-def test_hanging_up_the_room_through_either_node_ends_the_remote_members_call(
+def test_a_remote_member_leaves_when_its_caller_hangs_up_and_is_hung_up_through_the_api(
     cluster: LocalCluster, web: WebhookServer, phone: UserAgent
 ) -> None:
     calls = []
     for node in (0, 1):
         calls.append(phone.call(NUMBER, cluster.nodes[node].sip_port))
         polling(phone, lambda n=node: len(members(cluster, 0)) == n + 1, f"member {node + 1}")
+    calls[1].hangup(pj.CallOpParam())  # the remote member's caller: the internal leg ends
+    polling(phone, lambda: len(members(cluster, 0)) == 1, "the remote member gone")
+    calls.append(phone.call(NUMBER, cluster.nodes[1].sip_port))
+    polling(phone, lambda: len(members(cluster, 0)) == 2, "a new remote member")
     continued = len(web.seen("/room/after"))
     api(cluster, 1, "DELETE", f"Conference/{ROOM}/")
     phone.finish(calls)

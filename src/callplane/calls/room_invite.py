@@ -26,6 +26,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from callplane.markup.verbs import Conference
 
@@ -60,7 +61,7 @@ def _encode(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
-def _decode(text: str) -> dict[str, object]:
+def _decode(text: str) -> dict[str, Any]:
     try:
         found = json.loads(base64.urlsafe_b64decode(text.encode()))
     except (binascii.Error, ValueError) as exc:
@@ -114,32 +115,31 @@ def read_member(
         raise ForgedInvite("bad or missing node signature")
     body = _decode(text)
     try:
-        sent, nonce = float(body["time"]), str(body["nonce"])  # type: ignore[arg-type]
-        if abs(now - sent) > MAX_AGE:
-            raise ForgedInvite(f"signed {now - sent:.0f} s ago")
-        if not replays.first(nonce, now):
-            raise ForgedInvite("replayed")
-        options, params = body["verb"], body.get("params") or {}
-        if not isinstance(options, dict) or not isinstance(params, dict):
-            raise ForgedInvite("malformed options")
-        verb = Conference(**{k: v for k, v in options.items() if k in _VERB_DEFAULTS})
-        call_uuid, from_number, to_number, direction, caller_name = map(str, body["call"])  # type: ignore[call-overload]
-        return MemberInvite(
-            str(body["auth_id"]),
-            verb,
-            call_uuid,
-            from_number,
-            to_number,
-            direction,
-            caller_name,
-            {str(k): str(v) for k, v in params.items()},
-            str(body.get("dialect") or ""),
-            str(body.get("node") or ""),
-        )
+        sent, nonce, member = float(body["time"]), str(body["nonce"]), _member(body)
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ForgedInvite):
-            raise
         raise ForgedInvite(f"malformed: {exc!r}") from exc
+    if abs(now - sent) > MAX_AGE:
+        raise ForgedInvite(f"signed {now - sent:.0f} s ago")
+    if not replays.first(nonce, now):
+        raise ForgedInvite("replayed")
+    return member
+
+
+def _member(body: dict[str, Any]) -> MemberInvite:
+    options = {k: v for k, v in dict(body["verb"]).items() if k in _VERB_DEFAULTS}
+    call_uuid, from_number, to_number, direction, caller_name = map(str, body["call"])
+    return MemberInvite(
+        str(body["auth_id"]),
+        Conference(**options),
+        call_uuid,
+        from_number,
+        to_number,
+        direction,
+        caller_name,
+        {str(k): str(v) for k, v in dict(body.get("params") or {}).items()},
+        str(body.get("dialect") or ""),
+        str(body.get("node") or ""),
+    )
 
 
 class Replays:

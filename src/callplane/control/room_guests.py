@@ -65,6 +65,8 @@ class RoomGuests:
 
     async def _join(self, leg: InboundLeg, member: MemberInvite) -> None:
         account = await self.store.get_account(member.auth_id)
+        if leg.txn.final_sent:  # cancelled meanwhile
+            return
         if account is None or not account.enabled:
             leg.respond(404, "Not Found")
             return

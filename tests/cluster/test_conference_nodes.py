@@ -133,12 +133,21 @@ def test_members_on_two_nodes_hear_each_other_and_are_controlled_through_either_
 def test_a_remote_member_leaves_when_its_caller_hangs_up_and_is_hung_up_through_the_api(
     cluster: LocalCluster, web: WebhookServer, phone: UserAgent
 ) -> None:
+    """And between the two, a Redis restart: the owner claims its open room again."""
     calls = []
     for node in (0, 1):
         calls.append(phone.call(NUMBER, cluster.nodes[node].sip_port))
         polling(phone, lambda n=node: len(members(cluster, 0)) == n + 1, f"member {node + 1}")
     calls[1].hangup(pj.CallOpParam())  # the remote member's caller: the internal leg ends
     polling(phone, lambda: len(members(cluster, 0)) == 1, "the remote member gone")
+    cluster.restart_redis()  # the owner claims its room again, with its lease
+    with redis.Redis.from_url(cluster.redis_url, decode_responses=True) as state:
+        key = f"callplane:room:{AUTH_ID}:{ROOM}"
+        polling(
+            phone,
+            lambda: state.get(key) == "node-1" and state.exists("callplane:node:node-1"),
+            "the room re-published",
+        )
     calls.append(phone.call(NUMBER, cluster.nodes[1].sip_port))
     polling(phone, lambda: len(members(cluster, 0)) == 2, "a new remote member")
     continued = len(web.seen("/room/after"))

@@ -145,7 +145,10 @@ def test_a_remote_member_leaves_when_its_caller_hangs_up_and_is_hung_up_through_
         key = f"callplane:room:{AUTH_ID}:{ROOM}"
         polling(
             phone,
-            lambda: state.get(key) == "node-1" and state.exists("callplane:node:node-1"),
+            lambda: (
+                state.get(key) == "node-1"
+                and state.exists("callplane:node:node-1", "callplane:node:node-2") == 2
+            ),
             "the room re-published",
         )
     calls.append(phone.call(NUMBER, cluster.nodes[1].sip_port))

@@ -59,19 +59,24 @@ class ClusterRooms:
     async def home_of(self, auth_id: str, name: str) -> tuple[str, int] | None:
         if self.conferences.find(auth_id, name) is not None:
             return None
-        key = room_key(auth_id, name)
-        try:
-            if await self.redis.set(key, self.node, nx=True, px=self.lease_ms):
-                return None
-            found = await self.redis.get(key)
-            owner = text_of(found) if found is not None else None
-            lease = await self.redis.get(f"callplane:node:{owner}") if owner else None
-            sip = json.loads(text_of(lease)).get("sip") if lease else None
-            if owner == self.node or not sip:  # ours, or its node is gone: take it
-                await self.redis.set(key, self.node, px=self.lease_ms)
-                return None
-        except Exception as exc:  # redis errors, timeouts
-            log.warning("room %s: owner unknown (%s); opened here", name, exc)
+        for attempt in range(2):  # once more: a connection Redis dropped when it restarted
+            try:
+                return await self._claim(room_key(auth_id, name))
+            except Exception as exc:  # redis errors, timeouts
+                failure = exc
+                await asyncio.sleep(0.05 * attempt)
+        log.warning("room %s: owner unknown (%s); opened here", name, failure)
+        return None
+
+    async def _claim(self, key: str) -> tuple[str, int] | None:
+        if await self.redis.set(key, self.node, nx=True, px=self.lease_ms):
+            return None
+        found = await self.redis.get(key)
+        owner = text_of(found) if found is not None else None
+        lease = await self.redis.get(f"callplane:node:{owner}") if owner else None
+        sip = json.loads(text_of(lease)).get("sip") if lease else None
+        if owner == self.node or not sip:  # ours, or its node is gone: take it
+            await self.redis.set(key, self.node, px=self.lease_ms)
             return None
         return str(sip[0]), int(sip[1])
 

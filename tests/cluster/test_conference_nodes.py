@@ -96,6 +96,7 @@ def test_members_on_two_nodes_hear_each_other_and_are_controlled_through_either_
         listed = polling(
             phone, lambda n=node: (m := members(cluster, n)) and len(m) == 2 and m, f"node {node}"
         )
+    assert api(cluster, 1, "GET", "Conference/")["conferences"] == [ROOM]
     remote = next(m for m in listed if m["member_id"] == "2")
     with redis.Redis.from_url(cluster.redis_url, decode_responses=True) as state:
         assert state.get(f"callplane:room:{AUTH_ID}:{ROOM}") == "node-1"

@@ -95,6 +95,15 @@ class ClusterRooms:
             return None
         return Owner(owner, json.loads(text_of(lease))["api"]) if lease else None
 
+    async def names(self, auth_id: str) -> list[str]:
+        """The account's rooms on every node (none when Redis cannot tell)."""
+        prefix = room_key(auth_id, "")
+        try:
+            return [text_of(key)[len(prefix) :] async for key in self.redis.scan_iter(prefix + "*")]
+        except Exception as exc:
+            log.warning("rooms of %s: unknown (%s)", auth_id, exc)
+            return []
+
     async def refresh(self) -> None:
         """Keep this node's claim on its open rooms (and make it again after a restart)."""
         keys = self.conferences.keys()

@@ -143,6 +143,8 @@ class Rooms(Protocol):
 
     async def owner_of(self, auth_id: str, name: str) -> Owner | None: ...
 
+    async def names(self, auth_id: str) -> list[str]: ...
+
 
 class ClusterState:
     """This node's view of the cluster's live state; see the module docstring."""

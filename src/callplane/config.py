@@ -47,6 +47,7 @@ class Settings:
     drain_timeout: float = 3600.0  # seconds live calls may run on after SIGTERM / node drain
     metrics_token: str = ""  # bearer token for GET /metrics; "" = loopback clients only
     redis_url: str = ""  # cluster live state (docs/cluster.md); "" = none, one process
+    cluster_secret: str = ""  # signs internal INVITEs between nodes; "" = rooms per node
     # The call inspector (docs/api.md "Call inspector"): which calls keep a trace, for
     # how long, and how large one may grow.
     trace: str = "failed"  # "all" | "failed" | "off"

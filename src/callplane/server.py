@@ -33,10 +33,12 @@ from callplane.calls.registrar import Registrar, endpoint_ha1
 from callplane.calls.tracer import Tracer
 from callplane.config import Settings
 from callplane.control.cluster_limits import SharedLimits
-from callplane.control.cluster_state import ClusterState
+from callplane.control.cluster_rooms import ClusterRooms
+from callplane.control.cluster_state import LEASE, ClusterState
 from callplane.control.conference import ConferenceControl
 from callplane.control.live import LiveCallControl
 from callplane.control.originate import Originator
+from callplane.control.room_guests import RoomGuests
 from callplane.control.router import Router
 from callplane.control.services import Services
 from callplane.flows.outbound import OutboundCalls
@@ -151,6 +153,8 @@ async def serve(settings: Settings) -> None:
         tracer.tend(store.delete_traces_before, retention)
     )
     cluster = join_cluster(settings, store, services, registrar)
+    if cluster is not None:
+        join_rooms(settings, store, services, router, cluster)
     app = create_app(
         store,
         live=LiveCallControl(services),
@@ -291,6 +295,24 @@ def join_cluster(
     cluster.attach_limits(shared)
     cluster.start()
     return cluster
+
+
+def join_rooms(
+    settings: Settings, store: Store, services: Services, router: Router, cluster: ClusterState
+) -> None:
+    """With ``--cluster-secret``: one room per name across the nodes, members on other
+    nodes joined by signed internal INVITEs (docs/cluster.md). Without: rooms per node."""
+    if not settings.cluster_secret:
+        log.warning("no --cluster-secret: conference rooms are per node")
+        return
+    secret = settings.cluster_secret.encode()
+    assert router.sip is not None
+    cluster.sip_address = (settings.public_host, router.sip.local_address[1])
+    lease_ms = int(LEASE * 1000)
+    rooms = ClusterRooms(cluster.redis, settings.node, services.conferences, secret, lease_ms)
+    cluster.rooms = rooms
+    services.room_homes = rooms
+    router.guests = RoomGuests(services, store, secret)
 
 
 def http_limits(settings: Settings) -> HttpLimits:

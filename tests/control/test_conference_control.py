@@ -29,6 +29,7 @@ class LiveServices(FakeServices):
     """The fakes plus the live-call index that ``Services`` keeps."""
 
     live: dict[str, Call] = field(default_factory=dict)
+    guests: dict[str, Call] = field(default_factory=dict)
 
 
 @pytest.fixture

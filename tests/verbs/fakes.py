@@ -410,6 +410,7 @@ class FakeServices:
     conferences: Conferences = field(default_factory=Conferences)
     trunks: TrunkTable = field(default_factory=TrunkTable)
     outbound: OutboundLegs | None = field(default_factory=OutboundLegs)
+    room_homes: None = None  # one process: every room is here
     written: list[CallRecord] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
     ended: list[tuple[str, Cause]] = field(default_factory=list)

@@ -7,6 +7,9 @@ transfer, Play, Speak, DTMF, streams, recording) except reading a call record (a
 ``GET`` of the call itself without ``status=live``: records are in the shared
 database), and Twilio's call update (``POST /2010-04-01/Accounts/{sid}/Calls/
 {CallSid}.json``: end or redirect). The owner authenticates the request as usual.
+Every request under ``/v1/Account/{auth_id}/Conference/{name}/`` about a room another
+node owns (``control/cluster_rooms.py``: reading it, member control, recording) goes
+to that node the same way.
 A forwarded request carries ``X-Callplane-Forwarded`` and is never forwarded again.
 """
 
@@ -22,13 +25,14 @@ import httpx
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callplane.control.cluster_state import ClusterState
+from callplane.control.cluster_state import ClusterState, Owner
 from callplane.store.ids import uuid_of_sid
 
 log = logging.getLogger("callplane.cluster")
 
 FORWARDED = "x-callplane-forwarded"
 _CALL_PATH = re.compile(r"^/v1/Account/[^/]+/Call/([^/]+)/?(.*)$")
+_ROOM_PATH = re.compile(r"^/v1/Account/([^/]+)/Conference/([^/]+)(?:/.*)?$")
 _TWILIO_CALL = re.compile(r"^/2010-04-01/Accounts/[^/]+/Calls/([^/.]+)\.json$")
 _HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
 TIMEOUT = 10.0
@@ -61,18 +65,27 @@ class ForwardToOwner:
         self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        call_uuid = _call_of(scope) if scope["type"] == "http" else None
         headers = dict(scope.get("headers", ()))
-        if call_uuid is None or call_uuid in self.local or FORWARDED.encode() in headers:
+        if scope["type"] != "http" or FORWARDED.encode() in headers:
             await self.app(scope, receive, send)
             return
-        owner = await self.cluster.owner(call_uuid)
+        owner = await self._owner(scope)
         if owner is None:  # nobody else runs it: this node answers (404, or the record)
             await self.app(scope, receive, send)
             return
         body = await _body(receive)
         response = await self._forward(scope, owner.api_url, body)
         await response(scope, receive, send)
+
+    async def _owner(self, scope: Scope) -> Owner | None:
+        room = _ROOM_PATH.match(scope["path"])
+        if room is not None:
+            rooms = self.cluster.rooms
+            return await rooms.owner_of(*room.groups()) if rooms is not None else None
+        call_uuid = _call_of(scope)
+        if call_uuid is None or call_uuid in self.local:
+            return None
+        return await self.cluster.owner(call_uuid)
 
     async def _forward(self, scope: Scope, base: str, body: bytes) -> Response:
         if self._client is None:

@@ -29,6 +29,7 @@ from callplane.api.http import (
 )
 from callplane.api.live_protocol import LiveConferences
 from callplane.calls.conference_views import ALL_MEMBERS, ConferenceView, MemberIds, MemberView
+from callplane.control.cluster_state import ClusterState
 from callplane.errors import NotFound, ValidationError
 from callplane.media.errors import MediaError
 
@@ -98,10 +99,14 @@ def _acted(done: list[str] | None, name: str, ids: MemberIds) -> list[str]:
 
 
 async def list_(request: Request) -> Response:
-    """The names of the account's running conferences."""
+    """The names of the account's running conferences (on every node of a cluster)."""
     account = await authenticate(request)
     _no_query(request)
-    return reply(conferences=conferences_of(request).names(account.auth_id))
+    names = conferences_of(request).names(account.auth_id)
+    cluster: ClusterState | None = request.app.state.cluster
+    if cluster is not None and cluster.rooms is not None:
+        names = sorted({*names, *await cluster.rooms.names(account.auth_id)})
+    return reply(conferences=names)
 
 
 async def get(request: Request) -> Response:

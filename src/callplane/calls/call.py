@@ -135,6 +135,8 @@ class Call:
         self.dial_answer_hooks: list[Callable[[], None]] = []  # startOnDialAnswer recordings
         self.streams: dict[str, ForkedStream] = {}  # <Stream>s beside the document, by id
         self.trace: CallTrace | None = None  # the call inspector's capture (calls/tracer.py)
+        # False for a conference member joined from another node: that node records it
+        self.recorded = True
 
     @property
     def uuid(self) -> str:
@@ -318,7 +320,8 @@ class Call:
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = 200
-        self.services.records.put(self.record)  # a crash from now on still bills the call
+        if self.recorded:
+            self.services.records.put(self.record)  # a crash from now on still bills the call
         if not await self.leg.wait_ack(ACK_WAIT):
             self.note("no ACK for our 200 OK", "error")
         return not self.ended

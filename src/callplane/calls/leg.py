@@ -155,11 +155,13 @@ class InboundLeg:
             log.info("media of %s ended: %s", self.invite.call_id, self.media.session.stats())
             await self.media.close()
 
-    async def bye(self) -> bool:
-        """Send BYE in the dialog; True when a final response came back."""
+    async def bye(self, headers: tuple[tuple[str, str], ...] = ()) -> bool:
+        """Send BYE in the dialog (with ``headers``); True when a final response came back."""
         if self.dialog is None:
             return False
         request = self.dialog.create_request("BYE")
+        for name, value in headers:
+            request.headers.add(name, value)
         try:
             dest, transport = self._bye_destination()
             response = await asyncio.wait_for(

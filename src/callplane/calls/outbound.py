@@ -7,7 +7,9 @@ ACKs non-2xx itself), and ends with CANCEL (ringing), BYE (answered) or the far
 end's refusal or BYE. It owns one call record (direction ``outbound``,
 ``parent_call_uuid`` = the A leg), written when it starts and when it ends.
 A call placed over REST (``control/originate.py``) is one such leg with
-``shares_record``: its ``parent`` is that call, which keeps the only record.
+``shares_record``: its ``parent`` is that call, which keeps the only record. An
+``internal`` leg (a conference member's link to the node that owns the room,
+``verbs/conference_remote.py``) has no record of its own and leaves the parent's alone.
 
 CANCEL follows RFC 3261 §9.1: it is sent only once a provisional response came;
 a leg given up before that sends it when the first provisional arrives, and a
@@ -132,11 +134,13 @@ class OutboundLeg:
         on_change: Callable[[], None] = lambda: None,
         *,
         shares_record: bool = False,
+        internal: bool = False,
     ) -> None:
         self.parent = parent
         # A call placed over REST is this leg itself: ``parent`` is that call and keeps
         # the one record; the leg only reports how its INVITE ended (cause, end_source).
         self.shares_record = shares_record
+        self.writes_record = not (shares_record or internal)
         self.services = parent.services
         self.sip = parent.leg.sip
         self.destination = destination
@@ -159,6 +163,7 @@ class OutboundLeg:
         self._transaction_done = False
         self.end_source = ""
         self.sip_code = 0  # the final non-2xx that refused the INVITE, if one did
+        self.far_bye: Request | None = None  # the destination's BYE, when it hung up
         self.record = parent.record if shares_record else self._new_record(parent, destination)
 
     def _new_record(self, parent: Call, destination: Destination) -> CallRecord:
@@ -195,7 +200,7 @@ class OutboundLeg:
 
     async def start(self) -> None:
         """Bind RTP and send the INVITE; a leg that cannot start ends at once (failed)."""
-        if not self.shares_record:
+        if self.writes_record:
             self.services.records.put(self.record)
         settings = self.services.settings
         try:
@@ -318,7 +323,7 @@ class OutboundLeg:
         self.record.answer_time = utcnow()
         self.record.call_status = "in-progress"
         self.record.sip_response_code = response.status
-        if not self.shares_record:
+        if self.writes_record:
             self.services.records.put(self.record)  # a crash from now on still bills the leg
         self._set_state(LegState.ANSWERED)
 
@@ -398,6 +403,7 @@ class OutboundLeg:
         status = 200 if matches else 481
         self.sip.send_response(txn, self.sip.endpoint.response(txn, status))
         if matches and request.method == "BYE":
+            self.far_bye = request
             self.finish(causes.NORMAL_HANGUP, causes.SOURCE_CALLEE)
             self._forget()
 
@@ -407,7 +413,7 @@ class OutboundLeg:
             return
         was_answered = self.answered
         self.cause, self.end_source, self.sip_code = cause, source, sip_code
-        if not self.shares_record:
+        if self.writes_record:
             end_record(self.record, cause, source, utcnow(), sip_code)
             if was_answered:
                 bill(self.record, self.parent.route.account)

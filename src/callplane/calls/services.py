@@ -28,6 +28,21 @@ if TYPE_CHECKING:
     from callplane.webhooks.stream_socket import StreamConnector
 
 
+class RoomHomes(Protocol):
+    """Which node a conference room lives on (a cluster with a shared secret)."""
+
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def secret(self) -> bytes:
+        """Signs internal INVITEs (``calls/room_invite.py``)."""
+
+    async def home_of(self, auth_id: str, name: str) -> tuple[str, int] | None:
+        """The SIP address of the node that owns the room; None: this node (claimed now,
+        or no other node can be reached)."""
+
+
 class CallServices(Protocol):
     @property
     def settings(self) -> Settings: ...
@@ -64,6 +79,10 @@ class CallServices(Protocol):
     @property
     def outbound(self) -> OutboundLegs | None:
         """Dial's B legs and the registrar."""
+
+    @property
+    def room_homes(self) -> RoomHomes | None:
+        """Conference rooms spanning nodes; None: every room is this process's."""
 
     def save_recording(self, recording: Recording) -> Awaitable[object]: ...
 

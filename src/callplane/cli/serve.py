@@ -155,6 +155,15 @@ import click
     help="Cluster live state (redis://host:port/db): live calls listed and controlled "
     "through any node, a lost node's calls closed by a survivor. Default: none.",
 )
+@click.option(
+    "--cluster-secret",
+    envvar="CALLPLANE_CLUSTER_SECRET",
+    default="",
+    show_envvar=True,
+    help="Secret every cluster node shares (with --redis-url): signs the internal "
+    "INVITEs that join a conference member to the room another node owns. Default: "
+    "none, rooms are per node.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -191,6 +200,7 @@ def serve(
     trace_retention_days: float,
     trace_max_bytes: int,
     redis_url: str,
+    cluster_secret: str,
 ) -> None:
     """Run Callplane: SIP on --sip-port, the REST API on --http-port.
 
@@ -244,6 +254,7 @@ def serve(
         trace_retention_days=trace_retention_days,
         trace_max_bytes=trace_max_bytes,
         redis_url=redis_url,
+        cluster_secret=cluster_secret,
         **{name: value for name, value in http_bounds.items() if value is not None},
     )
     sys.exit(run_server(settings))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -136,6 +137,8 @@ class LocalCluster:
     pin_nodes: bool = False  # node i runs on CPU (i-1) mod the CPU count (benchmarks)
     node_flags: Sequence[str] = ()  # more `callplane serve` flags for every node
     env: dict[str, str] = field(default_factory=dict)  # e.g. CALLPLANE_AUTH_ID/TOKEN
+    # what the nodes share to sign internal INVITEs (conferences spanning nodes)
+    secret: str = field(default_factory=lambda: secrets.token_hex(32))
     nodes: list[Node] = field(default_factory=list)
     kamailio: subprocess.Popen[bytes] | None = None
     redis: subprocess.Popen[bytes] | None = None
@@ -189,7 +192,10 @@ class LocalCluster:
             *self.node_flags,
         ]  # fmt: skip
         node.proc = subprocess.Popen(
-            command, env={**os.environ, **self.env}, stdout=node.log, stderr=subprocess.STDOUT
+            command,
+            env={**os.environ, "CALLPLANE_CLUSTER_SECRET": self.secret, **self.env},
+            stdout=node.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, node: Node) -> None:

@@ -3,7 +3,7 @@ nodes are alive (docs/cluster.md).
 
 Keys (prefix ``callplane:``)::
 
-    node:{name}    this node's API address, with a lease (``LEASE`` seconds, refreshed
+    node:{name}    this node's API and SIP addresses, with a lease (``LEASE`` seconds, refreshed
                    every ``TICK``): the node is alive while the key exists
     nodes          set of the names of nodes that have published
     owner          hash call uuid -> node name
@@ -12,6 +12,8 @@ Keys (prefix ``callplane:``)::
                    clock expiries), written by the node that took the REGISTER and
                    announced on the channel ``bindings``; every other node mirrors
                    them into its registrar, so any node's Dial reaches the phone
+    room:{auth_id}:{name}  the node that owns a conference room (``cluster_rooms.py``),
+                   refreshed every tick with the lease
 
 Every node refreshes its lease each tick. When the refresh finds the key gone (Redis
 restarted, or this node was cut off longer than the lease), it re-publishes
@@ -35,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callplane.calls.registrar import Binding, Registrar
 from callplane.control.cluster_limits import SharedLimits
@@ -63,7 +65,7 @@ class Owner:
     api_url: str  # http://host:port of its REST API
 
 
-def _text(value: bytes | str) -> str:
+def text_of(value: bytes | str) -> str:
     """Redis answers text (``decode_responses``); typed as either."""
     return value.decode() if isinstance(value, bytes) else value
 
@@ -134,6 +136,16 @@ def _record(call_uuid: str, summary: str) -> CallRecord:
     )
 
 
+class Rooms(Protocol):
+    """Conference room owners (``cluster_rooms.py``), refreshed with the lease."""
+
+    async def refresh(self) -> None: ...
+
+    async def owner_of(self, auth_id: str, name: str) -> Owner | None: ...
+
+    async def names(self, auth_id: str) -> list[str]: ...
+
+
 class ClusterState:
     """This node's view of the cluster's live state; see the module docstring."""
 
@@ -144,11 +156,13 @@ class ClusterState:
         api_url: str,
         live: dict[str, Call],
         on_node_lost: Callable[[str], Awaitable[int]],
+        sip_address: tuple[str, int] | None = None,
     ) -> None:
         if not node:
             raise ValueError("a cluster node needs a name (--node-name)")
         self.node = node
         self.api_url = api_url
+        self.sip_address = sip_address  # where other nodes send internal INVITEs
         self.live = live  # Services.live: what this node owns
         self.on_node_lost = on_node_lost
         self.redis: Redis = connect(url)
@@ -159,6 +173,7 @@ class ClusterState:
         self.registrar: Registrar | None = None  # shared bindings (``attach_registrar``)
         self._own_aors: set[str] = set()  # REGISTERs this node took last
         self.limits: SharedLimits | None = None  # shared CPS counts and bans
+        self.rooms: Rooms | None = None  # conference room owners
         self._follower: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False  # a change was lost: the next tick re-publishes everything
@@ -237,7 +252,7 @@ class ClusterState:
                     await self._mirror_all()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            node, _, aor = _text(message["data"]).partition(" ")
+                            node, _, aor = text_of(message["data"]).partition(" ")
                             if node != self.node:
                                 await self._mirror(aor)
             except Exception as exc:
@@ -247,13 +262,13 @@ class ClusterState:
     async def _mirror_all(self) -> None:
         stored = await self.redis.hgetall(self._key(BINDINGS))
         for aor, text in stored.items():
-            if _text(aor) not in self._own_aors:
-                self._apply(_text(aor), _text(text))
+            if text_of(aor) not in self._own_aors:
+                self._apply(text_of(aor), text_of(text))
 
     async def _mirror(self, aor: str) -> None:
         text = await self.redis.hget(self._key(BINDINGS), aor)
         self._own_aors.discard(aor)  # the phone registered through another node last
-        self._apply(aor, _text(text) if text is not None else "[]")
+        self._apply(aor, text_of(text) if text is not None else "[]")
 
     def _apply(self, aor: str, text: str) -> None:
         if self.registrar is not None:
@@ -278,7 +293,9 @@ class ClusterState:
         log.info("published this node (%s) and its %d live call(s)", self.node, len(calls))
 
     def _address(self) -> str:
-        return json.dumps({"api": self.api_url})
+        if self.sip_address is None:
+            return json.dumps({"api": self.api_url})
+        return json.dumps({"api": self.api_url, "sip": list(self.sip_address)})
 
     # -- the lease and the other nodes -------------------------------------------------
 
@@ -307,11 +324,13 @@ class ClusterState:
         if not refreshed or self._dirty:  # Redis lost it, or we lost changes
             self._dirty = False
             await self.republish()
+        if self.rooms is not None:
+            await self.rooms.refresh()
         await self._watch_others()
 
     async def _others(self) -> list[str]:
         members = await self.redis.smembers(self._key("nodes"))
-        return [name for name in map(_text, members) if name != self.node]
+        return [name for name in map(text_of, members) if name != self.node]
 
     async def _watch_others(self) -> None:
         names = await self._others()
@@ -361,9 +380,9 @@ class ClusterState:
 
     async def _owner(self, call_uuid: str) -> Owner | None:
         found = await self.redis.hget(self._key("owner"), call_uuid)
-        if found is None or _text(found) == self.node:
+        if found is None or text_of(found) == self.node:
             return None
-        node = _text(found)
+        node = text_of(found)
         address = await self.redis.get(self._key(f"node:{node}"))
         return Owner(node, json.loads(address)["api"]) if address else None
 

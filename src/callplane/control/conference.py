@@ -49,6 +49,10 @@ class ConferenceServices(CallServices, Protocol):
     @property
     def live(self) -> Mapping[str, Call]: ...
 
+    @property
+    def guests(self) -> Mapping[str, Call]:
+        """Members other cluster nodes joined to this node's rooms, by call uuid."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Callback:
@@ -100,8 +104,11 @@ class ConferenceControl:
             ending_call_uuid=room.ending_call_uuid,
         )
 
+    def _call(self, call_uuid: str) -> Call | None:
+        return self.services.live.get(call_uuid) or self.services.guests.get(call_uuid)
+
     def _member_view(self, member: Member, now: float) -> MemberView:
-        call = self.services.live.get(member.call_uuid)
+        call = self._call(member.call_uuid)
         record = call.record if call else None
         return MemberView(
             member_id=member.member_id,
@@ -130,7 +137,7 @@ class ConferenceControl:
         return [room.members[i] for i in dict.fromkeys(ids) if i in room.members]
 
     def _calls(self, members: list[Member]) -> list[tuple[Member, Call]]:
-        found = [(m, self.services.live.get(m.call_uuid)) for m in members]
+        found = [(m, self._call(m.call_uuid)) for m in members]
         return [(m, call) for m, call in found if call is not None and not call.ended]
 
     def mute(self, auth_id: str, name: str, ids: MemberIds, muted: bool) -> list[str] | None:

@@ -1,6 +1,7 @@
 """Turns SIP events into calls: which account, number and application; screening first.
 
-Order for a new INVITE: endpoint or number, trunk check, the account's inbound
+Order for a new INVITE: a conference member sent by another cluster node
+(``room_guests.py``), then endpoint or number, trunk check, the account's inbound
 calls/s (refused without a record), then the call with its record, screening
 (blocklist, concurrency caps) and its document or flow.
 
@@ -23,6 +24,7 @@ from callplane.calls.trunks import InboundTrunks, Verdict
 from callplane.calls.twilio_params import twilio_call_ids
 from callplane.control import session
 from callplane.control.endpoint_calls import EndpointCalls, Refusal, from_user
+from callplane.control.room_guests import RoomGuests, is_internal
 from callplane.control.screening import blocked_reason, caller_digits, is_anonymous
 from callplane.control.services import Services
 from callplane.errors import SipError
@@ -101,6 +103,7 @@ class Router:
         settings = services.settings
         self.inbound = InboundTrunks(trunk_only=settings.trunk_only, nonce_ttl=settings.nonce_ttl)
         self.failures = services.auth_failures
+        self.guests: RoomGuests | None = None  # members other nodes send (docs/cluster.md)
         self.endpoint_calls = (
             EndpointCalls(store, registrar, services.settings.public_host)
             if registrar is not None
@@ -198,6 +201,13 @@ class Router:
     def _new_call(self, event: RequestReceived) -> None:
         """An endpoint's own call (control/endpoint_calls.py), else routed by the dialed number."""
         ip = event.source[0]
+        if is_internal(event):  # a conference member from another node, even while draining
+            if self.guests is None:
+                self._refuse(event, "not_a_cluster", 403)
+            else:
+                assert self.sip is not None
+                self.guests.on_invite(event, self.sip)
+            return
         if self.services.node.draining:
             self._refuse(event, "draining", 503, (("Retry-After", DRAINING_RETRY_AFTER),))
             return
@@ -386,7 +396,7 @@ class Router:
         why: str = "Callplane stopped while the call was live",
     ) -> None:
         """End every live call because the process stops (503 or BYE)."""
-        for call in list(self.services.live.values()):
+        for call in [*self.services.live.values(), *self.services.guests.values()]:
             call.note(why, "error")
             if call.answered:
                 self.services.spawn(call.hangup(cause, causes.SOURCE_PLATFORM))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from callplane.calls.causes import Cause
 from callplane.calls.params import hangup_params, rejected_event
 from callplane.calls.records import RecordWriter
+from callplane.calls.services import RoomHomes
 from callplane.calls.tracer import Tracer
 from callplane.calls.twilio_params import placed_through_twilio
 from callplane.config import Settings
@@ -75,6 +76,9 @@ class Services:
     node: Node = field(init=False)  # probes and draining (control/node.py)
     _quiet: asyncio.Event | None = field(default=None, init=False)  # set when live empties
     watcher: CallWatcher | None = None  # cluster live state (--redis-url; set by serve)
+    room_homes: RoomHomes | None = None  # rooms spanning nodes (--cluster-secret; serve)
+    # members other nodes joined to this node's rooms, by their call's uuid (room_guests.py)
+    guests: dict[str, Call] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -132,6 +136,8 @@ class Services:
         invite = call.leg.invite
         if invite is not None and self.by_call_id.get(invite.call_id) is call:
             del self.by_call_id[invite.call_id]
+        if not call.recorded:  # a member another node runs: it records and reports the call
+            return
         self.limits.release(call.limit_keys)
         self.metrics.calls_ended.labels(cause.q850).inc()
         media = call.leg.media

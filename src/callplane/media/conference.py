@@ -233,6 +233,7 @@ class Conferences:
     def __init__(self) -> None:
         self.rooms: dict[tuple[str, str], Room] = {}
         self.closed: deque[Room] = deque(maxlen=CLOSED_KEPT)  # newest first
+        self.on_close: Callable[[Room], None] | None = None  # a cluster releases the room
 
     def room(self, auth_id: str, name: str, new_uuid: Callable[[], str]) -> Room:
         """The account's room ``name``, created on first use."""
@@ -254,6 +255,12 @@ class Conferences:
                 hook()
             room.closing.clear()
             room.taps.clear()
+            if self.on_close is not None:
+                self.on_close(room)
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(account, name) of every open room."""
+        return list(self.rooms)
 
     def of_account(self, auth_id: str) -> list[Room]:
         return [room for (owner, _), room in self.rooms.items() if owner == auth_id]

@@ -18,6 +18,8 @@ leaves, the action URL gets the same names, ConferenceAction ``exit`` (or
 ``full`` when the room turned the call away, with empty ConferenceUUID and
 ConferenceMemberID) and the recording's parameters; its document runs next
 (``redirect``), else the verbs after Conference do.
+
+In a cluster, a room another node owns is joined there (``conference_remote.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from callplane.media.conference import Member, Room, beeps
 from callplane.media.pcm import Pcm
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 from callplane.verbs.conference_recording import RoomRecording
+from callplane.verbs.conference_remote import attend_remotely
 from callplane.verbs.dial_digits import DigitsMatcher
 from callplane.verbs.dial_sounds import NO_AUDIO, fetch_sound
 from callplane.verbs.record import recording_params
@@ -54,11 +57,18 @@ async def run(call: Call, verb: Conference) -> Outcome:
     return ENDED if document is None else NewDocument(document)
 
 
-async def attend(call: Call, verb: Conference) -> Params:
-    """Answer, join the room and stay until leaving; what the action URL gets."""
+async def attend(call: Call, verb: Conference, *, here: bool = False) -> Params:
+    """Answer, join the room and stay until leaving; what the action URL gets.
+
+    ``here``: the room is this node's (a member another node sent, ``control/room_guests.py``).
+    """
     params = {"ConferenceName": verb.name, "ConferenceUUID": "", "ConferenceMemberID": ""}
     if not await call.answer():
         return params
+    homes = None if here else call.services.room_homes
+    home = await homes.home_of(call.route.account.auth_id, verb.name) if homes else None
+    if home is not None and homes is not None:  # another node owns the room
+        return await attend_remotely(call, verb, home, homes)
     wait = await fetch_sound(call, verb.wait_sound, "waitSound") if verb.wait_sound else NO_AUDIO
     enter, leave = await _sound(call, verb.enter_sound), await _sound(call, verb.exit_sound)
     room = call.services.conferences.room(call.route.account.auth_id, verb.name, new_call_uuid)

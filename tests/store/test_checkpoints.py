@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from callplane.store import Store
+from callplane.store.checkpoints import WalCheckpointer
 from callplane.store.models import Account, CallRecord
+
+
+@pytest.fixture
+def checkpointer(store: Store, database_url: str) -> WalCheckpointer:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("WAL checkpoints are SQLite's")
+    assert store._checkpointer is not None
+    return store._checkpointer
 
 
 def _wal_frames(path: str) -> int:
@@ -30,14 +38,10 @@ async def _write_pages(store: Store, account: Account, batches: int) -> None:
 
 
 async def test_commits_leave_checkpoints_to_the_checkpointer(
-    store: Store, account: Account, database_url: str
+    store: Store, account: Account, database_url: str, checkpointer: WalCheckpointer
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("WAL checkpoints are SQLite's")
-    checkpointer = store._checkpointer
-    assert checkpointer is not None
     checkpointer.stop()  # nothing checkpoints now, unless a commit does
-    path = str(Path(database_url.split("///", 1)[1]))
+    path = checkpointer.path
     await _write_pages(store, account, 40)  # well past SQLite's 1,000-page autocheckpoint
     # A commit that checkpointed would have restarted the log: it would hold only the
     # pages written since. Every page written is still in it.
@@ -45,12 +49,8 @@ async def test_commits_leave_checkpoints_to_the_checkpointer(
 
 
 async def test_the_checkpointer_copies_the_log_into_the_database(
-    store: Store, account: Account, database_url: str
+    store: Store, account: Account, checkpointer: WalCheckpointer
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("WAL checkpoints are SQLite's")
-    checkpointer = store._checkpointer
-    assert checkpointer is not None
     await _write_pages(store, account, 2)
     async with asyncio.timeout(30):
         while checkpointer.copied == 0:

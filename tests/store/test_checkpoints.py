@@ -38,7 +38,7 @@ async def _write_pages(store: Store, account: Account, batches: int) -> None:
 
 
 async def test_commits_leave_checkpoints_to_the_checkpointer(
-    store: Store, account: Account, database_url: str, checkpointer: WalCheckpointer
+    store: Store, account: Account, checkpointer: WalCheckpointer
 ) -> None:
     checkpointer.stop()  # nothing checkpoints now, unless a commit does
     path = checkpointer.path

@@ -4,14 +4,17 @@ import asyncio
 import json
 import socket
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plivo.utils import validate_signature, validate_v3_signature
 from recording_server import DOCUMENT, Recorded, Recorder, Reply
 
 from callplane.errors import WebhookError
 from callplane.webhooks import WebhookClient
+from callplane.webhooks.client import form_encode
 from callplane.webhooks.ssrf import Reach
 
 TOKEN = "MzQ5ZjVlYjQ0ZmU2N2YwOTg1NmNmYjQ2ZWY0ZmUz"
@@ -289,3 +292,27 @@ async def test_notify_refused_goes_to_outbox(client: WebhookClient, outbox: obje
     assert cb.attempts == 2  # Plivo's default: one retry on connect failure
     assert cb.url.endswith("#ct=500")
     assert "CallUUID=c0ffee" in cb.url
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.lists(st.text(max_size=20), max_size=3),
+        max_size=6,
+    )
+)
+def test_form_encoding_is_urlencode_byte_for_byte(form: dict[str, list[str]]) -> None:
+    assert form_encode(form) == urlencode(form, doseq=True)
+
+
+def test_form_encoding_of_a_typical_callback() -> None:
+    form = {
+        "CallUUID": ["d6a4b2a6-3f8e"],
+        "From": ["+14155550100"],
+        "CallerName": ["sipp user"],
+        "SessionStart": ["2026-12-03 19:00:00.123456"],
+        "Empty": [""],
+        "Täst &=": ["ä+b", "c/d?e#f"],
+    }
+    assert form_encode(form) == urlencode(form, doseq=True)

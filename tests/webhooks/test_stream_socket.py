@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from callplane.errors import WebhookError
 from callplane.webhooks import stream_socket
@@ -134,4 +136,43 @@ async def test_a_listener_gets_text_messages_as_they_arrive_and_recv_the_rest(
     await ws.send("two")
     assert await asyncio.wait_for(ws.recv(), 5) == "echo two"
     assert heard == ["echo one"]
+    await ws.close()
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_a_hand_built_text_frame_reads_back_with_websockets_own_parser(length: int) -> None:
+    data = ("é" * length).encode()[:length]
+    mask = bytes([0x12, 0x34, 0xAB, 0xCD])
+    built = stream_socket.text_frame(data, mask)
+
+    reader = StreamReader()
+    reader.feed_data(built)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=True)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    else:
+        raise AssertionError("the frame was incomplete")
+    assert (frame.opcode, frame.fin, bytes(frame.data)) == (Opcode.TEXT, True, data)
+
+
+def test_masking_keys_differ_from_frame_to_frame() -> None:
+    keys = [stream_socket._masks.next() for _ in range(3000)]  # crosses a pool refill
+    assert all(len(key) == 4 for key in keys)
+    assert len(set(keys)) > 2900
+
+
+async def test_written_messages_of_every_frame_length_class_arrive_whole(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    messages = ["", "a" * 125, "b" * 126, "c" * 65535, "d" * 70000, '{"event":"media"}']
+    for message in messages:
+        if not ws.write(message):  # the send buffer is full: wait for it to drain
+            await ws.send(message)
+    for message in messages:
+        assert await asyncio.wait_for(ws.recv(), 5) == f"echo {message}"
     await ws.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import binascii
 import json
-from base64 import b64decode, b64encode
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +110,7 @@ class Messages:
     def media(self, track: str, payload: bytes, timestamp_ms: int, chunk: int) -> str:
         # 50 a second per track: formatted into a fixed shape (what json.dumps would give,
         # the strings quoted by it once) instead of building and dumping dicts each time
-        encoded = b64encode(payload).decode("ascii")
+        encoded = binascii.b2a_base64(payload, newline=False).decode("ascii")
         quoted = self._quoted_tracks.get(track) or json.dumps(track)
         if self.twilio:
             self._sequence += 1
@@ -212,7 +211,7 @@ def _payload(media: dict[str, Any]) -> bytes:
     if not isinstance(payload, str):
         raise BadMessage("payload must be a base64 string")
     try:
-        return b64decode(payload, validate=True)
+        return binascii.a2b_base64(payload, strict_mode=True)  # b64decode(validate=True), faster
     except (binascii.Error, ValueError):
         raise BadMessage("payload is not valid base64") from None
 

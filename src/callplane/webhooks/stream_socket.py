@@ -11,20 +11,23 @@ back on the agent).
 
 The hot path, 50 messages a second each way per track: ``write`` puts a message
 on the wire at once (no task switch or drain) while the socket's buffer has room,
-and ``listen`` hands whole text messages to a callback as they arrive instead of
+as a text frame built here (:func:`text_frame`, one ``transport.write``), and
+``listen`` hands whole text messages to a callback as they arrive instead of
 through ``recv``'s queue and a task wake-up.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from collections.abc import Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
-from websockets.frames import Frame, Opcode
+from websockets.frames import Frame, Opcode, apply_mask
 from websockets.protocol import Event, State
 
 from callplane.errors import WebhookError
@@ -35,6 +38,11 @@ log = logging.getLogger("callplane.webhooks")
 CONNECT_TIMEOUT = 10.0  # seconds
 MAX_MESSAGE = 1 << 20  # bytes: about 24 s of 16 kHz L16 in base64 in one playAudio
 MAX_QUEUE = 64  # incoming messages buffered by the client
+MASK_POOL = 4096  # bytes of masking keys drawn from os.urandom at once
+
+_SHORT = struct.Struct("!BB")
+_MEDIUM = struct.Struct("!BBH")
+_LONG = struct.Struct("!BBQ")
 
 
 class StreamClosed(Exception):
@@ -94,6 +102,39 @@ class _AgentConnection(ClientConnection):
             log.exception("stream message handler failed")
 
 
+class _Masks:
+    """Masking keys for our frames. RFC 6455 5.3 wants them from a strong source of
+    entropy: ``os.urandom``, drawn 4 KiB at a time rather than one system call per frame
+    (what ``websockets`` does through ``secrets.token_bytes``)."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        at = self._at
+        if at + 4 > len(self._pool):
+            self._pool, at = os.urandom(MASK_POOL), 0
+        self._at = at + 4
+        return self._pool[at : at + 4]
+
+
+_masks = _Masks()
+
+
+def text_frame(data: bytes, mask: bytes) -> bytes:
+    """One unfragmented, masked text frame carrying ``data`` (RFC 6455 5.2), as a client
+    sends it; what ``websockets`` builds through ``Frame.serialize``, without the objects."""
+    length = len(data)
+    if length < 126:
+        head = _SHORT.pack(0x81, 0x80 | length)
+    elif length < 65536:
+        head = _MEDIUM.pack(0x81, 0x80 | 126, length)
+    else:
+        head = _LONG.pack(0x81, 0x80 | 127, length)
+    return head + mask + apply_mask(data, mask)
+
+
 class _WebSocket:
     def __init__(self, connection: _AgentConnection) -> None:
         self._connection = connection
@@ -104,16 +145,20 @@ class _WebSocket:
     def write(self, message: str) -> bool:
         # The frame goes straight to the transport: no task switch, lock or drain per
         # message, which cost more than the JSON and the audio at 50 messages/s a call.
+        # Built here rather than by the protocol (Frame, serialize, data_to_send); the
+        # protocol keeps no state about whole text frames we send, so it is told nothing.
         connection = self._connection
+        protocol = connection.protocol
         if (
             connection.paused
             or connection.send_in_progress is not None
-            or connection.protocol.state is not State.OPEN
+            or protocol.state is not State.OPEN
+            or protocol.expect_continuation_frame
+            or protocol.writes  # the protocol's own frames go first: ``send`` keeps the order
             or connection.transport.is_closing()
         ):
             return False
-        connection.protocol.send_text(message.encode())
-        connection.send_data()
+        connection.transport.write(text_frame(message.encode(), _masks.next()))
         return True
 
     async def send(self, message: str) -> None:

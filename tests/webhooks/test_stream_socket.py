@@ -31,6 +31,13 @@ class Agent:
         async for message in connection:
             if message == "big":
                 await connection.send("x" * (stream_socket.MAX_MESSAGE + 1))
+            elif message == "burst":  # whole frames, a ping and a fragmented one, back to back
+                for n in range(50):
+                    await connection.send(f"m{n}" * (n * 7))
+                await connection.ping()
+                await connection.send(["frag", "mented"])
+                await connection.send("é" * 70)
+                await connection.send("last")
             else:
                 await connection.send(f"echo {message}")
 
@@ -176,3 +183,63 @@ async def test_written_messages_of_every_frame_length_class_arrive_whole(
     for message in messages:
         assert await asyncio.wait_for(ws.recv(), 5) == f"echo {message}"
     await ws.close()
+
+
+def _server_frames(*frames: Frame) -> bytes:
+    return b"".join(frame.serialize(mask=False) for frame in frames)
+
+
+def test_whole_text_frames_are_split_without_the_parser() -> None:
+    texts = ["", "a", "é" * 63, "x" * 126, "y" * 65535]
+    data = _server_frames(*(Frame(Opcode.TEXT, text.encode()) for text in texts))
+    assert stream_socket.whole_text_frames(data, 1 << 20) == texts
+    assert stream_socket.whole_text_frames(b"", 1 << 20) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _server_frames(Frame(Opcode.TEXT, b"a"), Frame(Opcode.PING, b"")),
+        _server_frames(Frame(Opcode.TEXT, b"part", fin=False), Frame(Opcode.CONT, b"rest")),
+        _server_frames(Frame(Opcode.BINARY, b"\x00")),
+        _server_frames(Frame(Opcode.TEXT, b"whole"))[:-1],  # cut by the read
+        _server_frames(Frame(Opcode.TEXT, b"ab"))[:1],
+        _server_frames(Frame(Opcode.TEXT, b"x" * 300))[:3],
+        _server_frames(Frame(Opcode.TEXT, b"\xff\xfe")),  # not UTF-8
+        _server_frames(Frame(Opcode.TEXT, b"x" * 70000)),  # a 64-bit length
+        _server_frames(Frame(Opcode.TEXT, b"x" * 200)),  # over this call's max_size
+        Frame(Opcode.TEXT, b"masked").serialize(mask=True),
+    ],
+)
+def test_anything_but_whole_text_frames_is_left_to_the_parser(data: bytes) -> None:
+    assert stream_socket.whole_text_frames(data, 150) is None
+
+
+async def test_a_listener_and_recv_together_get_every_message_once_in_order(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    got: list[str] = []
+    done = asyncio.Event()
+
+    def take(message: str) -> None:
+        got.append(message)
+        if message == "last":
+            done.set()
+
+    ws.listen(take)
+
+    async def receive() -> None:
+        while True:
+            message = await ws.recv()
+            assert isinstance(message, str)
+            take(message)
+
+    receiving = asyncio.ensure_future(receive())
+    await ws.send("burst")
+    expected = [f"m{n}" * (n * 7) for n in range(50)] + ["fragmented", "é" * 70, "last"]
+    await asyncio.wait_for(done.wait(), 5)
+    receiving.cancel()
+    await ws.close()
+    assert got == expected

@@ -21,6 +21,8 @@ import orjson
 
 from callplane.media.stream_audio import AudioFormat
 
+TWILIO_FORMAT = AudioFormat("audio/x-mulaw", 8000)  # Twilio's audio, both ways
+
 
 class BadMessage(ValueError):
     pass
@@ -171,7 +173,7 @@ def parse(raw: str | bytes, protocol: str, stream_format: AudioFormat) -> Comman
 
 def _twilio(event: object, message: dict[str, Any]) -> Command:
     if event == "media":
-        return PlayAudio(_payload(_object(message, "media")), AudioFormat("audio/x-mulaw", 8000))
+        return PlayAudio(_payload(_object(message, "media")), TWILIO_FORMAT)
     if event == "mark":
         return Mark(_name(_object(message, "mark")))
     if event == "clear":

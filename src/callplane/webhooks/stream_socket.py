@@ -76,9 +76,30 @@ class StreamSocket(Protocol):
 
 class _AgentConnection(ClientConnection):
     """Hands whole text messages to ``on_text`` from ``data_received``: one task wake-up,
-    queue and future less per message than ``recv`` (50 messages a second per call)."""
+    queue and future less per message than ``recv`` (50 messages a second per call).
+    A read that is nothing but whole text frames (the agent's usual ``media``) is split
+    here (:func:`whole_text_frames`) without the protocol's frame parser; anything else
+    (control frames, fragments, a frame cut by the read, bad UTF-8) goes through it."""
 
     on_text: Callable[[str], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        handler = self.on_text
+        protocol = self.protocol
+        texts = None
+        if (
+            handler is not None
+            and protocol.state is State.OPEN
+            and protocol.current_size is None  # no fragmented message under way
+            and not protocol.reader.buffer  # the parser waits for a new frame
+            and not len(self.recv_messages.frames)  # frames wait for ``recv``: keep the order
+        ):
+            texts = whole_text_frames(data, MAX_MESSAGE)
+        if handler is None or texts is None:
+            super().data_received(data)
+            return
+        for text in texts:
+            _hand_over(handler, text)
 
     def process_event(self, event: Event) -> None:
         handler = self.on_text
@@ -96,10 +117,42 @@ class _AgentConnection(ClientConnection):
         except UnicodeDecodeError:
             super().process_event(event)  # ``recv`` fails the connection (1007), as usual
             return
+        _hand_over(handler, text)
+
+
+def _hand_over(handler: Callable[[str], None], text: str) -> None:
+    try:
+        handler(text)
+    except Exception:  # a bug in the handler must not break the socket's reading
+        log.exception("stream message handler failed")
+
+
+def whole_text_frames(data: bytes, max_size: int) -> list[str] | None:
+    """The messages in ``data`` if it holds nothing but whole, unmasked, unfragmented text
+    frames of valid UTF-8 up to ``max_size`` bytes each (RFC 6455 5.2, as a server sends
+    them), else None."""
+    texts = []
+    at, end = 0, len(data)
+    while at < end:
+        if at + 2 > end or data[at] != 0x81:  # FIN, no RSV bits, text
+            return None
+        length = data[at + 1]
+        at += 2
+        if length == 126:
+            if at + 2 > end:
+                return None
+            length = int.from_bytes(data[at : at + 2], "big")
+            at += 2
+        elif length > 126:  # a 64-bit length, or masked
+            return None
+        if at + length > end or length > max_size:
+            return None
         try:
-            handler(text)
-        except Exception:  # a bug in the handler must not break the socket's reading
-            log.exception("stream message handler failed")
+            texts.append(data[at : at + length].decode())
+        except UnicodeDecodeError:
+            return None
+        at += length
+    return texts
 
 
 class _Masks:

@@ -26,6 +26,7 @@ from callplane.media.frame_queue import FrameQueue
 from callplane.media.pcm import FRAME_SAMPLES, Pcm, frames, tone
 from callplane.net.ports import PortAllocator
 from callplane.net.rtp_session import RtpSession
+from callplane.rtp.g711 import ulaw_encode
 from callplane.rtp.packet import RtpPacket
 from tests.media.helpers import dominant_hz
 
@@ -106,13 +107,13 @@ def capture_packets(phone: Phone) -> None:
     transport = phone.session._rtp
     assert transport is not None
     protocol = transport.get_protocol()
-    handle = protocol.handler  # type: ignore[attr-defined]
+    handle = protocol.datagram_received
 
     def tap(data: bytes, addr: object) -> None:
         phone.packets.append(RtpPacket.parse(data))
         handle(data, addr)
 
-    protocol.handler = tap  # type: ignore[attr-defined]
+    protocol.datagram_received = tap  # type: ignore[method-assign]
 
 
 async def connect(ports: PortAllocator, payload_type: int) -> tuple[Phone, RtpSession]:
@@ -275,20 +276,24 @@ async def test_call_media_legs_keep_their_listeners(
 ) -> None:
     rig, media_a, media_b = media_rig
     heard_on_a: list[Pcm] = []
+    heard_on_a_mulaw: list[bytes] = []  # a µ-law stream's inbound track
     sent_to_a: list[Pcm] = []
     media_a.listeners.append(heard_on_a.append)
+    media_a.mulaw_listeners.append(heard_on_a_mulaw.append)
     media_a.sent_listeners.append(sent_to_a.append)
     async with Bridge(media_a, media_b):
         await talk(rig, 1.0)
         await rig.phone_a.session.send_dtmf("7")
         await asyncio.sleep(0.3)
     assert dominant_hz(np.concatenate(heard_on_a)) == pytest.approx(440, abs=10)
+    assert ulaw_encode(np.concatenate(heard_on_a)) == b"".join(heard_on_a_mulaw)
     assert dominant_hz(np.concatenate(sent_to_a)) == pytest.approx(1000, abs=10)
     assert dominant_hz(rig.phone_b.heard_pcm()) == pytest.approx(440, abs=10)
     assert drain(rig.phone_b.session.dtmf) == "7"
     assert media_a.digits.empty()
     assert media_a.listeners == [heard_on_a.append]
     assert rig.leg_a.on_dtmf == media_a.add_digit
+    assert rig.leg_a.on_payload == media_a.heard_payload
 
 
 async def test_an_api_play_is_mixed_over_the_relayed_audio(

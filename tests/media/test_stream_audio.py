@@ -83,3 +83,21 @@ def test_clear_empties_the_queue_at_once_and_returns_waiting_marks() -> None:
     assert audio.clear() == ["late"]
     assert not audio.next_frame().any() and audio.queued_frames == 0
     assert answered == []
+
+
+def test_a_mulaw_queue_keeps_the_agents_bytes_and_pads_with_mulaw_silence() -> None:
+    answered: list[str] = []
+    audio = AgentAudio(answered.append, mulaw=True)
+    sent = bytes(range(256)) + bytes(range(64))  # two frames exactly
+    audio.push(sent[:100])
+    audio.push(sent[100:])
+    audio.push(b"\x7f" * 40)  # a bit of a third frame
+    audio.mark("end")
+
+    pulled = [audio.next_frame() for _ in range(4)]
+
+    assert pulled[:2] == [sent[:FRAME_SAMPLES], sent[FRAME_SAMPLES:]]
+    assert pulled[2] == b"\x7f" * 40 + b"\xff" * (FRAME_SAMPLES - 40)
+    assert pulled[3] == b"\xff" * FRAME_SAMPLES and answered == ["end"]
+    with pytest.raises(TypeError, match="bytes"):
+        audio.push(np.zeros(FRAME_SAMPLES, np.int16))

@@ -34,6 +34,7 @@ from callplane.media.pcm import FRAME_SAMPLES, Pcm
 from callplane.net.ports import PortAllocator
 from callplane.net.rtp_session import RtpSession
 from callplane.rtp.errors import RtpError
+from callplane.rtp.g711 import Frame, pcm_of
 from callplane.store.models import Account, Application, CallRecord, Number, Recording, Route
 from callplane.store.outbox import OutboxChanges
 from callplane.store.trunks import TrunkTable
@@ -255,6 +256,7 @@ class FakeMediaSession:
 
     def __init__(self) -> None:
         self.on_audio: Any = None
+        self.on_payload: Any = None  # never called: the caller's audio comes as PCM
         self.on_dtmf: Any = None
         self.played: list[Pcm] = []
         self.digits_sent = ""
@@ -284,13 +286,13 @@ class FakeMediaSession:
     def played_pcm(self) -> Pcm:
         return np.concatenate(self.played) if self.played else np.zeros(0, np.int16)
 
-    async def play(self, frames: Iterable[Pcm]) -> None:
+    async def play(self, frames: Iterable[Frame]) -> None:
         if self.playing:
             raise RtpError("this session is already playing")
         self.playing = True
         try:
             for frame in frames:
-                self.played.append(frame)
+                self.played.append(pcm_of(frame))
                 await asyncio.sleep(FRAME_SECONDS)
         finally:
             self.playing = False

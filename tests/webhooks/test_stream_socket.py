@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from callplane.errors import WebhookError
 from callplane.webhooks import stream_socket
@@ -29,6 +31,13 @@ class Agent:
         async for message in connection:
             if message == "big":
                 await connection.send("x" * (stream_socket.MAX_MESSAGE + 1))
+            elif message == "burst":  # whole frames, a ping and a fragmented one, back to back
+                for n in range(50):
+                    await connection.send(f"m{n}" * (n * 7))
+                await connection.ping()
+                await connection.send(["frag", "mented"])
+                await connection.send("é" * 70)
+                await connection.send("last")
             else:
                 await connection.send(f"echo {message}")
 
@@ -135,3 +144,102 @@ async def test_a_listener_gets_text_messages_as_they_arrive_and_recv_the_rest(
     assert await asyncio.wait_for(ws.recv(), 5) == "echo two"
     assert heard == ["echo one"]
     await ws.close()
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_a_hand_built_text_frame_reads_back_with_websockets_own_parser(length: int) -> None:
+    data = ("é" * length).encode()[:length]
+    mask = bytes([0x12, 0x34, 0xAB, 0xCD])
+    built = stream_socket.text_frame(data, mask)
+
+    reader = StreamReader()
+    reader.feed_data(built)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=True)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    else:
+        raise AssertionError("the frame was incomplete")
+    assert (frame.opcode, frame.fin, bytes(frame.data)) == (Opcode.TEXT, True, data)
+
+
+def test_masking_keys_differ_from_frame_to_frame() -> None:
+    keys = [stream_socket._masks.next() for _ in range(3000)]  # crosses a pool refill
+    assert all(len(key) == 4 for key in keys)
+    assert len(set(keys)) > 2900
+
+
+async def test_written_messages_of_every_frame_length_class_arrive_whole(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    messages = ["", "a" * 125, "b" * 126, "c" * 65535, "d" * 70000, '{"event":"media"}']
+    for message in messages:
+        if not ws.write(message):  # the send buffer is full: wait for it to drain
+            await ws.send(message)
+    for message in messages:
+        assert await asyncio.wait_for(ws.recv(), 5) == f"echo {message}"
+    await ws.close()
+
+
+def _server_frames(*frames: Frame) -> bytes:
+    return b"".join(frame.serialize(mask=False) for frame in frames)
+
+
+def test_whole_text_frames_are_split_without_the_parser() -> None:
+    texts = ["", "a", "é" * 63, "x" * 126, "y" * 65535]
+    data = _server_frames(*(Frame(Opcode.TEXT, text.encode()) for text in texts))
+    assert stream_socket.whole_text_frames(data, 1 << 20) == texts
+    assert stream_socket.whole_text_frames(b"", 1 << 20) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _server_frames(Frame(Opcode.TEXT, b"a"), Frame(Opcode.PING, b"")),
+        _server_frames(Frame(Opcode.TEXT, b"part", fin=False), Frame(Opcode.CONT, b"rest")),
+        _server_frames(Frame(Opcode.BINARY, b"\x00")),
+        _server_frames(Frame(Opcode.TEXT, b"whole"))[:-1],  # cut by the read
+        _server_frames(Frame(Opcode.TEXT, b"ab"))[:1],
+        _server_frames(Frame(Opcode.TEXT, b"x" * 300))[:3],
+        _server_frames(Frame(Opcode.TEXT, b"\xff\xfe")),  # not UTF-8
+        _server_frames(Frame(Opcode.TEXT, b"x" * 70000)),  # a 64-bit length
+        _server_frames(Frame(Opcode.TEXT, b"x" * 200)),  # over this call's max_size
+        Frame(Opcode.TEXT, b"masked").serialize(mask=True),
+    ],
+)
+def test_anything_but_whole_text_frames_is_left_to_the_parser(data: bytes) -> None:
+    assert stream_socket.whole_text_frames(data, 150) is None
+
+
+async def test_a_listener_and_recv_together_get_every_message_once_in_order(
+    agent: tuple[Agent, int],
+) -> None:
+    _, port = agent
+    ws = await StreamSockets().connect(f"ws://127.0.0.1:{port}/", {}, reach=Reach.PRIVATE)
+    got: list[str] = []
+    done = asyncio.Event()
+
+    def take(message: str) -> None:
+        got.append(message)
+        if message == "last":
+            done.set()
+
+    ws.listen(take)
+
+    async def receive() -> None:
+        while True:
+            message = await ws.recv()
+            assert isinstance(message, str)
+            take(message)
+
+    receiving = asyncio.ensure_future(receive())
+    await ws.send("burst")
+    expected = [f"m{n}" * (n * 7) for n in range(50)] + ["fragmented", "é" * 70, "last"]
+    await asyncio.wait_for(done.wait(), 5)
+    receiving.cancel()
+    await ws.close()
+    assert got == expected

@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from callplane.media.frame_queue import DEFAULT_DEPTH, FrameQueue
 from callplane.media.pcm import FRAME_SAMPLES, Pcm
-from callplane.net.rtp_session import AudioCallback, DtmfCallback, PacketCallback, RtpSession
+from callplane.net.rtp_session import (
+    AudioCallback,
+    DtmfCallback,
+    PacketCallback,
+    PayloadCallback,
+    RtpSession,
+)
 from callplane.rtp.errors import RtpError
 from callplane.rtp.packet import RtpPacket
 from callplane.rtp.stream import Splice
@@ -131,8 +137,10 @@ class _Leg:
     def __init__(self, leg: CallMedia[RtpSession] | RtpSession) -> None:
         self.media = None if isinstance(leg, RtpSession) else leg
         self.session = leg if isinstance(leg, RtpSession) else leg.session
-        self._saved: tuple[AudioCallback | None, DtmfCallback | None, PacketCallback | None]
-        self._saved = (None, None, None)
+        self._saved: tuple[
+            AudioCallback | None, PayloadCallback | None, DtmfCallback | None, PacketCallback | None
+        ]
+        self._saved = (None, None, None, None)
         self._attached = False
         self._listener: AudioCallback | None = None
 
@@ -145,30 +153,25 @@ class _Leg:
     ) -> None:
         """Take the leg's digits and hear its audio, decoded or not (given back by ``detach``)."""
         session = self.session
-        self._saved = (session.on_audio, session.on_dtmf, session.on_packet)
+        self._saved = (session.on_audio, session.on_payload, session.on_dtmf, session.on_packet)
         self._attached = True
         session.on_dtmf = on_dtmf
         if on_packet is not None:
-            session.on_packet, session.on_audio = on_packet, None
+            session.on_packet, session.on_audio, session.on_payload = on_packet, None, None
         elif self.media is not None and on_audio is not None:
             self.media.listeners.append(on_audio)
             self._listener = on_audio
         else:
-            session.on_audio = on_audio
+            session.on_audio, session.on_payload = on_audio, None
 
     def detach(self) -> None:
         if not self._attached:
             return
         self._attached = False
         session = self.session
-        session.on_audio, session.on_dtmf, session.on_packet = self._saved
+        session.on_audio, session.on_payload, session.on_dtmf, session.on_packet = self._saved
         if self.media is not None and self._listener in self.media.listeners:
             self.media.listeners.remove(self._listener)
-
-    @property
-    def listeners(self) -> list[AudioCallback]:
-        """Who hears what this leg says (recordings)."""
-        return self.media.listeners if self.media is not None else []
 
     @property
     def sent_listeners(self) -> list[AudioCallback]:
@@ -246,10 +249,11 @@ class _PassThrough(_Direction):
             self.relayed += 1
         else:
             self.dropped += 1
-        hearers = self.source.listeners + (self.sink.sent_listeners if sent else [])
-        if hearers:
+        if self.source.media is not None:  # recordings, a stream's inbound track
+            self.source.media.heard_payload(packet.payload, packet.payload_type)
+        if sent and self.sink.sent_listeners:
             pcm = source.decode(packet.payload)
-            for listener in hearers:
+            for listener in self.sink.sent_listeners:
                 listener(pcm)
 
     def audio_counts(self) -> tuple[int, int, int, int]:

@@ -10,6 +10,12 @@ leg's audio when the call is bridged, see ``under_overlay``). *Backgrounds*
 (a two-way ``<Stream>`` fork's agent audio) are endless sources mixed the same
 way, under the overlay: an API Play/Speak neither replaces nor stops them, and
 one played alone (``mix=False``) holds them back until it ends.
+
+µ-law pass-through (a ``<Stream>`` in ``audio/x-mulaw`` on a PCMU leg): the
+caller's PCMU payloads reach ``mulaw_listeners`` as they came, decoded only for
+the PCM listeners (recordings, detectors); frames to send may be µ-law ``bytes``
+(the agent's audio), sent as they are unless something is mixed over them or a
+sent listener needs PCM, which then gets them decoded.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import numpy as np
 from callplane.media.frame_queue import FrameQueue
 from callplane.media.mixer import mix
 from callplane.media.pcm import FRAME_SAMPLES, frames, loop
+from callplane.rtp.g711 import DECODERS, PCMU, Frame, pcm_of, ulaw_decode, ulaw_encode
 
 Pcm = np.ndarray
 Listener = Callable[[Pcm], None]
+MulawListener = Callable[[bytes], None]
 
 
 class MediaSession(Protocol):
@@ -34,10 +42,12 @@ class MediaSession(Protocol):
     digits in (``RtpSession`` is the real one)."""
 
     on_audio: Callable[[Pcm], None] | None
+    on_payload: Callable[[bytes, int], None] | None  # undecoded audio, used instead of on_audio
     on_dtmf: Callable[[str], None] | None
 
-    async def play(self, frames: Iterable[Pcm]) -> None:
-        """Send one frame per 20 ms until ``frames`` runs out (or cancellation)."""
+    async def play(self, frames: Iterable[Frame]) -> None:
+        """Send one frame per 20 ms until ``frames`` runs out (or cancellation);
+        ``bytes`` frames are µ-law."""
 
     async def send_dtmf(self, digits: str) -> None: ...
 
@@ -52,21 +62,40 @@ class CallMedia(Generic[S]):
         self.session = session
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.listeners: list[Listener] = []
+        self.mulaw_listeners: list[MulawListener] = []  # the caller's audio as µ-law bytes
         self.sent_listeners: list[Listener] = []  # see every frame the call sends
         self.digit_listeners: list[Callable[[str], None]] = []  # keys, as they arrive
-        self._overlay: Iterator[Pcm] | None = None
+        self._overlay: Iterator[Frame] | None = None
         self._overlay_mixed = True
-        self._backgrounds: list[Iterator[Pcm]] = []
+        self._backgrounds: list[Iterator[Frame]] = []
         self._overlay_alone: asyncio.Task[None] | None = None
         self._under_overlay = FrameQueue()  # relayed audio an API Play is mixed over
         self._verb_playing = False
         self._digit_came = asyncio.Event()
         session.on_dtmf = self.add_digit
         session.on_audio = self._heard
+        session.on_payload = self.heard_payload
 
     def _heard(self, frame: Pcm) -> None:
         for listener in list(self.listeners):
             listener(frame)
+        if self.mulaw_listeners:
+            encoded = ulaw_encode(frame)
+            for mulaw_listener in tuple(self.mulaw_listeners):
+                mulaw_listener(encoded)
+
+    def heard_payload(self, payload: bytes, payload_type: int) -> None:
+        """The caller's audio as the leg carried it: PCMU goes to the µ-law listeners as
+        it is, and is decoded only if PCM listeners wait."""
+        if payload_type != PCMU:
+            self._heard(DECODERS[payload_type](payload))
+            return
+        for mulaw_listener in tuple(self.mulaw_listeners):
+            mulaw_listener(payload)
+        if self.listeners:
+            pcm = ulaw_decode(payload)
+            for listener in list(self.listeners):
+                listener(pcm)
 
     @contextlib.contextmanager
     def listening(self, listener: Listener) -> Iterator[None]:
@@ -96,7 +125,7 @@ class CallMedia(Generic[S]):
         """
         return await self.play_frames(frames_of(pcm, times), until_digit=until_digit)
 
-    async def play_frames(self, stream: Iterable[Pcm], *, until_digit: bool = False) -> bool:
+    async def play_frames(self, stream: Iterable[Frame], *, until_digit: bool = False) -> bool:
         await self._stop_overlay_alone()
         self._verb_playing = True
         playing = asyncio.ensure_future(self.session.play(self._with_overlay(stream)))
@@ -132,7 +161,7 @@ class CallMedia(Generic[S]):
 
     # -- what the API plays over them ----------------------------------------------------
 
-    def overlay(self, stream: Iterator[Pcm], *, mixed: bool = True) -> None:
+    def overlay(self, stream: Iterator[Frame], *, mixed: bool = True) -> None:
         """Play ``stream`` on the call now, over the verbs' audio (or instead of it)."""
         self._overlay, self._overlay_mixed = stream, mixed
         self._start_overlay_alone()
@@ -143,12 +172,12 @@ class CallMedia(Generic[S]):
         await self._stop_overlay_alone()
         self._start_overlay_alone()
 
-    def add_background(self, stream: Iterator[Pcm]) -> None:
+    def add_background(self, stream: Iterator[Frame]) -> None:
         """Mix ``stream`` (endless) into what the call sends, under the overlay."""
         self._backgrounds.append(stream)
         self._start_overlay_alone()
 
-    async def remove_background(self, stream: Iterator[Pcm]) -> None:
+    async def remove_background(self, stream: Iterator[Frame]) -> None:
         with contextlib.suppress(ValueError):
             self._backgrounds.remove(stream)
         if not self._has_overlay():
@@ -157,19 +186,24 @@ class CallMedia(Generic[S]):
     def _has_overlay(self) -> bool:
         return self._overlay is not None or bool(self._backgrounds)
 
-    def _with_overlay(self, stream: Iterable[Pcm]) -> Iterator[Pcm]:
+    def _with_overlay(self, stream: Iterable[Frame]) -> Iterator[Frame]:
         for frame in stream:
-            extra, alone = self._next_overlay_frame()
-            if extra is not None:
-                frame = extra if alone else mix(frame, extra)
-            yield self._sending(frame)
+            if self._overlay is not None or self._backgrounds:
+                extra, alone = self._next_overlay_frame()
+                if extra is not None:
+                    frame = extra if alone else mix(pcm_of(frame), pcm_of(extra))
+            if self.sent_listeners:
+                self._sending(frame)
+            yield frame
 
-    def _sending(self, frame: Pcm) -> Pcm:
-        for listener in self.sent_listeners:
-            listener(frame)
+    def _sending(self, frame: Frame) -> Frame:
+        if self.sent_listeners:
+            pcm = pcm_of(frame)
+            for listener in self.sent_listeners:
+                listener(pcm)
         return frame
 
-    def _next_overlay_frame(self) -> tuple[Pcm | None, bool]:
+    def _next_overlay_frame(self) -> tuple[Frame | None, bool]:
         """This tick's overlay frame mixed over the backgrounds' (None: neither plays), and
         whether it is to be played alone (an overlay with ``mixed=False``)."""
         frame = None
@@ -184,7 +218,7 @@ class CallMedia(Generic[S]):
             if under is None:
                 self._backgrounds.remove(background)
             else:
-                frame = under if frame is None else mix(under, frame)
+                frame = under if frame is None else mix(pcm_of(under), pcm_of(frame))
         return frame, False
 
     def _start_overlay_alone(self) -> None:
@@ -193,13 +227,13 @@ class CallMedia(Generic[S]):
         self._overlay_alone = asyncio.ensure_future(self.session.play(self._overlay_only()))
         self._overlay_alone.add_done_callback(self._overlay_alone_done)
 
-    def _overlay_only(self) -> Iterator[Pcm]:
+    def _overlay_only(self) -> Iterator[Frame]:
         while True:
             frame, alone = self._next_overlay_frame()
             if frame is None:
                 break
             if not alone:
-                frame = mix(self._under_overlay.pull(), frame)
+                frame = mix(self._under_overlay.pull(), pcm_of(frame))
             yield self._sending(frame)
         self._under_overlay.clear()
 

@@ -12,7 +12,9 @@
   pace: an endless frame iterator (silence when empty) for ``CallMedia``, marks
   (``mark``/``checkpoint``) answered once the audio queued before them has been
   pulled for sending, ``clear`` empties it at once. Bounded: over
-  ``max_frames`` the oldest audio is dropped and counted.
+  ``max_frames`` the oldest audio is dropped and counted. A µ-law stream's
+  queue keeps the agent's µ-law bytes as they came (``mulaw=True``): a PCMU leg
+  sends them on untouched, and whoever needs PCM decodes them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from callplane.media.pcm import FRAME_SAMPLES, Pcm
-from callplane.rtp.g711 import ulaw_decode, ulaw_encode
+from callplane.rtp.g711 import ULAW_SILENCE, Frame, ulaw_decode, ulaw_encode
 
 MULAW = "audio/x-mulaw"
 L16 = "audio/x-l16"
@@ -125,17 +127,26 @@ class _Mark:
 
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, np.int16)
 SILENT_FRAME.flags.writeable = False
+SILENT_MULAW = bytes([ULAW_SILENCE]) * FRAME_SAMPLES
 
 
 class AgentAudio:
     """The agent's audio waiting to be played, with its marks, as an endless frame source."""
 
-    def __init__(self, on_mark: Callable[[str], None], max_frames: int = MAX_QUEUED_FRAMES) -> None:
+    def __init__(
+        self,
+        on_mark: Callable[[str], None],
+        max_frames: int = MAX_QUEUED_FRAMES,
+        *,
+        mulaw: bool = False,
+    ) -> None:
         self.on_mark = on_mark
         self.max_frames = max_frames
-        self._items: deque[Pcm | _Mark] = deque()
+        self.mulaw = mulaw  # frames are µ-law bytes (push them), else 8 kHz PCM
+        self._items: deque[Frame | _Mark] = deque()
         self._frames = 0
-        self._partial: Pcm = np.zeros(0, np.int16)
+        self._partial: Frame = b"" if mulaw else np.zeros(0, np.int16)
+        self._silence: Frame = SILENT_MULAW if mulaw else SILENT_FRAME
         self.dropped_frames = 0
         self.played_frames = 0
 
@@ -143,14 +154,18 @@ class AgentAudio:
     def queued_frames(self) -> int:
         return self._frames
 
-    def push(self, pcm: Pcm) -> None:
-        """Queue 8 kHz audio; a partial frame waits for the next push (or a mark)."""
-        samples = np.concatenate((self._partial, pcm)) if len(self._partial) else pcm
+    def push(self, audio: Frame) -> None:
+        """Queue 8 kHz audio (µ-law bytes for a ``mulaw`` queue, else PCM); a partial
+        frame waits for the next push (or a mark)."""
+        if isinstance(audio, bytes) != self.mulaw:
+            raise TypeError(f"this queue takes {'µ-law bytes' if self.mulaw else 'PCM'}")
+        samples = _joined(self._partial, audio) if len(self._partial) else audio
         whole = len(samples) - len(samples) % FRAME_SAMPLES
         for start in range(0, whole, FRAME_SAMPLES):
             self._items.append(samples[start : start + FRAME_SAMPLES])
             self._frames += 1
-        self._partial = samples[whole:].copy()
+        rest = samples[whole:]
+        self._partial = rest if isinstance(rest, bytes) else rest.copy()
         while self._frames > self.max_frames:
             self._drop_oldest()
 
@@ -168,10 +183,15 @@ class AgentAudio:
         return names
 
     def _flush_partial(self) -> None:
-        if len(self._partial):
-            padded = np.zeros(FRAME_SAMPLES, np.int16)
-            padded[: len(self._partial)] = self._partial
-            self._partial = self._partial[:0]
+        partial = self._partial
+        if len(partial):
+            padded: Frame
+            if isinstance(partial, bytes):
+                padded = partial + SILENT_MULAW[len(partial) :]
+            else:
+                padded = np.zeros(FRAME_SAMPLES, np.int16)
+                padded[: len(partial)] = partial
+            self._partial = partial[:0]
             self._items.append(padded)
             self._frames += 1
 
@@ -183,7 +203,7 @@ class AgentAudio:
                 self.dropped_frames += 1
                 return
 
-    def next_frame(self) -> Pcm:
+    def next_frame(self) -> Frame:
         """The frame to send this tick (silence when nothing waits); answers due marks."""
         while self._items:
             item = self._items.popleft()
@@ -193,9 +213,17 @@ class AgentAudio:
             self._frames -= 1
             self.played_frames += 1
             return item
-        return SILENT_FRAME
+        return self._silence
 
-    def frames(self) -> Iterator[Pcm]:
+    def frames(self) -> Iterator[Frame]:
         """Endless: for ``CallMedia.play_frames`` while the stream lasts."""
+        next_frame = self.next_frame
         while True:
-            yield self.next_frame()
+            yield next_frame()
+
+
+def _joined(first: Frame, second: Frame) -> Frame:
+    if isinstance(first, bytes) and isinstance(second, bytes):
+        return first + second
+    assert not isinstance(first, bytes) and not isinstance(second, bytes)
+    return np.concatenate((first, second))

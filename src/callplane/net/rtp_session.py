@@ -1,10 +1,13 @@
 """One RTP/RTCP port pair per call leg: the thin asyncio shell around ``callplane.rtp``.
 
 Receive: datagram -> source check (symmetric RTP) -> ``RtpPacket.parse`` ->
-``InboundStream`` bookkeeping -> decoded PCM or an RFC 4733 digit to the
-callback (or queue). Send: ``play`` registers the session with the process-wide
+``InboundStream`` bookkeeping -> the audio payload as it came (``on_payload``), or
+decoded PCM, or an RFC 4733 digit to the callback (or queue). The common packet
+(audio from the latched source, no CSRC, extension or padding, nobody asking for
+the whole packet) takes a shorter path: header fields unpacked in place, no
+``RtpPacket`` built. Send: ``play`` registers the session with the process-wide
 ``MediaClock``; each 20 ms tick encodes and sends the next frame of every
-playing session.
+playing session (a µ-law ``bytes`` frame goes to a PCMU leg as it is).
 
 Pacing: one shared clock instead of one task per stream. Ticks fall on
 absolute deadlines ``t0 + n * 20 ms`` (``loop.call_at``), so there is no drift;
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import struct
 import weakref
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -31,8 +35,8 @@ import numpy as np
 from callplane.net.ports import PortAllocator
 from callplane.rtp.dtmf import DtmfReceiver, DtmfSender
 from callplane.rtp.errors import RtpError
-from callplane.rtp.g711 import DECODERS, ENCODERS, Pcm
-from callplane.rtp.packet import RtpPacket
+from callplane.rtp.g711 import DECODERS, ENCODERS, PCMU, Frame, Pcm, ulaw_decode
+from callplane.rtp.packet import HEADER_SIZE, RtpPacket
 from callplane.rtp.rtcp import (
     Bye,
     CompoundPacket,
@@ -60,9 +64,11 @@ MAX_INBOUND_SSRCS: Final = 4
 
 Address = tuple[str, int]
 AudioCallback = Callable[[Pcm], None]
+PayloadCallback = Callable[[bytes, int], None]
 DtmfCallback = Callable[[str], None]
 PacketCallback = Callable[[RtpPacket], None]
-Frames = Iterable[Pcm] | AsyncIterable[Pcm]
+Frames = Iterable[Frame] | AsyncIterable[Frame]
+_FIELDS = struct.Struct("!BHII")  # after the first octet: M/PT, sequence, timestamp, SSRC
 
 
 class MediaClock:
@@ -135,8 +141,8 @@ class _Playout:
         self.session = session
         self.done: asyncio.Future[None] = session.loop.create_future()
         self.marker = True
-        self._sync: Iterator[Pcm] | None = None
-        self._buffer: deque[Pcm] = deque()
+        self._sync: Iterator[Frame] | None = None
+        self._buffer: deque[Frame] = deque()
         self._feeder: asyncio.Task[None] | None = None
         self._space = asyncio.Event()
         self._exhausted = False
@@ -149,6 +155,13 @@ class _Playout:
         if self.session.dtmf_active:
             self.marker = True
             return
+        if due == 1 and self._sync is not None and not self.marker:  # the usual tick
+            frame = next(self._sync, None)
+            if frame is None:
+                self.finish()
+            else:
+                self.session.send_frame(frame)
+            return
         for _ in range(min(due, MAX_CATCHUP)):
             frame = self._next_frame()
             if frame is None:
@@ -157,13 +170,13 @@ class _Playout:
         if due > MAX_CATCHUP:
             self.session.skip_frames(due - MAX_CATCHUP)
 
-    def _send(self, frame: Pcm, now: float) -> None:
+    def _send(self, frame: Frame, now: float) -> None:
         if self.marker:
             self.session.align_timestamp(now)
         self.session.send_frame(frame, marker=self.marker)
         self.marker = False
 
-    def _next_frame(self) -> Pcm | None:
+    def _next_frame(self) -> Frame | None:
         if self._sync is not None:
             frame = next(self._sync, None)
             if frame is None:
@@ -179,7 +192,7 @@ class _Playout:
             self.marker = True
         return None
 
-    async def _feed(self, frames: AsyncIterator[Pcm]) -> None:
+    async def _feed(self, frames: AsyncIterator[Frame]) -> None:
         try:
             async for frame in frames:
                 self._buffer.append(frame)
@@ -227,10 +240,7 @@ class RtpSessionStats:
 
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, handler: Callable[[bytes, Any], None]) -> None:
-        self.handler = handler
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.handler(data, addr)
+        self.datagram_received = handler  # type: ignore[method-assign,assignment]  # one call less a packet
 
     def error_received(self, exc: Exception) -> None:
         logger.debug("RTP socket error: %s", exc)
@@ -240,9 +250,11 @@ class RtpSession:
     """The media of one call leg: an RTP/RTCP socket pair and its streams.
 
     Create with ``await RtpSession.open(ports)``; then ``set_remote`` from the
-    SDP answer/offer. Audio arrives at ``on_audio`` (or, once read, in the
-    ``audio`` queue) as int16 frames, and undecoded at ``on_packet`` (a
-    pass-through bridge); digits at ``on_dtmf`` (else ``dtmf``).
+    SDP answer/offer. Audio arrives at ``on_payload`` as the payload and its type,
+    undecoded (``CallMedia``: a µ-law stream takes PCMU as it is), else at
+    ``on_audio`` (or, once read, in the ``audio`` queue) as int16 frames; whole
+    packets at ``on_packet`` (a pass-through bridge); digits at ``on_dtmf`` (else
+    ``dtmf``).
     """
 
     def __init__(
@@ -261,6 +273,7 @@ class RtpSession:
         self.on_audio = on_audio
         self.on_dtmf = on_dtmf
         self.on_packet: PacketCallback | None = None
+        self.on_payload: PayloadCallback | None = None
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.cname = cname or f"callplane-{random.getrandbits(48):012x}@callplane"
         self.samples_per_frame = 160
@@ -400,15 +413,27 @@ class RtpSession:
             player.finish()
             self._player = None
 
-    def send_frame(self, frame: Pcm, *, marker: bool = False) -> None:
-        """Encode and send one frame now: the primitive the clock calls per tick."""
+    def send_frame(self, frame: Frame, *, marker: bool = False) -> None:
+        """Encode and send one frame now: the primitive the clock calls per tick.
+        A µ-law ``bytes`` frame goes to a PCMU leg as it is (decoded for any other)."""
         assert self._encode is not None and self._rtp is not None
-        if frame.dtype != np.int16:
+        pcm: Pcm | None = None
+        payload = b""
+        if isinstance(frame, bytes):
+            if self.stream.payload_type == PCMU:
+                payload = frame
+            else:
+                pcm = ulaw_decode(frame)
+        elif frame.dtype != np.int16:
             raise RtpError(f"audio frames must be int16, not {frame.dtype}")
+        else:
+            pcm = frame
         if self.on_hold:  # time runs on, so the stream resumes where the clock is
             self.skip_frames(1)
             return
-        data = self.stream.packet_bytes(self._encode(frame), len(frame), marker)
+        if pcm is not None:
+            payload = self._encode(pcm)
+        data = self.stream.packet_bytes(payload, len(frame), marker)
         self._rtp.sendto(data, self._remote_rtp)
         self._sent_since_report = True
         if self._ts_wall is not None:
@@ -512,9 +537,22 @@ class RtpSession:
         return source == self._remote_rtp
 
     def _on_rtp(self, data: bytes, addr: Any) -> None:
-        if not self._accept(addr, rtcp=False):
+        if (addr != self._remote_rtp or not self._latched_rtp) and not self._accept(addr, False):
             self._counters["ignored"] += 1
             return
+        if data[:1] == b"\x80" and self.on_packet is None and len(data) >= HEADER_SIZE:
+            # the common packet: version 2, no padding, extension or CSRC
+            second, sequence, timestamp, ssrc = _FIELDS.unpack_from(data, 1)
+            payload_type = second & 0x7F
+            dtmf = self._dtmf_rx
+            if payload_type == self.stream.payload_type and (
+                dtmf is None or payload_type != dtmf.payload_type
+            ):
+                stream = self._inbound.get(ssrc) or self._new_inbound(ssrc)
+                stream.update_fields(sequence, timestamp, self.loop.time(), jitter=True)
+                self.inbound = stream
+                self._deliver_audio(data[HEADER_SIZE:])
+                return
         try:
             packet = RtpPacket.parse(data)
         except RtpError:
@@ -533,14 +571,16 @@ class RtpSession:
 
     def _track(self, packet: RtpPacket, jitter: bool) -> None:
         """Per-SSRC bookkeeping; ``inbound`` follows the SSRC that carries audio."""
-        stream = self._inbound.get(packet.ssrc)
-        if stream is None:
-            if len(self._inbound) >= MAX_INBOUND_SSRCS:
-                self._inbound.clear()
-            stream = self._inbound[packet.ssrc] = InboundStream(packet.ssrc, self.stream.clock_rate)
+        stream = self._inbound.get(packet.ssrc) or self._new_inbound(packet.ssrc)
         stream.update(packet, self.loop.time(), jitter=jitter)
         if jitter or self.inbound is None:
             self.inbound = stream
+
+    def _new_inbound(self, ssrc: int) -> InboundStream:
+        if len(self._inbound) >= MAX_INBOUND_SSRCS:
+            self._inbound.clear()
+        stream = self._inbound[ssrc] = InboundStream(ssrc, self.stream.clock_rate)
+        return stream
 
     def _on_event_packet(self, receiver: DtmfReceiver, packet: RtpPacket) -> None:
         try:
@@ -557,6 +597,9 @@ class RtpSession:
             self.dtmf.put_nowait(digit)
 
     def _deliver_audio(self, payload: bytes) -> None:
+        if self.on_payload is not None:
+            self.on_payload(payload, self.stream.payload_type)
+            return
         if self.on_audio is None and self._audio is None:
             return
         assert self._decode is not None

@@ -92,3 +92,13 @@ PCMU: Final = 0
 PCMA: Final = 8
 ENCODERS: Final = {PCMU: ulaw_encode, PCMA: alaw_encode}
 DECODERS: Final = {PCMU: ulaw_decode, PCMA: alaw_decode}
+
+# A frame on its way to a leg: int16 PCM, or ``bytes`` already in µ-law (audio an agent
+# sent as PCMU), which goes to a PCMU leg as it is and is decoded only where PCM is needed.
+Frame = Pcm | bytes
+ULAW_SILENCE: Final = 0xFF  # the µ-law code of 0
+
+
+def pcm_of(frame: Frame) -> Pcm:
+    """``frame`` as PCM (µ-law bytes decoded)."""
+    return ulaw_decode(frame) if isinstance(frame, bytes) else frame

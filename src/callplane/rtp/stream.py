@@ -187,14 +187,20 @@ class InboundStream:
         Pass ``jitter=False`` for packets whose timestamp is not a sampling
         instant of the media clock (RFC 4733 events repeat their timestamp).
         """
+        return self.update_fields(packet.sequence, packet.timestamp, arrival, jitter=jitter)
+
+    def update_fields(
+        self, sequence: int, timestamp: int, arrival: float, *, jitter: bool = True
+    ) -> bool:
+        """``update`` from the header fields alone (the receive path's common packet)."""
         if not self._initialized:
-            self._init_seq(packet.sequence)
-            self.max_seq = packet.sequence - 1
+            self._init_seq(sequence)
+            self.max_seq = sequence - 1
             self._initialized = True
-        if not self._update_seq(packet.sequence):
+        if not self._update_seq(sequence):
             return False
         if jitter:
-            self._update_jitter(packet.timestamp, arrival)
+            self._update_jitter(timestamp, arrival)
         return True
 
     @property

@@ -9,7 +9,8 @@ socket in order with the audio. Messages are written to the socket at once, or
 queued for a sender task while the agent's TCP window is full; the agent's text
 messages are obeyed as they arrive (``StreamSocket.listen``). The agent's audio
 is queued in :class:`~callplane.media.stream_audio.AgentAudio` and pulled one frame per tick
-of the shared media clock: played by the verb itself when the stream blocks the
+of the shared media clock (a µ-law stream on a PCMU leg passes the bytes through
+both ways, see ``CallMedia``): played by the verb itself when the stream blocks the
 document (``keepCallAlive``, ``<Connect>``), mixed under the next verbs and any
 REST API Play/Speak (a background of the call's media) when a bidirectional
 stream runs beside them.
@@ -34,6 +35,7 @@ from callplane.errors import WebhookError
 from callplane.markup.verbs import StopStream, Stream
 from callplane.media.pcm import Pcm
 from callplane.media.stream_audio import (
+    MULAW,
     AgentAudio,
     AudioFormat,
     Downsampler,
@@ -41,6 +43,7 @@ from callplane.media.stream_audio import (
     decode,
     encode,
 )
+from callplane.rtp.g711 import ulaw_encode
 from callplane.store.ids import uuid_sid
 from callplane.verbs.base import ENDED, NEXT, NewDocument, Outcome
 from callplane.verbs.stream_messages import (
@@ -148,7 +151,8 @@ class AgentStream:
             verb.name,
         )
         self.messages = Messages(verb.protocol, info)
-        self.agent = AgentAudio(self._played)
+        self.mulaw = self.format.encoding == MULAW
+        self.agent = AgentAudio(self._played, mulaw=self.mulaw)
         self._socket: StreamSocket | None = None  # while messages may be written to it
         self._unsent: deque[str] = deque()
         self._wake = asyncio.Event()
@@ -156,6 +160,7 @@ class AgentStream:
         self._downsampler = Downsampler()
         self._chunks = dict.fromkeys(self.tracks, 0)
         self._started = 0.0
+        self._now = asyncio.get_running_loop().time
         self.dropped_messages = 0
         self.bad_messages = 0
         self.forked: ForkedStream | None = None
@@ -166,7 +171,7 @@ class AgentStream:
         socket = await self._connect()
         if socket is None:
             return
-        self._started = asyncio.get_running_loop().time()
+        self._started = self._now()
         self._status("started")
         self.call.note(f"Stream {self.key}: connected to {self.verb.url}")
         why = "closed by the application"
@@ -209,7 +214,9 @@ class AgentStream:
             self._send(message)
         media = self.call.media
         media.digit_listeners.append(self._key)
-        if "inbound" in self.tracks:
+        if "inbound" in self.tracks and self.mulaw:
+            media.mulaw_listeners.append(self._heard_mulaw)
+        elif "inbound" in self.tracks:
             media.listeners.append(self._heard)
         if "outbound" in self.tracks:
             media.sent_listeners.append(self._sent)
@@ -231,6 +238,7 @@ class AgentStream:
             await asyncio.gather(*tasks, sender, return_exceptions=True)
             _discard(media.digit_listeners, self._key)
             _discard(media.listeners, self._heard)
+            _discard(media.mulaw_listeners, self._heard_mulaw)
             _discard(media.sent_listeners, self._sent)
             if not self.verb.blocking and self.verb.bidirectional:
                 await media.remove_background(agent_frames)
@@ -279,16 +287,18 @@ class AgentStream:
                 await self._wake.wait()
 
     def _heard(self, frame: Pcm) -> None:
-        self._media("inbound", frame)
+        self._media("inbound", encode(frame, self.format, self._upsamplers["inbound"]))
+
+    def _heard_mulaw(self, payload: bytes) -> None:
+        self._media("inbound", payload)
 
     def _sent(self, frame: Pcm) -> None:
-        self._media("outbound", frame)
+        self._media("outbound", encode(frame, self.format, self._upsamplers["outbound"]))
 
-    def _media(self, track: str, frame: Pcm) -> None:
-        payload = encode(frame, self.format, self._upsamplers[track])
-        elapsed = asyncio.get_running_loop().time() - self._started
-        self._chunks[track] += 1
-        self._send(self.messages.media(track, payload, int(elapsed * 1000), self._chunks[track]))
+    def _media(self, track: str, payload: bytes) -> None:
+        elapsed_ms = int((self._now() - self._started) * 1000)
+        chunk = self._chunks[track] = self._chunks[track] + 1
+        self._send(self.messages.media(track, payload, elapsed_ms, chunk))
 
     def _key(self, digit: str) -> None:
         self._send(self.messages.dtmf(digit))
@@ -327,10 +337,14 @@ class AgentStream:
         if isinstance(command, PlayAudio):
             if not self.verb.bidirectional:
                 raise BadMessage("audio on a one-way stream (bidirectional is false)")
+            if self.mulaw and command.format.encoding == MULAW:
+                self.agent.push(command.payload)  # as it came: a PCMU leg sends it untouched
+                return
             try:
-                self.agent.push(decode(command.payload, command.format, self._downsampler))
+                pcm = decode(command.payload, command.format, self._downsampler)
             except ValueError as exc:
                 raise BadMessage(str(exc)) from None
+            self.agent.push(ulaw_encode(pcm) if self.mulaw else pcm)
         elif isinstance(command, Mark):
             self.agent.mark(command.name)
         elif isinstance(command, Clear):

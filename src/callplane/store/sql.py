@@ -28,16 +28,10 @@ def upsert(dialect: str, table: sa.Table, key: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=[table.c[key]], set_=updates)
 
 
-def install_sqlite_pragmas(
-    engine: AsyncEngine | sa.Engine, *, read_only: bool = False, autocheckpoint: bool = True
-) -> None:
+def install_sqlite_pragmas(engine: AsyncEngine | sa.Engine, *, read_only: bool = False) -> None:
     """WAL, synchronous=NORMAL and enforced foreign keys on every new connection;
-    ``read_only`` connections also refuse to write (``PRAGMA query_only``); without
-    ``autocheckpoint`` commits never checkpoint (a
-    :class:`~callplane.store.checkpoints.WalCheckpointer` must)."""
+    ``read_only`` connections also refuse to write (``PRAGMA query_only``)."""
     pragmas = _SQLITE_PRAGMAS + (("PRAGMA query_only=ON",) if read_only else ())
-    if not autocheckpoint:
-        pragmas += ("PRAGMA wal_autocheckpoint=0",)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()

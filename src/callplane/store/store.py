@@ -32,7 +32,6 @@ from callplane.errors import NotFound, ValidationError
 from callplane.store import reads, rows, traces
 from callplane.store import tables as t
 from callplane.store.caches import Credentials, Refreshed
-from callplane.store.checkpoints import WalCheckpointer
 from callplane.store.config_changes import ConfigFollower, announce
 from callplane.store.ids import (
     new_app_id,
@@ -166,23 +165,17 @@ class Store:
         self.outbox = SqlOutbox(engine)
         self._traces = traces.TraceRows(engine.dialect.name)
         self._follower: ConfigFollower | None = None  # PostgreSQL: other nodes' changes
-        self._checkpointer: WalCheckpointer | None = None  # SQLite file: WAL checkpoints
 
     @classmethod
     async def open(cls, url: str, node: str = "") -> Store:
         """Connect, migrate the schema to the newest revision, load the routing table.
         ``node``: this cluster node's name, written with the call records it writes."""
         engine = create_async_engine(url)
-        path = engine.url.database if engine.dialect.name == "sqlite" else None
-        checkpointer = WalCheckpointer(path) if path not in (None, "", ":memory:") else None
         if engine.dialect.name == "sqlite":
-            install_sqlite_pragmas(engine, autocheckpoint=checkpointer is None)
+            install_sqlite_pragmas(engine)
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
         store = cls(engine, node)
-        if checkpointer is not None:
-            store._checkpointer = checkpointer
-            checkpointer.start()
         await store.reload_routes()
         if engine.dialect.name == "postgresql":
             store._follower = ConfigFollower(engine, store.reload_routes)
@@ -198,8 +191,6 @@ class Store:
             await self._follower.stop()
         await self._reads.close()
         await self._engine.dispose()
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
 
     # -- plumbing -------------------------------------------------------------
 

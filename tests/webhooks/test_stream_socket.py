@@ -210,6 +210,20 @@ def test_whole_text_frames_are_split_without_the_parser() -> None:
         _server_frames(Frame(Opcode.TEXT, b"x" * 200)),  # over this call's max_size
         Frame(Opcode.TEXT, b"masked").serialize(mask=True),
     ],
+    # fixed ids: the masked frame's key is random, and pytest-xdist's workers must
+    # collect the same test names
+    ids=[
+        "ping",
+        "fragmented",
+        "binary",
+        "cut",
+        "header-only",
+        "cut-extended-length",
+        "not-utf8",
+        "64-bit-length",
+        "over-max-size",
+        "masked",
+    ],
 )
 def test_anything_but_whole_text_frames_is_left_to_the_parser(data: bytes) -> None:
     assert stream_socket.whole_text_frames(data, 150) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import wave
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,12 @@ FRAME_SECONDS = 0.02
 AUTH_ID = "MAVERBSTESTS0000000"
 AUTH_TOKEN = "verbs-token"
 ANSWER_URL = "http://app.test/answer"
+
+
+def wav_samples(path: str) -> Pcm:
+    """The 16-bit samples of a recording's WAV file."""
+    with wave.open(path) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
 
 
 def pcm_level(level: int, n_frames: int) -> Pcm:

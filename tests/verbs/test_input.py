@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from callplane.calls import causes
@@ -15,7 +13,7 @@ from callplane.markup.verbs import Dialect, GetInput, Record, Speak
 from callplane.media.pcm import beep
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import ENDED, NEXT, NewDocument
-from tests.verbs.fakes import FakeLeg, FakeServices, pcm_level
+from tests.verbs.fakes import FakeLeg, FakeServices, pcm_level, wav_samples
 
 ACTION = "http://app.test/action"
 CALLBACK = "http://app.test/recorded"
@@ -119,8 +117,7 @@ async def test_record_saves_what_the_caller_said_and_reports_it(
     assert leg.session.played_pcm()[: len(beep())].any()
     (recording,) = services.recordings
     assert recording.call_uuid == call.uuid and recording.recording_format == "wav"
-    with wave.open(recording.path) as wav:
-        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    kept = wav_samples(recording.path)
     assert recording.path.startswith(str(tmp_path / "recordings"))
     assert (kept == 4000).sum() == len(said)
     action = services.webhooks.one(ACTION)
@@ -192,8 +189,7 @@ async def test_record_session_records_in_the_background_until_the_call_ends(
     callback = services.webhooks.one(CALLBACK)
     assert callback.kind == "notify"
     assert callback.params["RecordingID"] == recording.recording_id
-    with wave.open(recording.path) as wav:
-        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    kept = wav_samples(recording.path)
     spoken = services.tts.sounds["both directions"][0]
     assert (kept == spoken + 2000).sum() >= 8 * 160  # what we said mixed with what we heard
 

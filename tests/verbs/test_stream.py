@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import wave
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ from tests.verbs.fakes import (
     FakeServices,
     pcm_level,
     until,
+    wav_samples,
 )
 
 AGENT = "wss://agent.test/stream"
@@ -265,8 +265,7 @@ async def test_a_session_recording_keeps_the_agents_audio(
     await services.settle()
 
     (recording,) = services.recordings
-    with wave.open(recording.path) as wav:
-        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    kept = wav_samples(recording.path)
     assert (np.abs(kept.astype(np.int32) - 3000) < 150).sum() >= 9 * FRAME_SAMPLES
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import wave
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +22,15 @@ from callplane.rtp.g711 import ulaw_decode, ulaw_encode
 from callplane.verbs import EXECUTORS
 from callplane.verbs.base import NEXT
 from tests.verbs.fake_sip import FakeSip, Phone
-from tests.verbs.fakes import FakeAgentSocket, FakeServices, RtpLeg, new_call, pcm_level, until
+from tests.verbs.fakes import (
+    FakeAgentSocket,
+    FakeServices,
+    RtpLeg,
+    new_call,
+    pcm_level,
+    until,
+    wav_samples,
+)
 
 AGENT = "wss://agent.test/stream"
 PHONE = ("127.0.0.1", 50000)
@@ -139,8 +146,7 @@ async def test_a_session_recording_keeps_the_agents_mulaw_audio_and_the_callers(
     await services.settle()
 
     (recording,) = services.recordings
-    with wave.open(recording.path) as wav:
-        kept = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).astype(np.int32)
+    kept = wav_samples(recording.path).astype(np.int32)
     assert (np.abs(kept - 3000) < 150).sum() >= 9 * FRAME_SAMPLES  # the agent
     assert (np.abs(kept - 1000) < 50).sum() >= 9 * FRAME_SAMPLES  # the caller
 
